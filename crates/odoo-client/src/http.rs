@@ -1,0 +1,94 @@
+//! One blocking HTTP/1.1 agent per client (kept-alive connection), configured so that nothing
+//! surprising happens: hard timeouts (PostgreSQL cannot interrupt a blocking read), a response
+//! size cap, no redirects (credentials must never follow one), and non-2xx statuses returned as
+//! responses so that Odoo's error bodies can be read.
+
+use crate::error::OdooError;
+use crate::time::{parse_http_date, UnixSeconds};
+use std::time::Duration;
+
+pub(crate) struct HttpResponse {
+    pub status: u16,
+    pub body: String,
+    /// Odoo's clock, from the `Date` header.
+    pub date: Option<UnixSeconds>,
+    pub retry_after: Option<u64>,
+    pub location: Option<String>,
+}
+
+pub(crate) struct Http {
+    agent: ureq::Agent,
+    timeout: Duration,
+    max_bytes: u64,
+}
+
+impl Http {
+    pub fn new(timeout: Duration, max_bytes: u64, extra_ca_pem: Option<&[u8]>) -> Result<Http, OdooError> {
+        let mut builder = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .save_redirect_history(false)
+            .user_agent("odoo_sync (PostgreSQL extension)");
+        if let Some(pem) = extra_ca_pem {
+            let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err(OdooError::Config("the CA file holds no PEM certificate".into()));
+            }
+            let tls = ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+                .build();
+            builder = builder.tls_config(tls);
+        }
+        Ok(Http { agent: builder.build().into(), timeout, max_bytes })
+    }
+
+    pub fn post(&self, url: &str, body: String, headers: &[(&str, &str)]) -> Result<HttpResponse, OdooError> {
+        let mut req = self.agent.post(url).header("Content-Type", "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send(body).map_err(|e| self.send_error(url, e))?;
+        self.read(url, resp)
+    }
+
+    fn read(&self, url: &str, mut resp: ureq::http::Response<ureq::Body>) -> Result<HttpResponse, OdooError> {
+        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let status = resp.status().as_u16();
+        let date = header("date").as_deref().and_then(parse_http_date);
+        let retry_after = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
+        let location = header("location");
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(self.max_bytes)
+            .read_to_string()
+            .map_err(|e| self.read_error(url, e))?;
+        Ok(HttpResponse { status, body, date, retry_after, location })
+    }
+
+    fn send_error(&self, url: &str, e: ureq::Error) -> OdooError {
+        match e {
+            ureq::Error::Timeout(_) => OdooError::Timeout { url: url.into(), seconds: self.timeout.as_secs() },
+            ureq::Error::BadUri(m) => OdooError::Config(format!("bad URL {url}: {m}")),
+            other => OdooError::Connect { url: url.into(), detail: other.to_string() },
+        }
+    }
+
+    fn read_error(&self, url: &str, e: ureq::Error) -> OdooError {
+        match e {
+            ureq::Error::Timeout(_) => OdooError::Timeout { url: url.into(), seconds: self.timeout.as_secs() },
+            ureq::Error::BodyExceedsLimit(_) => OdooError::TooLarge { url: url.into(), limit: self.max_bytes },
+            // read_to_string checks UTF-8 itself; anything else here is a broken connection.
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+                OdooError::Protocol { url: url.into(), detail: format!("body is not valid UTF-8 text ({io})") }
+            }
+            other => OdooError::Io { url: url.into(), detail: other.to_string() },
+        }
+    }
+}

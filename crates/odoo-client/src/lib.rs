@@ -1,0 +1,14 @@
+//! A small blocking client for Odoo's external API, as used by odoo_sync.
+//!
+//! It knows nothing of PostgreSQL: it authenticates, reads pages of records as raw JSON text,
+//! reads Odoo's clock from the HTTP `Date` header, and turns every way a call can fail into one
+//! typed [`OdooError`], retrying only what is worth retrying.
+
+mod client;
+mod error;
+mod http;
+pub mod time;
+mod transport;
+
+pub use client::{CallStats, Client, ClientConfig, FieldInfo, Secret, ServerVersion, TransportChoice};
+pub use error::OdooError;

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what is needed and runs every test: the Odoo client's unit tests, the simulator's
+# tests, and the end-to-end tests (a throwaway PostgreSQL 15 cluster + simulators, started by
+# the tests themselves). As root on Debian 12; CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/bootstrap.sh
+
+PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+step() { printf '\n== %s\n' "$*"; }
+
+step "build the simulator"
+cargo build --release -q -p odoo-sim
+
+step "build and install the extension into PostgreSQL 15"
+cargo pgrx install --pg-config "$PG_CONFIG" >/dev/null
+
+step "odoo-client unit tests"
+cargo test -q -p odoo-client
+
+step "simulator tests"
+cargo test -q --release -p odoo-sim
+
+step "end-to-end tests"
+cargo test -q -p odoo-sync-tests -- --test-threads="${TEST_THREADS:-4}"

@@ -1,0 +1,26 @@
+//! odoo_sync: keeps the `scout` analytics schema in sync with an Odoo point-of-sale database,
+//! from inside PostgreSQL.
+//!
+//! Layers: `odoo_client` (separate crate: HTTP and Odoo's API, no PostgreSQL), `loader`
+//! (SPI: bronze, checkpoints, logs; no HTTP), `sync` (the engine joining them), `api` (the SQL
+//! functions), `errors` (one error type, mapped once to ereport). Schema lives in `sql/`.
+
+use pgrx::prelude::*;
+
+mod api;
+mod errors;
+mod loader;
+mod models;
+mod secret;
+mod settings;
+mod sync;
+
+::pgrx::pg_module_magic!(name, version);
+
+extension_sql_file!("../sql/01_core.sql", name = "core", bootstrap);
+extension_sql_file!("../sql/90_grants.sql", name = "grants", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    settings::register();
+}

@@ -1,0 +1,204 @@
+//! Everything the sync writes or reads in PostgreSQL, through SPI. Knows nothing of HTTP: it
+//! takes pages of raw JSON text and checkpoint values, and gives back counts.
+//!
+//! Times cross this boundary as Unix seconds (Odoo's clock has whole-second resolution).
+
+use crate::errors::SyncResult;
+use crate::models::ModelSpec;
+use pgrx::prelude::*;
+
+/// The open part of a sync: what is left to read of a window [start, end).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Window {
+    /// Lower bound L (inclusive); None for a full sync or a first sync.
+    pub start: Option<i64>,
+    /// Upper bound U (exclusive) on Odoo's clock.
+    pub end: i64,
+    pub full: bool,
+    /// Highest id already loaded inside this window (0: none yet).
+    pub last_id: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    /// High-water mark H; None when the model was never synced to completion.
+    pub high_water: Option<i64>,
+    /// An unfinished window left by an interrupted run.
+    pub open_window: Option<Window>,
+}
+
+/// Both ints of a per-checkpoint advisory lock: a fixed class for odoo_sync, and the id's hash.
+const LOCK_KEY_SQL: &str = "hashtext('odoo_sync'), hashtext($1)";
+
+/// Takes the model's transaction-level advisory lock without waiting. False when another
+/// session (the worker, pg_cron, a manual call) is syncing the same model right now.
+pub fn try_lock(checkpoint_id: &str) -> SyncResult<bool> {
+    let sql = format!("SELECT pg_try_advisory_xact_lock({LOCK_KEY_SQL})");
+    Ok(Spi::get_one_with_args::<bool>(&sql, &[checkpoint_id.into()])?.unwrap_or(false))
+}
+
+/// The pid holding a model's lock, for the message of a skipped run.
+pub fn lock_holder(checkpoint_id: &str) -> SyncResult<Option<i32>> {
+    let sql = "SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted \
+               AND l.classid = hashtext('odoo_sync')::oid AND l.objid = hashtext($1)::oid LIMIT 1";
+    Ok(Spi::get_one_with_args::<i32>(sql, &[checkpoint_id.into()]).unwrap_or(None))
+}
+
+pub fn read_checkpoint(checkpoint_id: &str) -> SyncResult<Checkpoint> {
+    let sql = "SELECT CASE WHEN isfinite(last_sync_at) THEN extract(epoch FROM last_sync_at)::bigint END, \
+                      extract(epoch FROM window_start)::bigint, \
+                      extract(epoch FROM window_end)::bigint, \
+                      window_full, last_record_id \
+               FROM scout.sync_checkpoints WHERE id = $1";
+    Spi::connect(|client| {
+        let rows = client.select(sql, None, &[checkpoint_id.into()])?;
+        let mut cp = Checkpoint { high_water: None, open_window: None };
+        if let Some(row) = rows.into_iter().next() {
+            cp.high_water = row.get::<i64>(1)?;
+            if let Some(end) = row.get::<i64>(3)? {
+                cp.open_window = Some(Window {
+                    start: row.get::<i64>(2)?,
+                    end,
+                    full: row.get::<bool>(4)?.unwrap_or(false),
+                    last_id: row.get::<i64>(5)?.unwrap_or(0),
+                });
+            }
+        }
+        Ok(cp)
+    })
+}
+
+/// Records the checkpoint: an open window with its last id, or (window None) a finished run
+/// whose high-water mark is `high_water`. Called in the same transaction as the page's rows.
+pub fn save_checkpoint(cp_id: &str, model: &str, high_water: Option<i64>, window: Option<&Window>, records: i64) -> SyncResult<()> {
+    let sql = "INSERT INTO scout.sync_checkpoints AS c \
+                 (id, model, last_sync_at, last_record_id, window_start, window_end, window_full, \
+                  records_synced, status, error_message, updated_at) \
+               VALUES ($1, $2, COALESCE(to_timestamp($3), '-infinity'), $4, to_timestamp($5), to_timestamp($6), \
+                       COALESCE($7, false), $8, CASE WHEN $6 IS NULL THEN 'success' ELSE 'in_progress' END, NULL, now()) \
+               ON CONFLICT (id) DO UPDATE SET \
+                 last_sync_at = EXCLUDED.last_sync_at, last_record_id = EXCLUDED.last_record_id, \
+                 window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end, \
+                 window_full = EXCLUDED.window_full, records_synced = c.records_synced + EXCLUDED.records_synced, \
+                 status = EXCLUDED.status, error_message = NULL, updated_at = now()";
+    let as_f64 = |v: Option<i64>| v.map(|x| x as f64);
+    Spi::run_with_args(
+        sql,
+        &[
+            cp_id.into(),
+            model.into(),
+            as_f64(high_water).into(),
+            window.map(|w| w.last_id).into(),
+            as_f64(window.and_then(|w| w.start)).into(),
+            as_f64(window.map(|w| w.end)).into(),
+            window.map(|w| w.full).into(),
+            records.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Outcome of loading one page into bronze.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PageCounts {
+    pub inserted: i64,
+    pub updated: i64,
+}
+
+/// Upserts a page (a JSON array of Odoo records, as raw text) into the model's bronze table in
+/// one statement. Records whose payload is unchanged are not rewritten and count as neither.
+pub fn upsert_bronze(spec: &ModelSpec, page_json: &str, run_id: i64) -> SyncResult<PageCounts> {
+    let sql = format!(
+        "WITH page AS ( \
+            SELECT (r->>'id')::bigint AS id, scout.odoo_datetime(r->'write_date') AS write_date, r AS payload \
+            FROM jsonb_array_elements($1::jsonb) AS r), \
+         up AS ( \
+            INSERT INTO scout.{t} AS b (id, write_date, payload, run_id, synced_at, deleted_at) \
+            SELECT id, write_date, payload, $2, now(), NULL FROM page \
+            ON CONFLICT (id) DO UPDATE SET write_date = EXCLUDED.write_date, payload = EXCLUDED.payload, \
+                run_id = EXCLUDED.run_id, synced_at = EXCLUDED.synced_at, deleted_at = NULL \
+            WHERE b.payload IS DISTINCT FROM EXCLUDED.payload OR b.deleted_at IS NOT NULL \
+            RETURNING (xmax = 0) AS inserted) \
+         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up",
+        t = spec.bronze_table
+    );
+    let (ins, upd) = Spi::get_two_with_args::<i64, i64>(&sql, &[page_json.into(), run_id.into()])?;
+    Ok(PageCounts { inserted: ins.unwrap_or(0), updated: upd.unwrap_or(0) })
+}
+
+/// What `upsert_bronze` would do, without writing anything (dry runs).
+pub fn preview_bronze(spec: &ModelSpec, page_json: &str) -> SyncResult<PageCounts> {
+    let sql = format!(
+        "WITH page AS (SELECT (r->>'id')::bigint AS id, r AS payload FROM jsonb_array_elements($1::jsonb) AS r) \
+         SELECT count(*) FILTER (WHERE b.id IS NULL), \
+                count(*) FILTER (WHERE b.id IS NOT NULL AND (b.payload IS DISTINCT FROM p.payload OR b.deleted_at IS NOT NULL)) \
+         FROM page p LEFT JOIN scout.{t} b ON b.id = p.id",
+        t = spec.bronze_table
+    );
+    let (ins, upd) = Spi::get_two_with_args::<i64, i64>(&sql, &[page_json.into()])?;
+    Ok(PageCounts { inserted: ins.unwrap_or(0), updated: upd.unwrap_or(0) })
+}
+
+/// Opens the run's log row and returns the run id.
+pub fn start_log(cp_id: &str, model: &str, full: bool, run_mode: &str) -> SyncResult<i64> {
+    let sql = "INSERT INTO scout.sync_logs (checkpoint_id, model, full_sync, run_mode) \
+               VALUES ($1, $2, $3, $4) RETURNING id";
+    Spi::get_one_with_args::<i64>(sql, &[cp_id.into(), model.into(), full.into(), run_mode.into()])?
+        .ok_or_else(|| crate::errors::SyncError::Internal("sync_logs insert returned no id".into()))
+}
+
+/// What a run did, for its log row and its summary.
+#[derive(Clone, Debug, Default)]
+pub struct RunCounts {
+    pub fetched: i64,
+    pub inserted: i64,
+    pub updated: i64,
+    pub rejected: i64,
+}
+
+impl RunCounts {
+    pub fn unchanged(&self) -> i64 {
+        self.fetched - self.inserted - self.updated - self.rejected
+    }
+}
+
+pub struct LogEnd<'a> {
+    pub status: &'a str,
+    pub counts: &'a RunCounts,
+    pub window: Option<&'a Window>,
+    pub odoo_version: Option<&'a str>,
+    pub transport: Option<&'a str>,
+    pub http_calls: i64,
+    pub http_retries: i64,
+    pub error: Option<&'a str>,
+}
+
+pub fn finish_log(run_id: i64, end: &LogEnd) -> SyncResult<()> {
+    let sql = "UPDATE scout.sync_logs SET completed_at = clock_timestamp(), status = $2, \
+                 records_processed = $3 + $4, fetched = $5, inserted = $3, updated = $4, \
+                 unchanged = $5 - $3 - $4 - $6, rejected = $6, \
+                 error_count = CASE WHEN $2 = 'failed' THEN 1 ELSE 0 END, \
+                 window_start = to_timestamp($7), window_end = to_timestamp($8), \
+                 odoo_version = $9, transport = $10, http_calls = $11, http_retries = $12, error_message = $13 \
+               WHERE id = $1";
+    let c = end.counts;
+    Spi::run_with_args(
+        sql,
+        &[
+            run_id.into(),
+            end.status.into(),
+            c.inserted.into(),
+            c.updated.into(),
+            c.fetched.into(),
+            c.rejected.into(),
+            end.window.and_then(|w| w.start).map(|v| v as f64).into(),
+            end.window.map(|w| w.end as f64).into(),
+            end.odoo_version.into(),
+            end.transport.into(),
+            end.http_calls.into(),
+            end.http_retries.into(),
+            end.error.into(),
+        ],
+    )?;
+    Ok(())
+}

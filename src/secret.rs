@@ -1,0 +1,32 @@
+//! Where the Odoo password or API key comes from: the owner-only table scout.sync_secret
+//! (written by scout.odoo_set_secret), else the server's environment (ODOO_API_KEY,
+//! ODOO_PASSWORD) as in the reference design. Never a GUC: those are readable by too many roles.
+
+use crate::errors::{remember_secret, SyncResult};
+use odoo_client::Secret;
+use pgrx::prelude::*;
+
+pub struct Credentials {
+    pub secret: Secret,
+    pub is_api_key: bool,
+}
+
+pub fn load() -> SyncResult<Option<Credentials>> {
+    let (password, api_key) = Spi::connect(|client| -> SyncResult<(Option<String>, Option<String>)> {
+        let rows = client.select("SELECT password, api_key FROM scout.sync_secret WHERE id = 1", None, &[])?;
+        match rows.into_iter().next() {
+            Some(row) => Ok((row.get(1)?, row.get(2)?)),
+            None => Ok((None, None)),
+        }
+    })?;
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let found = match (api_key.filter(|v| !v.is_empty()), password.filter(|v| !v.is_empty())) {
+        (Some(k), _) => Some((k, true)),
+        (None, Some(p)) => Some((p, false)),
+        (None, None) => env("ODOO_API_KEY").map(|k| (k, true)).or_else(|| env("ODOO_PASSWORD").map(|p| (p, false))),
+    };
+    Ok(found.map(|(s, is_api_key)| {
+        remember_secret(&s);
+        Credentials { secret: Secret(s), is_api_key }
+    }))
+}

@@ -1,0 +1,258 @@
+//! The `odoo_sync.*` settings (GUCs), their validation, and how a run's settings are resolved:
+//! GUC first, then the reference design's environment variables (ODOO_BASE_URL, ...).
+//!
+//! Connection settings are PGC_SUSET: a role that could point base_url elsewhere could make the
+//! database send the Odoo password to any host. Secrets are never GUCs (see secret.rs).
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use std::ffi::{c_char, c_void, CStr, CString};
+
+pub static BASE_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static DB: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static USERNAME: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static TRANSPORT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"auto"));
+pub static CA_FILE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static CHECKPOINT_KEY: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"odoo_sync_checkpoint"));
+pub static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(500);
+pub static HTTP_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(30);
+pub static MAX_RETRIES: GucSetting<i32> = GucSetting::<i32>::new(3);
+pub static LOOKBACK: GucSetting<i32> = GucSetting::<i32>::new(600);
+pub static SAFETY_LAG: GucSetting<i32> = GucSetting::<i32>::new(5);
+pub static MAX_RESPONSE_MB: GucSetting<i32> = GucSetting::<i32>::new(256);
+
+pub const MAX_BATCH_SIZE: i32 = 10_000;
+
+pub fn register() {
+    // SAFETY: the hooks are #[pg_guard]ed and only read the proposed value.
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"odoo_sync.base_url",
+            c"Root URL of the Odoo server, e.g. https://odoo.example.com (env: ODOO_BASE_URL).",
+            c"Superuser only: the Odoo password is sent there.",
+            &BASE_URL,
+            GucContext::Suset,
+            GucFlags::default(),
+            Some(check_base_url),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"odoo_sync.transport",
+            c"How to call Odoo: auto, jsonrpc or json2.",
+            c"auto uses JSON-2 on Odoo 19+ when an API key is set, else /jsonrpc.",
+            &TRANSPORT,
+            GucContext::Suset,
+            GucFlags::default(),
+            Some(check_transport),
+            None,
+            None,
+        );
+    }
+    GucRegistry::define_string_guc(
+        c"odoo_sync.db",
+        c"Odoo database name (env: ODOO_DB).",
+        c"",
+        &DB,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"odoo_sync.username",
+        c"Odoo login of the API user (env: ODOO_USERNAME).",
+        c"",
+        &USERNAME,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"odoo_sync.ca_file",
+        c"Extra CA certificate (PEM file) to trust for https Odoo URLs, for private CAs.",
+        c"",
+        &CA_FILE,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"odoo_sync.checkpoint_key",
+        c"Prefix of checkpoint ids in scout.sync_checkpoints (env: SYNC_CHECKPOINT_KEY).",
+        c"",
+        &CHECKPOINT_KEY,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"odoo_sync.batch_size",
+        c"Records per search_read page, each page committed with its checkpoint (env: SYNC_BATCH_SIZE).",
+        c"",
+        &BATCH_SIZE,
+        1,
+        MAX_BATCH_SIZE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"odoo_sync.http_timeout",
+        c"Seconds one Odoo call may take before it is abandoned (and retried).",
+        c"",
+        &HTTP_TIMEOUT,
+        1,
+        3600,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"odoo_sync.max_retries",
+        c"Retries of a failed Odoo call (connect errors, timeouts, 429, 502-504).",
+        c"",
+        &MAX_RETRIES,
+        0,
+        20,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"odoo_sync.lookback",
+        c"Seconds before the high-water mark re-read by every incremental run, for Odoo transactions that commit late.",
+        c"",
+        &LOOKBACK,
+        0,
+        7 * 86_400,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"odoo_sync.safety_lag",
+        c"Seconds behind Odoo's clock at which a run's window ends.",
+        c"",
+        &SAFETY_LAG,
+        0,
+        3600,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"odoo_sync.max_response_mb",
+        c"Largest Odoo response accepted, in MiB.",
+        c"",
+        &MAX_RESPONSE_MB,
+        1,
+        4096,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+}
+
+/// Why a base URL is not usable, or Ok. Shared by the GUC check hook and the env fallback.
+pub fn validate_base_url(url: &str) -> Result<(), String> {
+    let rest = if let Some(r) = url.strip_prefix("https://") {
+        r
+    } else if let Some(r) = url.strip_prefix("http://") {
+        r
+    } else {
+        return Err(format!("\"{url}\" is not an http:// or https:// URL."));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() {
+        return Err(format!("\"{url}\" has no host."));
+    }
+    if host.contains('@') {
+        return Err("Credentials in the URL are not allowed; use scout.odoo_set_secret().".into());
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("The URL contains white space or control characters.".into());
+    }
+    Ok(())
+}
+
+unsafe fn reject(detail: &str) -> bool {
+    let c = CString::new(detail.replace('\0', " ")).unwrap_or_default();
+    unsafe {
+        pg_sys::GUC_check_errcode(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE as i32);
+        pg_sys::GUC_check_errdetail_string = pg_sys::pstrdup(c.as_ptr());
+    }
+    false
+}
+
+unsafe fn proposed<'a>(newval: *mut *mut c_char) -> &'a str {
+    unsafe {
+        if newval.is_null() || (*newval).is_null() {
+            return "";
+        }
+        CStr::from_ptr(*newval).to_str().unwrap_or("\u{fffd}")
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn check_base_url(newval: *mut *mut c_char, _extra: *mut *mut c_void, _source: pg_sys::GucSource::Type) -> bool {
+    let v = unsafe { proposed(newval) };
+    if v.is_empty() {
+        return true; // unset: fall back to ODOO_BASE_URL
+    }
+    match validate_base_url(v) {
+        Ok(()) => true,
+        Err(d) => unsafe { reject(&d) },
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn check_transport(newval: *mut *mut c_char, _extra: *mut *mut c_void, _source: pg_sys::GucSource::Type) -> bool {
+    match unsafe { proposed(newval) } {
+        "" | "auto" | "jsonrpc" | "json2" => true,
+        other => unsafe { reject(&format!("\"{other}\" is not one of auto, jsonrpc, json2.")) },
+    }
+}
+
+fn guc_string(s: &GucSetting<Option<CString>>) -> Option<String> {
+    s.get().and_then(|c| c.into_string().ok()).filter(|v| !v.is_empty())
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Everything a run needs to know, resolved once at its start.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub base_url: Option<String>,
+    pub db: Option<String>,
+    pub username: Option<String>,
+    pub transport: String,
+    pub ca_file: Option<String>,
+    pub checkpoint_key: String,
+    pub batch_size: i32,
+    pub http_timeout: i32,
+    pub max_retries: i32,
+    pub lookback: i64,
+    pub safety_lag: i64,
+    pub max_response_bytes: u64,
+}
+
+impl Settings {
+    pub fn current() -> Settings {
+        let batch_size = match env("SYNC_BATCH_SIZE").and_then(|v| v.parse::<i32>().ok()) {
+            // The GUC wins when it was changed from its default; the env var is a fallback.
+            Some(v) if BATCH_SIZE.get() == 500 && (1..=MAX_BATCH_SIZE).contains(&v) => v,
+            _ => BATCH_SIZE.get(),
+        };
+        Settings {
+            base_url: guc_string(&BASE_URL).or_else(|| env("ODOO_BASE_URL")),
+            db: guc_string(&DB).or_else(|| env("ODOO_DB")),
+            username: guc_string(&USERNAME).or_else(|| env("ODOO_USERNAME")),
+            transport: guc_string(&TRANSPORT).unwrap_or_else(|| "auto".into()),
+            ca_file: guc_string(&CA_FILE),
+            checkpoint_key: guc_string(&CHECKPOINT_KEY)
+                .filter(|v| v != "odoo_sync_checkpoint")
+                .or_else(|| env("SYNC_CHECKPOINT_KEY"))
+                .unwrap_or_else(|| "odoo_sync_checkpoint".into()),
+            batch_size,
+            http_timeout: HTTP_TIMEOUT.get(),
+            max_retries: MAX_RETRIES.get(),
+            lookback: LOOKBACK.get() as i64,
+            safety_lag: SAFETY_LAG.get() as i64,
+            max_response_bytes: (MAX_RESPONSE_MB.get() as u64) << 20,
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The engine: joins the Odoo client and the loader. For one model it fixes a window on Odoo's
+//! clock, pages through it in id order, and loads each page together with the checkpoint that
+//! says how far it got. See DESIGN.md, "The sync algorithm".
+
+mod page;
+pub mod session;
+
+use crate::errors::{SyncError, SyncResult};
+use crate::loader::{self, Checkpoint, LogEnd, RunCounts, Window};
+use crate::models::ModelSpec;
+use crate::settings::Settings;
+use odoo_client::time::format_odoo;
+use serde_json::{json, Value};
+use session::OdooSession;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug)]
+pub struct RunOptions {
+    pub full: bool,
+    pub dry_run: bool,
+    /// How the run was started, for the log: function, procedure or worker.
+    pub mode: &'static str,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    pub run_id: Option<i64>,
+    pub model: String,
+    pub counts: RunCounts,
+    /// The high-water mark after the run (Unix seconds on Odoo's clock).
+    pub checkpoint: Option<i64>,
+    pub duration: Duration,
+    pub status: &'static str,
+    pub message: Option<String>,
+}
+
+/// The window a run reads: an interrupted one is resumed where it stopped; otherwise
+/// [H - lookback, now - safety lag), or no lower bound for a full or first sync.
+fn plan_window(cp: &Checkpoint, full: bool, odoo_now: i64, s: &Settings) -> Window {
+    if let Some(open) = cp.open_window {
+        if !full || open.full {
+            return open;
+        }
+    }
+    let start = if full { None } else { cp.high_water.map(|h| h - s.lookback) };
+    Window { start, end: odoo_now - s.safety_lag, full: start.is_none(), last_id: 0 }
+}
+
+fn domain(w: &Window) -> Value {
+    let mut d = Vec::with_capacity(3);
+    if let Some(l) = w.start {
+        d.push(json!(["write_date", ">=", format_odoo(l)]));
+    }
+    d.push(json!(["write_date", "<", format_odoo(w.end)]));
+    if w.last_id > 0 {
+        d.push(json!(["id", ">", w.last_id]));
+    }
+    Value::Array(d)
+}
+
+pub fn checkpoint_id(s: &Settings, model: &str) -> String {
+    format!("{}:{}", s.checkpoint_key, model)
+}
+
+/// Syncs one model in the caller's transaction.
+pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut OdooSession) -> SyncResult<RunSummary> {
+    let started = Instant::now();
+    let model = spec.model.as_str();
+    let cp_id = checkpoint_id(s, model);
+    let mut summary = RunSummary {
+        run_id: None,
+        model: model.to_owned(),
+        counts: RunCounts::default(),
+        checkpoint: None,
+        duration: Duration::ZERO,
+        status: "success",
+        message: None,
+    };
+
+    // A dry run writes nothing, so it needs no lock and leaves no log row.
+    if !opts.dry_run && !loader::try_lock(&cp_id)? {
+        let holder = loader::lock_holder(&cp_id)?.map(|p| format!(" (pid {p})")).unwrap_or_default();
+        let msg = format!("{model} is being synced by another session{holder}; skipped");
+        pgrx::notice!("odoo_sync: {msg}");
+        let run_id = loader::start_log(&cp_id, model, opts.full, opts.mode)?;
+        let end = LogEnd { status: "skipped", counts: &summary.counts, window: None, odoo_version: None, transport: None, http_calls: 0, http_retries: 0, error: Some(&msg) };
+        loader::finish_log(run_id, &end)?;
+        summary.run_id = Some(run_id);
+        summary.status = "skipped";
+        summary.message = Some(msg);
+        summary.duration = started.elapsed();
+        return Ok(summary);
+    }
+
+    let cp = loader::read_checkpoint(&cp_id)?;
+    let wanted: Vec<String> = spec.fields.iter().chain(spec.optional_fields.iter()).cloned().collect();
+    let (fields, missing) = odoo.existing_fields(model, &wanted)?;
+    let missing_required: Vec<&String> = missing.iter().filter(|f| !spec.optional_fields.contains(f)).collect();
+    if !missing_required.is_empty() {
+        summary.message = Some(format!(
+            "this Odoo has no {} on {model}; synced without",
+            missing_required.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let client = odoo.client(model)?;
+    let odoo_now = client.server_time().ok_or_else(|| {
+        SyncError::odoo(model, odoo_client::OdooError::Protocol { url: "Odoo".into(), detail: "no HTTP Date header: cannot read Odoo's clock".into() })
+    })?;
+    let mut window = plan_window(&cp, opts.full, odoo_now, s);
+    let run_id = if opts.dry_run { None } else { Some(loader::start_log(&cp_id, model, window.full, opts.mode)?) };
+    summary.run_id = run_id;
+
+    let batch = s.batch_size.max(1) as usize;
+    let context = json!({"active_test": false});
+    loop {
+        pgrx::check_for_interrupts!();
+        let page = client
+            .search_read_raw(model, &domain(&window), &fields, "id asc", batch as u32, &context)
+            .map_err(|e| SyncError::odoo(model, e))?;
+        let info = page::validate(model, &page, &window)?;
+        summary.counts.fetched += info.len as i64;
+        if info.len > 0 {
+            let pc = match run_id {
+                Some(id) => loader::upsert_bronze(spec, &page, id)?,
+                None => loader::preview_bronze(spec, &page)?,
+            };
+            summary.counts.inserted += pc.inserted;
+            summary.counts.updated += pc.updated;
+            window.last_id = info.max_id;
+        }
+        let done = info.len < batch;
+        if done {
+            // The window is exhausted: the high-water mark moves to its end, never backwards.
+            let h = Some(cp.high_water.map_or(window.end, |h| h.max(window.end)));
+            if run_id.is_some() {
+                loader::save_checkpoint(&cp_id, model, h, None, info.len as i64)?;
+            }
+            summary.checkpoint = h;
+            break;
+        } else if run_id.is_some() {
+            loader::save_checkpoint(&cp_id, model, cp.high_water, Some(&window), info.len as i64)?;
+        }
+    }
+
+    summary.duration = started.elapsed();
+    if let Some(id) = run_id {
+        let version = client.version().map(|v| v.text.clone());
+        let end = LogEnd {
+            status: "success",
+            counts: &summary.counts,
+            window: Some(&window),
+            odoo_version: version.as_deref(),
+            transport: Some(client.transport_name()),
+            http_calls: client.stats.calls as i64,
+            http_retries: client.stats.retries as i64,
+            error: summary.message.as_deref(),
+        };
+        loader::finish_log(id, &end)?;
+    }
+    Ok(summary)
+}

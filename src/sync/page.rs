@@ -1,0 +1,56 @@
+//! Checks a page before anything of it is loaded: every record must have an integer id above
+//! the cursor, appear once, and carry a write_date inside the requested window. A server that
+//! breaks this (a buggy proxy, a customised Odoo) would otherwise make the sync loop or skip.
+
+use crate::errors::{SyncError, SyncResult};
+use crate::loader::Window;
+use odoo_client::time::{format_odoo, parse_odoo};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+#[derive(Deserialize)]
+struct Head<'a> {
+    #[serde(default)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    write_date: Option<&'a RawValue>,
+}
+
+pub struct PageInfo {
+    pub len: usize,
+    pub max_id: i64,
+}
+
+pub fn validate(model: &str, page: &str, window: &Window) -> SyncResult<PageInfo> {
+    let bad = |detail: String| SyncError::BadData { model: model.to_owned(), detail };
+    let heads: Vec<Head> =
+        serde_json::from_str(page).map_err(|e| bad(format!("the page is not a list of records: {e}")))?;
+    let mut max_id = window.last_id;
+    let mut prev = window.last_id;
+    for h in &heads {
+        let id_text = h.id.map(|r| r.get()).unwrap_or("(missing)");
+        let id: i64 = id_text.parse().map_err(|_| bad(format!("a record has id {id_text}, not an integer")))?;
+        // Ordered by id asc and above the cursor: anything else is a duplicate or out of domain.
+        if id <= prev {
+            return Err(bad(format!(
+                "record id {id} is not above the previous id {prev} (duplicate, unordered or outside the requested domain)"
+            )));
+        }
+        prev = id;
+        max_id = id;
+        let wd_text = h.write_date.map(|r| r.get()).unwrap_or("(missing)");
+        let wd = serde_json::from_str::<String>(wd_text).ok().and_then(|s| parse_odoo(&s)).ok_or_else(|| {
+            bad(format!("record {id} has write_date {wd_text}, not an Odoo datetime"))
+        })?;
+        let below = window.start.is_some_and(|l| wd < l);
+        if below || wd >= window.end {
+            return Err(bad(format!(
+                "record {id} has write_date {} outside the requested window [{}, {})",
+                format_odoo(wd),
+                window.start.map(format_odoo).unwrap_or_else(|| "-infinity".into()),
+                format_odoo(window.end)
+            )));
+        }
+    }
+    Ok(PageInfo { len: heads.len(), max_id })
+}

@@ -1,0 +1,72 @@
+//! One authenticated Odoo connection for a whole run (every model of odoo_sync_all shares it):
+//! built from the settings and the secret store, with PostgreSQL's interrupt check wired into
+//! the client's waits so that pg_cancel_backend and statement_timeout work during retries.
+
+use crate::errors::{SyncError, SyncResult};
+use crate::secret;
+use crate::settings::{validate_base_url, Settings};
+use odoo_client::{Client, ClientConfig, FieldInfo, TransportChoice};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+pub struct OdooSession {
+    client: Client,
+    connected: bool,
+    fields: HashMap<String, BTreeMap<String, FieldInfo>>,
+}
+
+impl OdooSession {
+    pub fn open(s: &Settings) -> SyncResult<OdooSession> {
+        let base_url = s.base_url.clone().ok_or(SyncError::NotConfigured { setting: "odoo_sync.base_url", env: "ODOO_BASE_URL" })?;
+        validate_base_url(&base_url).map_err(|detail| SyncError::InvalidSetting { setting: "odoo_sync.base_url", detail })?;
+        let db = s.db.clone().ok_or(SyncError::NotConfigured { setting: "odoo_sync.db", env: "ODOO_DB" })?;
+        let login = s.username.clone().ok_or(SyncError::NotConfigured { setting: "odoo_sync.username", env: "ODOO_USERNAME" })?;
+        let creds = secret::load()?.ok_or(SyncError::NotConfigured {
+            setting: "the Odoo password or API key (scout.odoo_set_secret())",
+            env: "ODOO_PASSWORD or ODOO_API_KEY",
+        })?;
+        let mut cfg = ClientConfig::new(&base_url, &db, &login, creds.secret);
+        cfg.secret_is_api_key = creds.is_api_key;
+        cfg.transport = match s.transport.as_str() {
+            "jsonrpc" => TransportChoice::JsonRpc,
+            "json2" => TransportChoice::Json2,
+            _ => TransportChoice::Auto,
+        };
+        cfg.timeout = Duration::from_secs(s.http_timeout as u64);
+        cfg.max_retries = s.max_retries as u32;
+        cfg.max_response_bytes = s.max_response_bytes;
+        if let Some(path) = &s.ca_file {
+            let pem = std::fs::read(path).map_err(|e| SyncError::InvalidSetting {
+                setting: "odoo_sync.ca_file",
+                detail: format!("cannot read {path}: {e}"),
+            })?;
+            cfg.extra_ca_pem = Some(pem);
+        }
+        let mut client = Client::new(cfg).map_err(|error| SyncError::Odoo { model: None, error })?;
+        client.set_wait_hook(|| {
+            pgrx::check_for_interrupts!();
+        });
+        Ok(OdooSession { client, connected: false, fields: HashMap::new() })
+    }
+
+    /// Authenticates on first use; `model` only names the failing model in the error.
+    pub fn client(&mut self, model: &str) -> SyncResult<&mut Client> {
+        if !self.connected {
+            self.client.connect().map_err(|e| SyncError::odoo(model, e))?;
+            self.connected = true;
+        }
+        Ok(&mut self.client)
+    }
+
+    /// Which of `wanted` the server's model has (fields_get, once per model per session).
+    /// Returns (present, missing).
+    pub fn existing_fields(&mut self, model: &str, wanted: &[String]) -> SyncResult<(Vec<String>, Vec<String>)> {
+        if !self.fields.contains_key(model) {
+            let f = self.client(model)?.fields_get(model).map_err(|e| SyncError::odoo(model, e))?;
+            self.fields.insert(model.to_owned(), f);
+        }
+        let known = &self.fields[model];
+        let (present, missing): (Vec<String>, Vec<String>) = wanted.iter().cloned().partition(|f| f == "id" || known.contains_key(f));
+        Ok((present, missing))
+    }
+}

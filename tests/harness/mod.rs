@@ -1,0 +1,304 @@
+//! Test harness: a throwaway PostgreSQL 15 cluster with odoo_sync installed, one database per
+//! test, and Odoo simulators on loopback. Everything a test needs it starts itself; the cluster
+//! is stopped when the test process exits.
+//!
+//! Expected files: the extension installed into the system PostgreSQL (`cargo pgrx install`,
+//! done by scripts/test.sh) and the simulator binary (built here on demand).
+
+pub mod sim;
+
+use postgres::{Client, NoTls};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+pub use sim::Sim;
+
+pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A free TCP port on loopback (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+/// PostgreSQL refuses to run as root: run its tools as the `postgres` OS user when we are root.
+fn as_postgres(program: &str) -> Command {
+    if unsafe { libc::geteuid() } == 0 {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--", program]);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+pub struct Cluster {
+    pub port: u16,
+    pub dir: PathBuf,
+    next_db: AtomicUsize,
+}
+
+static CLUSTERS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+extern "C" fn stop_clusters() {
+    if let Ok(dirs) = CLUSTERS.lock() {
+        for dir in dirs.iter() {
+            let _ = as_postgres(&format!("{PG_BIN}/pg_ctl"))
+                .args(["-D", &dir.join("data").to_string_lossy(), "-m", "immediate", "-w", "stop"])
+                .output();
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+impl Cluster {
+    /// The cluster shared by every test of this process (no preloaded libraries).
+    pub fn shared() -> &'static Cluster {
+        static SHARED: OnceLock<Cluster> = OnceLock::new();
+        SHARED.get_or_init(|| Cluster::start(&[]))
+    }
+
+    /// Starts a new cluster with extra postgresql.conf lines (e.g. shared_preload_libraries).
+    pub fn start(conf: &[&str]) -> Cluster {
+        let installed = Path::new("/usr/share/postgresql/15/extension/odoo_sync.control");
+        assert!(installed.exists(), "odoo_sync is not installed: run `cargo pgrx install --pg-config {PG_BIN}/pg_config` (scripts/test.sh does)");
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("odoo_sync_test_{}_{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        if unsafe { libc::geteuid() } == 0 {
+            run(Command::new("chown").args(["postgres:postgres", &dir.to_string_lossy()]));
+        }
+        let data = dir.join("data");
+        run(as_postgres(&format!("{PG_BIN}/initdb")).args(["-D", &data.to_string_lossy(), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"]));
+        let mut lines = vec![
+            format!("port = {port}"),
+            "listen_addresses = '127.0.0.1'".to_string(),
+            format!("unix_socket_directories = '{}'", dir.display()),
+            "fsync = off".into(),
+            "max_connections = 100".into(),
+            "log_min_messages = warning".into(),
+        ];
+        lines.extend(conf.iter().map(|s| s.to_string()));
+        let conf_path = data.join("postgresql.auto.conf");
+        let mut existing = std::fs::read_to_string(&conf_path).unwrap_or_default();
+        existing.push_str(&lines.join("\n"));
+        existing.push('\n');
+        std::fs::write(&conf_path, existing).unwrap();
+        {
+            let mut all = CLUSTERS.lock().unwrap();
+            if all.is_empty() {
+                unsafe { libc::atexit(stop_clusters) };
+            }
+            all.push(dir.clone());
+        }
+        run(as_postgres(&format!("{PG_BIN}/pg_ctl")).args(["-D", &data.to_string_lossy(), "-l", &dir.join("server.log").to_string_lossy(), "-w", "start"]));
+        Cluster { port, dir, next_db: AtomicUsize::new(0) }
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("server.log")
+    }
+
+    pub fn connect(&self, db: &str) -> Client {
+        Client::connect(&format!("host=127.0.0.1 port={} user=postgres dbname={db}", self.port), NoTls)
+            .unwrap_or_else(|e| panic!("connect to {db}: {e}"))
+    }
+
+    /// A fresh database with the extension created in it.
+    pub fn create_db(&self, prefix: &str) -> Db<'_> {
+        let n = self.next_db.fetch_add(1, Ordering::SeqCst);
+        let name = format!("{prefix}_{n}");
+        let mut admin = self.connect("postgres");
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}")).unwrap();
+        let mut c = self.connect(&name);
+        c.batch_execute("CREATE EXTENSION odoo_sync").unwrap();
+        Db { cluster: self, name }
+    }
+}
+
+pub struct Db<'c> {
+    pub cluster: &'c Cluster,
+    pub name: String,
+}
+
+impl Db<'_> {
+    pub fn connect(&self) -> Client {
+        self.cluster.connect(&self.name)
+    }
+
+    /// Points the database's sync at a simulator (database-level settings, as a user would)
+    /// and stores the password. Test defaults: no safety lag; the clock is advanced instead.
+    pub fn configure(&self, sim: &Sim, extra: &[(&str, &str)]) {
+        let mut c = self.connect();
+        let mut settings: Vec<(String, String)> = vec![
+            ("odoo_sync.base_url".into(), sim.url.clone()),
+            ("odoo_sync.db".into(), sim.db.clone()),
+            ("odoo_sync.username".into(), sim.user.clone()),
+            ("odoo_sync.safety_lag".into(), "0".into()),
+            ("odoo_sync.http_timeout".into(), "10".into()),
+        ];
+        for (k, v) in extra {
+            settings.retain(|(name, _)| name != k);
+            settings.push((k.to_string(), v.to_string()));
+        }
+        for (k, v) in &settings {
+            c.batch_execute(&format!("ALTER DATABASE {} SET {k} = '{}'", self.name, v.replace('\'', "''"))).unwrap();
+        }
+        c.execute("SELECT scout.odoo_set_secret(password => $1)", &[&sim.password]).unwrap();
+    }
+
+    pub fn set(&self, setting: &str, value: &str) {
+        self.connect()
+            .batch_execute(&format!("ALTER DATABASE {} SET {setting} = '{}'", self.name, value.replace('\'', "''")))
+            .unwrap();
+    }
+
+    pub fn count(&self, table: &str) -> i64 {
+        self.connect().query_one(&format!("SELECT count(*) FROM {table}"), &[]).unwrap().get(0)
+    }
+}
+
+/// One row of scout.sync_result, as the tests read it.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub run_id: Option<i64>,
+    pub model: String,
+    pub fetched: i64,
+    pub inserted: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub status: String,
+    pub message: Option<String>,
+}
+
+pub const SUMMARY_COLUMNS: &str = "run_id, model, fetched, inserted, updated, unchanged, status, message";
+
+impl Summary {
+    pub fn from_row(r: &postgres::Row) -> Summary {
+        Summary {
+            run_id: r.get(0),
+            model: r.get(1),
+            fetched: r.get(2),
+            inserted: r.get(3),
+            updated: r.get(4),
+            unchanged: r.get(5),
+            status: r.get(6),
+            message: r.get(7),
+        }
+    }
+}
+
+/// `SELECT ... FROM scout.odoo_sync(model, ...)` on a new connection.
+pub fn sync(db: &Db, model: &str, args: &str) -> Summary {
+    let mut c = db.connect();
+    let sql = format!("SELECT {SUMMARY_COLUMNS} FROM scout.odoo_sync('{model}'{args})");
+    let row = c.query_one(&sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)));
+    Summary::from_row(&row)
+}
+
+pub fn sync_all(db: &Db, args: &str) -> Vec<Summary> {
+    let mut c = db.connect();
+    let sql = format!("SELECT {SUMMARY_COLUMNS} FROM scout.odoo_sync_all({args})");
+    c.query(&sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e))).iter().map(Summary::from_row).collect()
+}
+
+/// SQLSTATE, message, detail and hint of a database error, for assertions and failure output.
+pub struct DbErr {
+    pub code: String,
+    pub message: String,
+    pub detail: String,
+    pub hint: String,
+}
+
+impl DbErr {
+    pub fn of(e: &postgres::Error) -> DbErr {
+        let d = e.as_db_error().unwrap_or_else(|| panic!("not a database error: {e}"));
+        DbErr {
+            code: d.code().code().to_owned(),
+            message: d.message().to_owned(),
+            detail: d.detail().unwrap_or_default().to_owned(),
+            hint: d.hint().unwrap_or_default().to_owned(),
+        }
+    }
+
+    pub fn all_text(&self) -> String {
+        format!("{} | {} | {}", self.message, self.detail, self.hint)
+    }
+}
+
+pub fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(_) => {
+            let d = DbErr::of(e);
+            format!("[{}] {}", d.code, d.all_text())
+        }
+        None => e.to_string(),
+    }
+}
+
+/// The models with the fields the sync asks for, from scout.sync_models.
+pub fn model_fields(db: &Db) -> Vec<(String, String, Vec<String>, Vec<String>)> {
+    db.connect()
+        .query("SELECT model, bronze_table, fields, optional_fields || extra_fields FROM scout.sync_models WHERE enabled ORDER BY sync_order", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect()
+}
+
+/// Asserts that a bronze table holds exactly the simulator's records of a model: the same ids
+/// and, record by record, the same JSON (compared as jsonb by PostgreSQL, so numbers must be
+/// exactly equal: a float round trip of money would show up). Returns the record count.
+pub fn assert_bronze_matches(db: &Db, sim: &Sim, model: &str, bronze_table: &str, fields: &[String]) -> i64 {
+    let pages = sim.search_read_pages(model, fields, 2000);
+    let mut c = db.connect();
+    c.batch_execute("CREATE TEMP TABLE IF NOT EXISTS expected (id bigint, payload jsonb); TRUNCATE expected").unwrap();
+    for page in &pages {
+        c.execute("INSERT INTO expected SELECT (r->>'id')::bigint, r FROM jsonb_array_elements($1::text::jsonb) r", &[page]).unwrap();
+    }
+    let q = format!(
+        "SELECT (SELECT count(*) FROM expected), \
+                (SELECT count(*) FROM scout.{bronze_table} WHERE deleted_at IS NULL), \
+                (SELECT count(*) FROM (SELECT id, payload FROM expected EXCEPT SELECT id, payload FROM scout.{bronze_table} WHERE deleted_at IS NULL) x), \
+                (SELECT count(*) FROM (SELECT id, payload FROM scout.{bronze_table} WHERE deleted_at IS NULL EXCEPT SELECT id, payload FROM expected) y), \
+                (SELECT string_agg(id::text, ',') FROM (SELECT id FROM (SELECT id, payload FROM expected EXCEPT SELECT id, payload FROM scout.{bronze_table}) z ORDER BY id LIMIT 5) w)"
+    );
+    let r = c.query_one(&q, &[]).unwrap();
+    let (expected, actual, missing, extra): (i64, i64, i64, i64) = (r.get(0), r.get(1), r.get(2), r.get(3));
+    let sample: Option<String> = r.get(4);
+    assert_eq!(
+        (missing, extra, actual),
+        (0, 0, expected),
+        "{model}: bronze differs from the simulator: {missing} expected records missing or different (ids {sample:?}), {extra} extra, {actual} rows vs {expected} in Odoo"
+    );
+    expected
+}
+
+/// Fields of a model that the sync requests on this simulator (optional ones only if present).
+pub fn requested_fields(sim: &Sim, model: &str, fields: &[String], optional: &[String]) -> Vec<String> {
+    let existing = sim.field_names(model);
+    fields.iter().chain(optional.iter()).filter(|f| *f == "id" || existing.contains(*f)).cloned().collect()
+}
+
+/// Every model's bronze table equals the simulator. Returns total records compared.
+pub fn assert_all_bronze_matches(db: &Db, sim: &Sim) -> i64 {
+    model_fields(db)
+        .iter()
+        .map(|(model, table, fields, optional)| {
+            let f = requested_fields(sim, model, fields, optional);
+            assert_bronze_matches(db, sim, model, table, &f)
+        })
+        .sum()
+}
