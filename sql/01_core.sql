@@ -89,6 +89,7 @@ CREATE TABLE scout.sync_logs (
     transport         text,
     http_calls        bigint NOT NULL DEFAULT 0,
     http_retries      bigint NOT NULL DEFAULT 0,
+    estimated_total   bigint,                      -- Odoo's count for the window (committing runs)
     error_message     text
 );
 CREATE INDEX sync_logs_model_started ON scout.sync_logs (model, started_at DESC);

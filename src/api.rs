@@ -4,7 +4,8 @@
 use crate::errors::{SyncError, SyncResult};
 use crate::models;
 use crate::settings::Settings;
-use crate::sync::{self, session::OdooSession, RunOptions, RunSummary};
+use crate::sync::{self, session::with_session, RunOptions, RunSummary};
+use crate::{alerts, loader};
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::heap_tuple::PgHeapTuple;
@@ -48,14 +49,17 @@ fn required<T>(v: Option<T>, name: &str) -> SyncResult<T> {
     })
 }
 
+fn options(full: bool, dry_run: bool, mode: &'static str) -> RunOptions {
+    RunOptions { full, dry_run, mode, max_pages: None, run_id: None }
+}
+
 fn sync_one(model: Option<&str>, full: Option<bool>, dry_run: Option<bool>) -> SyncResult<RunSummary> {
     let model = required(model, "model")?;
     let full = required(full, "full")?;
     let dry_run = required(dry_run, "dry_run")?;
     let spec = models::find(model)?;
     let settings = Settings::current();
-    let mut odoo = OdooSession::open(&settings)?;
-    sync::run_model(&spec, RunOptions { full, dry_run, mode: "function" }, &settings, &mut odoo)
+    with_session(&settings, |odoo| sync::run_model(&spec, options(full, dry_run, "function"), &settings, odoo))
 }
 
 /// Syncs one Odoo model into its bronze table, in the caller's transaction (all or nothing).
@@ -72,11 +76,9 @@ fn sync_all(full: Option<bool>) -> SyncResult<Vec<RunSummary>> {
     let full = required(full, "full")?;
     let settings = Settings::current();
     let specs = models::enabled()?;
-    let mut odoo = OdooSession::open(&settings)?;
-    specs
-        .iter()
-        .map(|spec| sync::run_model(spec, RunOptions { full, dry_run: false, mode: "function" }, &settings, &mut odoo))
-        .collect()
+    with_session(&settings, |odoo| {
+        specs.iter().map(|spec| sync::run_model(spec, options(full, false, "function"), &settings, odoo)).collect()
+    })
 }
 
 /// Syncs every enabled model in dependency order, in the caller's transaction.
@@ -86,4 +88,62 @@ fn odoo_sync_all(
 ) -> SetOfIterator<'static, pgrx::composite_type!('static, "scout.sync_result")> {
     let rows = or_report(sync_all(full).and_then(|all| all.into_iter().map(to_row).collect::<SyncResult<Vec<_>>>()));
     SetOfIterator::new(rows)
+}
+
+fn step(model: Option<&str>, full: Option<bool>, run_id: Option<i64>, max_pages: Option<i32>, mode: Option<&str>) -> SyncResult<RunSummary> {
+    let model = required(model, "model")?;
+    let full = required(full, "full")?;
+    let max_pages = required(max_pages, "max_pages")?;
+    if max_pages < 1 {
+        return Err(SyncError::InvalidArgument { message: format!("max_pages must be at least 1, not {max_pages}"), hint: "Pass 1 or more.".into() });
+    }
+    let mode = match required(mode, "mode")? {
+        "procedure" => "procedure",
+        "worker" => "worker",
+        other => {
+            return Err(SyncError::InvalidArgument {
+                message: format!("mode must be procedure or worker, not \"{}\"", other.chars().take(40).collect::<String>()),
+                hint: "This function is the building block of scout.odoo_sync_run().".into(),
+            })
+        }
+    };
+    let spec = models::find(model)?;
+    let settings = Settings::current();
+    let opts = RunOptions { full, dry_run: false, mode, max_pages: Some(max_pages as u32), run_id };
+    let summary = with_session(&settings, |odoo| sync::run_model(&spec, opts, &settings, odoo))?;
+    alerts::on_success(&summary);
+    Ok(summary)
+}
+
+/// One committed step of a long run: up to `max_pages` pages, then returns with status
+/// in_progress (call again with the returned run_id after COMMIT) or success.
+/// The building block of scout.odoo_sync_run() and of the background worker.
+#[pg_extern(name = "odoo_sync_step", volatile, parallel_unsafe)]
+fn odoo_sync_step(
+    model: Option<&str>,
+    full: default!(Option<bool>, false),
+    run_id: default!(Option<i64>, "NULL"),
+    max_pages: default!(Option<i32>, 1),
+    mode: default!(Option<&str>, "'procedure'"),
+) -> pgrx::composite_type!('static, "scout.sync_result") {
+    or_report(step(model, full, run_id, max_pages, mode).and_then(to_row))
+}
+
+fn record_failure(model: Option<&str>, run_id: Option<i64>, message: Option<&str>, mode: Option<&str>) -> SyncResult<()> {
+    let model = required(model, "model")?;
+    let spec = models::find(model)?;
+    let settings = Settings::current();
+    let cp_id = sync::checkpoint_id(&settings, &spec.model);
+    let message = crate::errors::redact(message.unwrap_or("unknown error"));
+    let mode = if mode == Some("worker") { "worker" } else { "procedure" };
+    let previous = loader::record_failure(&cp_id, &spec.model, run_id, mode, &message)?;
+    alerts::on_failure(&spec.model, previous.as_deref(), &message);
+    Ok(())
+}
+
+/// Records that a committing run failed, in the caller's (new) transaction: the log row, the
+/// checkpoint's status and error, and an alert when the model just started failing.
+#[pg_extern(name = "odoo_sync_record_failure", volatile, parallel_unsafe)]
+fn odoo_sync_record_failure(model: Option<&str>, run_id: Option<i64>, message: Option<&str>, mode: default!(Option<&str>, "'procedure'")) {
+    or_report(record_failure(model, run_id, message, mode))
 }

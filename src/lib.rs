@@ -7,6 +7,7 @@
 
 use pgrx::prelude::*;
 
+mod alerts;
 mod api;
 mod errors;
 mod loader;
@@ -14,13 +15,20 @@ mod models;
 mod secret;
 mod settings;
 mod sync;
+mod worker;
 
 ::pgrx::pg_module_magic!(name, version);
 
 extension_sql_file!("../sql/01_core.sql", name = "core", bootstrap);
+extension_sql_file!("../sql/20_silver.sql", name = "silver", requires = ["core"]);
+extension_sql_file!("../sql/80_run.sql", name = "run", requires = [odoo_sync_step, odoo_sync_record_failure]);
+extension_sql_file!("../sql/85_status.sql", name = "status", requires = [odoo_sync_next_run]);
 extension_sql_file!("../sql/90_grants.sql", name = "grants", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     settings::register();
+    if unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
+        worker::register();
+    }
 }

@@ -70,8 +70,11 @@ pub fn read_checkpoint(checkpoint_id: &str) -> SyncResult<Checkpoint> {
 
 /// Records the checkpoint: an open window with its last id, or (window None) a finished run
 /// whose high-water mark is `high_water`. Called in the same transaction as the page's rows.
-pub fn save_checkpoint(cp_id: &str, model: &str, high_water: Option<i64>, window: Option<&Window>, records: i64) -> SyncResult<()> {
-    let sql = "INSERT INTO scout.sync_checkpoints AS c \
+/// Returns the status the checkpoint had before, so that a recovery can be noticed.
+/// A 'failed' status stays until a window completes: half a window is not a recovery.
+pub fn save_checkpoint(cp_id: &str, model: &str, high_water: Option<i64>, window: Option<&Window>, records: i64) -> SyncResult<Option<String>> {
+    let sql = "WITH old AS (SELECT status FROM scout.sync_checkpoints WHERE id = $1) \
+               INSERT INTO scout.sync_checkpoints AS c \
                  (id, model, last_sync_at, last_record_id, window_start, window_end, window_full, \
                   records_synced, status, error_message, updated_at) \
                VALUES ($1, $2, COALESCE(to_timestamp($3), '-infinity'), $4, to_timestamp($5), to_timestamp($6), \
@@ -80,9 +83,12 @@ pub fn save_checkpoint(cp_id: &str, model: &str, high_water: Option<i64>, window
                  last_sync_at = EXCLUDED.last_sync_at, last_record_id = EXCLUDED.last_record_id, \
                  window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end, \
                  window_full = EXCLUDED.window_full, records_synced = c.records_synced + EXCLUDED.records_synced, \
-                 status = EXCLUDED.status, error_message = NULL, updated_at = now()";
+                 status = CASE WHEN EXCLUDED.status = 'in_progress' AND c.status = 'failed' THEN 'failed' ELSE EXCLUDED.status END, \
+                 error_message = CASE WHEN EXCLUDED.status = 'success' THEN NULL ELSE c.error_message END, \
+                 updated_at = now() \
+               RETURNING (SELECT status FROM old)";
     let as_f64 = |v: Option<i64>| v.map(|x| x as f64);
-    Spi::run_with_args(
+    Ok(Spi::get_one_with_args::<String>(
         sql,
         &[
             cp_id.into(),
@@ -94,15 +100,16 @@ pub fn save_checkpoint(cp_id: &str, model: &str, high_water: Option<i64>, window
             window.map(|w| w.full).into(),
             records.into(),
         ],
-    )?;
-    Ok(())
+    )?)
 }
 
 /// Outcome of loading one page into bronze.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct PageCounts {
     pub inserted: i64,
     pub updated: i64,
+    /// Ids of the records inserted or changed (what silver has to look at).
+    pub changed: Vec<i64>,
 }
 
 /// Upserts a page (a JSON array of Odoo records, as raw text) into the model's bronze table in
@@ -118,12 +125,23 @@ pub fn upsert_bronze(spec: &ModelSpec, page_json: &str, run_id: i64) -> SyncResu
             ON CONFLICT (id) DO UPDATE SET write_date = EXCLUDED.write_date, payload = EXCLUDED.payload, \
                 run_id = EXCLUDED.run_id, synced_at = EXCLUDED.synced_at, deleted_at = NULL \
             WHERE b.payload IS DISTINCT FROM EXCLUDED.payload OR b.deleted_at IS NOT NULL \
-            RETURNING (xmax = 0) AS inserted) \
-         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up",
+            RETURNING b.id, (xmax = 0) AS inserted) \
+         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), \
+                coalesce(array_agg(id), '{{}}') FROM up",
         t = spec.bronze_table
     );
-    let (ins, upd) = Spi::get_two_with_args::<i64, i64>(&sql, &[page_json.into(), run_id.into()])?;
-    Ok(PageCounts { inserted: ins.unwrap_or(0), updated: upd.unwrap_or(0) })
+    let (ins, upd, changed) = Spi::get_three_with_args::<i64, i64, Vec<i64>>(&sql, &[page_json.into(), run_id.into()])?;
+    Ok(PageCounts { inserted: ins.unwrap_or(0), updated: upd.unwrap_or(0), changed: changed.unwrap_or_default() })
+}
+
+/// Derives silver from the bronze rows just changed, in the same transaction (sql/20_silver.sql).
+/// Returns how many rows the data-quality rules quarantined.
+pub fn apply_silver(model: &str, ids: &[i64], run_id: i64) -> SyncResult<i64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let sql = "SELECT scout.silver_apply($1, $2, $3)";
+    Ok(Spi::get_one_with_args::<i64>(sql, &[model.into(), ids.to_vec().into(), run_id.into()])?.unwrap_or(0))
 }
 
 /// What `upsert_bronze` would do, without writing anything (dry runs).
@@ -136,14 +154,19 @@ pub fn preview_bronze(spec: &ModelSpec, page_json: &str) -> SyncResult<PageCount
         t = spec.bronze_table
     );
     let (ins, upd) = Spi::get_two_with_args::<i64, i64>(&sql, &[page_json.into()])?;
-    Ok(PageCounts { inserted: ins.unwrap_or(0), updated: upd.unwrap_or(0) })
+    Ok(PageCounts { inserted: ins.unwrap_or(0), updated: upd.unwrap_or(0), changed: Vec::new() })
 }
 
 /// Opens the run's log row and returns the run id.
 pub fn start_log(cp_id: &str, model: &str, full: bool, run_mode: &str) -> SyncResult<i64> {
-    let sql = "INSERT INTO scout.sync_logs (checkpoint_id, model, full_sync, run_mode) \
-               VALUES ($1, $2, $3, $4) RETURNING id";
-    Spi::get_one_with_args::<i64>(sql, &[cp_id.into(), model.into(), full.into(), run_mode.into()])?
+    start_log_with_estimate(cp_id, model, full, run_mode, None)
+}
+
+/// Opens a log row that also records Odoo's count of the window, for progress reporting.
+pub fn start_log_with_estimate(cp_id: &str, model: &str, full: bool, run_mode: &str, estimate: Option<i64>) -> SyncResult<i64> {
+    let sql = "INSERT INTO scout.sync_logs (checkpoint_id, model, full_sync, run_mode, estimated_total) \
+               VALUES ($1, $2, $3, $4, $5) RETURNING id";
+    Spi::get_one_with_args::<i64>(sql, &[cp_id.into(), model.into(), full.into(), run_mode.into(), estimate.into()])?
         .ok_or_else(|| crate::errors::SyncError::Internal("sync_logs insert returned no id".into()))
 }
 
@@ -162,7 +185,10 @@ impl RunCounts {
     }
 }
 
-pub struct LogEnd<'a> {
+/// A step's contribution to its run's log row. Counts are added, so a run made of several
+/// committed steps (procedure, worker) ends with its totals.
+pub struct LogUpdate<'a> {
+    /// running (more steps to come), success, skipped or failed.
     pub status: &'a str,
     pub counts: &'a RunCounts,
     pub window: Option<&'a Window>,
@@ -170,35 +196,65 @@ pub struct LogEnd<'a> {
     pub transport: Option<&'a str>,
     pub http_calls: i64,
     pub http_retries: i64,
-    pub error: Option<&'a str>,
+    pub message: Option<&'a str>,
 }
 
-pub fn finish_log(run_id: i64, end: &LogEnd) -> SyncResult<()> {
-    let sql = "UPDATE scout.sync_logs SET completed_at = clock_timestamp(), status = $2, \
-                 records_processed = $3 + $4, fetched = $5, inserted = $3, updated = $4, \
-                 unchanged = $5 - $3 - $4 - $6, rejected = $6, \
-                 error_count = CASE WHEN $2 = 'failed' THEN 1 ELSE 0 END, \
+pub fn update_log(run_id: i64, u: &LogUpdate) -> SyncResult<()> {
+    let sql = "UPDATE scout.sync_logs SET \
+                 completed_at = CASE WHEN $2 = 'running' THEN NULL ELSE clock_timestamp() END, status = $2, \
+                 records_processed = records_processed + $3 + $4, fetched = fetched + $5, \
+                 inserted = inserted + $3, updated = updated + $4, \
+                 unchanged = unchanged + ($5 - $3 - $4 - $6), rejected = rejected + $6, \
+                 error_count = error_count + CASE WHEN $2 = 'failed' THEN 1 ELSE 0 END, \
                  window_start = to_timestamp($7), window_end = to_timestamp($8), \
-                 odoo_version = $9, transport = $10, http_calls = $11, http_retries = $12, error_message = $13 \
+                 odoo_version = coalesce($9, odoo_version), transport = coalesce($10, transport), \
+                 http_calls = http_calls + $11, http_retries = http_retries + $12, \
+                 error_message = coalesce($13, error_message) \
                WHERE id = $1";
-    let c = end.counts;
+    let c = u.counts;
     Spi::run_with_args(
         sql,
         &[
             run_id.into(),
-            end.status.into(),
+            u.status.into(),
             c.inserted.into(),
             c.updated.into(),
             c.fetched.into(),
             c.rejected.into(),
-            end.window.and_then(|w| w.start).map(|v| v as f64).into(),
-            end.window.map(|w| w.end as f64).into(),
-            end.odoo_version.into(),
-            end.transport.into(),
-            end.http_calls.into(),
-            end.http_retries.into(),
-            end.error.into(),
+            u.window.and_then(|w| w.start).map(|v| v as f64).into(),
+            u.window.map(|w| w.end as f64).into(),
+            u.odoo_version.into(),
+            u.transport.into(),
+            u.http_calls.into(),
+            u.http_retries.into(),
+            u.message.into(),
         ],
     )?;
     Ok(())
+}
+
+/// Records a failed run in its own transaction (the run's data was rolled back): the log row
+/// (created if the run failed before it had one) and the checkpoint's status. Returns the
+/// checkpoint's previous status, so that callers can alert on a change.
+pub fn record_failure(cp_id: &str, model: &str, run_id: Option<i64>, mode: &str, message: &str) -> SyncResult<Option<String>> {
+    let run_id = match run_id {
+        Some(id) => id,
+        None => start_log(cp_id, model, false, mode)?,
+    };
+    Spi::run_with_args(
+        "UPDATE scout.sync_logs SET status = 'failed', completed_at = clock_timestamp(), \
+           error_count = error_count + 1, error_message = $2 WHERE id = $1",
+        &[run_id.into(), message.into()],
+    )?;
+    let previous = Spi::get_one_with_args::<String>(
+        "SELECT status FROM scout.sync_checkpoints WHERE id = $1",
+        &[cp_id.into()],
+    )?;
+    Spi::run_with_args(
+        "INSERT INTO scout.sync_checkpoints AS c (id, model, last_sync_at, status, error_message) \
+         VALUES ($1, $2, '-infinity', 'failed', $3) \
+         ON CONFLICT (id) DO UPDATE SET status = 'failed', error_message = EXCLUDED.error_message, updated_at = now()",
+        &[cp_id.into(), model.into(), message.into()],
+    )?;
+    Ok(previous)
 }

@@ -23,11 +23,62 @@ pub static LOOKBACK: GucSetting<i32> = GucSetting::<i32>::new(600);
 pub static SAFETY_LAG: GucSetting<i32> = GucSetting::<i32>::new(5);
 pub static MAX_RESPONSE_MB: GucSetting<i32> = GucSetting::<i32>::new(256);
 
+pub static WORKER_ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static WORKER_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
+pub static SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"*/15 * * * *"));
+pub static GOLD_SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"0 * * * *"));
+pub static ALERT_WEBHOOK_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static TIMEZONE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
 pub const MAX_BATCH_SIZE: i32 = 10_000;
 
 pub fn register() {
     // SAFETY: the hooks are #[pg_guard]ed and only read the proposed value.
     unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"odoo_sync.alert_webhook_url",
+            c"Slack-compatible webhook that gets one alert when a model starts failing and one when it recovers.",
+            c"Superuser only, like the other connection settings.",
+            &ALERT_WEBHOOK_URL,
+            GucContext::Suset,
+            GucFlags::default(),
+            Some(check_base_url),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"odoo_sync.schedule",
+            c"When the background worker syncs every enabled model (cron syntax, UTC; env: SYNC_SCHEDULE).",
+            c"Five fields like pg_cron, or six with seconds first. Reloaded on SIGHUP.",
+            &SCHEDULE,
+            GucContext::Sighup,
+            GucFlags::default(),
+            Some(check_schedule),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"odoo_sync.gold_refresh_schedule",
+            c"When the background worker refreshes the gold materialized views (cron syntax, UTC).",
+            c"",
+            &GOLD_SCHEDULE,
+            GucContext::Sighup,
+            GucFlags::default(),
+            Some(check_schedule),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"odoo_sync.timezone",
+            c"Time zone of the stores' business days in gold, when Odoo does not say (default UTC).",
+            c"",
+            &TIMEZONE,
+            GucContext::Userset,
+            GucFlags::default(),
+            Some(check_timezone),
+            None,
+            None,
+        );
         GucRegistry::define_string_guc_with_hooks(
             c"odoo_sync.base_url",
             c"Root URL of the Odoo server, e.g. https://odoo.example.com (env: ODOO_BASE_URL).",
@@ -49,6 +100,25 @@ pub fn register() {
             Some(check_transport),
             None,
             None,
+        );
+    }
+    GucRegistry::define_bool_guc(
+        c"odoo_sync.worker_enabled",
+        c"Whether the background worker (shared_preload_libraries) syncs on odoo_sync.schedule.",
+        c"",
+        &WORKER_ENABLED,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    // Postmaster context is only allowed while preloading (else FATAL, per guc.c).
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        GucRegistry::define_string_guc(
+            c"odoo_sync.database",
+            c"The database the background worker connects to (the one with CREATE EXTENSION odoo_sync).",
+            c"",
+            &WORKER_DATABASE,
+            GucContext::Postmaster,
+            GucFlags::default(),
         );
     }
     GucRegistry::define_string_guc(
@@ -198,11 +268,57 @@ unsafe extern "C-unwind" fn check_base_url(newval: *mut *mut c_char, _extra: *mu
 }
 
 #[pg_guard]
+unsafe extern "C-unwind" fn check_schedule(newval: *mut *mut c_char, _extra: *mut *mut c_void, _source: pg_sys::GucSource::Type) -> bool {
+    match schedule::Schedule::parse(unsafe { proposed(newval) }) {
+        Ok(_) => true,
+        Err(e) => unsafe { reject(&e.0) },
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn check_timezone(newval: *mut *mut c_char, _extra: *mut *mut c_void, _source: pg_sys::GucSource::Type) -> bool {
+    let v = unsafe { proposed(newval) };
+    if v.is_empty() {
+        return true;
+    }
+    let name = CString::new(v).unwrap_or_default();
+    // pg_tzset loads PostgreSQL's own zone data: the same names SET TIME ZONE accepts.
+    if unsafe { pg_sys::pg_tzset(name.as_ptr()) }.is_null() {
+        unsafe { reject(&format!("\"{v}\" is not a time zone PostgreSQL knows (see pg_timezone_names), e.g. Asia/Manila.")) }
+    } else {
+        true
+    }
+}
+
+#[pg_guard]
 unsafe extern "C-unwind" fn check_transport(newval: *mut *mut c_char, _extra: *mut *mut c_void, _source: pg_sys::GucSource::Type) -> bool {
     match unsafe { proposed(newval) } {
         "" | "auto" | "jsonrpc" | "json2" => true,
         other => unsafe { reject(&format!("\"{other}\" is not one of auto, jsonrpc, json2.")) },
     }
+}
+
+pub fn alert_webhook_url() -> Option<String> {
+    guc_string(&ALERT_WEBHOOK_URL)
+}
+
+pub fn worker_database() -> String {
+    guc_string(&WORKER_DATABASE).unwrap_or_else(|| "postgres".into())
+}
+
+/// The sync schedule: the GUC when changed from its default, else SYNC_SCHEDULE, else default.
+pub fn sync_schedule() -> String {
+    let guc = guc_string(&SCHEDULE).unwrap_or_else(|| "*/15 * * * *".into());
+    if guc == "*/15 * * * *" {
+        if let Some(env) = env("SYNC_SCHEDULE").filter(|e| schedule::Schedule::parse(e).is_ok()) {
+            return env;
+        }
+    }
+    guc
+}
+
+pub fn gold_schedule() -> String {
+    guc_string(&GOLD_SCHEDULE).unwrap_or_else(|| "0 * * * *".into())
 }
 
 fn guc_string(s: &GucSetting<Option<CString>>) -> Option<String> {

@@ -6,7 +6,7 @@ mod page;
 pub mod session;
 
 use crate::errors::{SyncError, SyncResult};
-use crate::loader::{self, Checkpoint, LogEnd, RunCounts, Window};
+use crate::loader::{self, Checkpoint, LogUpdate, RunCounts, Window};
 use crate::models::ModelSpec;
 use crate::settings::Settings;
 use odoo_client::time::format_odoo;
@@ -20,6 +20,11 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// How the run was started, for the log: function, procedure or worker.
     pub mode: &'static str,
+    /// Stop after this many pages with the window still open (status in_progress), so that
+    /// the caller can commit and call again; None reads the whole window.
+    pub max_pages: Option<u32>,
+    /// Continue the log row of an earlier step of the same run.
+    pub run_id: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
@@ -30,8 +35,11 @@ pub struct RunSummary {
     /// The high-water mark after the run (Unix seconds on Odoo's clock).
     pub checkpoint: Option<i64>,
     pub duration: Duration,
+    /// success, in_progress (more pages to read: call again), or skipped.
     pub status: &'static str,
     pub message: Option<String>,
+    /// The checkpoint's status before this run finished (to notice a recovery).
+    pub previous_status: Option<String>,
 }
 
 /// The window a run reads: an interrupted one is resumed where it stopped; otherwise
@@ -62,19 +70,51 @@ pub fn checkpoint_id(s: &Settings, model: &str) -> String {
     format!("{}:{}", s.checkpoint_key, model)
 }
 
-/// Syncs one model in the caller's transaction.
+/// NOTICE lines for a long manual run: rows done of Odoo's count, at most every few seconds.
+struct Progress {
+    model: String,
+    estimate: Option<i64>,
+    last: Instant,
+}
+
+impl Progress {
+    const EVERY: Duration = Duration::from_secs(5);
+
+    fn tick(&mut self, done: i64, odoo: &mut odoo_client::Client, w: &Window) {
+        if self.last.elapsed() < Self::EVERY {
+            return;
+        }
+        self.last = Instant::now();
+        if self.estimate.is_none() {
+            let mut whole = *w;
+            whole.last_id = 0;
+            self.estimate = odoo.search_count(&self.model, &domain(&whole), &json!({"active_test": false})).ok();
+        }
+        match self.estimate {
+            Some(total) if total > 0 => pgrx::notice!(
+                "odoo_sync: {}: {done} of about {total} records ({}%)",
+                self.model,
+                (done * 100 / total).min(100)
+            ),
+            _ => pgrx::notice!("odoo_sync: {}: {done} records", self.model),
+        }
+    }
+}
+
+/// Syncs one model in the caller's transaction: the whole window, or `max_pages` of it.
 pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut OdooSession) -> SyncResult<RunSummary> {
     let started = Instant::now();
     let model = spec.model.as_str();
     let cp_id = checkpoint_id(s, model);
     let mut summary = RunSummary {
-        run_id: None,
+        run_id: opts.run_id,
         model: model.to_owned(),
         counts: RunCounts::default(),
         checkpoint: None,
         duration: Duration::ZERO,
         status: "success",
         message: None,
+        previous_status: None,
     };
 
     // A dry run writes nothing, so it needs no lock and leaves no log row.
@@ -82,9 +122,13 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
         let holder = loader::lock_holder(&cp_id)?.map(|p| format!(" (pid {p})")).unwrap_or_default();
         let msg = format!("{model} is being synced by another session{holder}; skipped");
         pgrx::notice!("odoo_sync: {msg}");
-        let run_id = loader::start_log(&cp_id, model, opts.full, opts.mode)?;
-        let end = LogEnd { status: "skipped", counts: &summary.counts, window: None, odoo_version: None, transport: None, http_calls: 0, http_retries: 0, error: Some(&msg) };
-        loader::finish_log(run_id, &end)?;
+        let run_id = match opts.run_id {
+            Some(id) => id,
+            None => loader::start_log(&cp_id, model, opts.full, opts.mode)?,
+        };
+        let counts = RunCounts::default();
+        let u = LogUpdate { status: "skipped", counts: &counts, window: None, odoo_version: None, transport: None, http_calls: 0, http_retries: 0, message: Some(&msg) };
+        loader::update_log(run_id, &u)?;
         summary.run_id = Some(run_id);
         summary.status = "skipped";
         summary.message = Some(msg);
@@ -95,23 +139,35 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
     let cp = loader::read_checkpoint(&cp_id)?;
     let wanted: Vec<String> = spec.fields.iter().chain(spec.optional_fields.iter()).cloned().collect();
     let (fields, missing) = odoo.existing_fields(model, &wanted)?;
-    let missing_required: Vec<&String> = missing.iter().filter(|f| !spec.optional_fields.contains(f)).collect();
+    let missing_required: Vec<&str> = missing.iter().filter(|f| !spec.optional_fields.contains(f)).map(String::as_str).collect();
     if !missing_required.is_empty() {
-        summary.message = Some(format!(
-            "this Odoo has no {} on {model}; synced without",
-            missing_required.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
-        ));
+        summary.message = Some(format!("this Odoo has no {} on {model}; synced without", missing_required.join(", ")));
     }
     let client = odoo.client(model)?;
+    let stats_before = client.stats;
     let odoo_now = client.server_time().ok_or_else(|| {
         SyncError::odoo(model, odoo_client::OdooError::Protocol { url: "Odoo".into(), detail: "no HTTP Date header: cannot read Odoo's clock".into() })
     })?;
     let mut window = plan_window(&cp, opts.full, odoo_now, s);
-    let run_id = if opts.dry_run { None } else { Some(loader::start_log(&cp_id, model, window.full, opts.mode)?) };
+    let run_id = match (opts.dry_run, opts.run_id) {
+        (true, _) => None,
+        (false, Some(id)) => Some(id),
+        (false, None) => {
+            // A committing run (procedure, worker) may take long: record Odoo's count of the
+            // window so that scout.sync_status can show progress from another session.
+            let estimate = match opts.max_pages {
+                Some(_) => client.search_count(model, &domain(&window), &json!({"active_test": false})).ok(),
+                None => None,
+            };
+            Some(loader::start_log_with_estimate(&cp_id, model, window.full, opts.mode, estimate)?)
+        }
+    };
     summary.run_id = run_id;
 
     let batch = s.batch_size.max(1) as usize;
     let context = json!({"active_test": false});
+    let mut progress = Progress { model: model.to_owned(), estimate: None, last: Instant::now() };
+    let mut pages = 0u32;
     loop {
         pgrx::check_for_interrupts!();
         let page = client
@@ -121,41 +177,52 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
         summary.counts.fetched += info.len as i64;
         if info.len > 0 {
             let pc = match run_id {
-                Some(id) => loader::upsert_bronze(spec, &page, id)?,
+                Some(id) => {
+                    let pc = loader::upsert_bronze(spec, &page, id)?;
+                    summary.counts.rejected += loader::apply_silver(model, &pc.changed, id)?;
+                    pc
+                }
                 None => loader::preview_bronze(spec, &page)?,
             };
             summary.counts.inserted += pc.inserted;
             summary.counts.updated += pc.updated;
             window.last_id = info.max_id;
         }
-        let done = info.len < batch;
-        if done {
+        pages += 1;
+        if info.len < batch {
             // The window is exhausted: the high-water mark moves to its end, never backwards.
             let h = Some(cp.high_water.map_or(window.end, |h| h.max(window.end)));
             if run_id.is_some() {
-                loader::save_checkpoint(&cp_id, model, h, None, info.len as i64)?;
+                summary.previous_status = loader::save_checkpoint(&cp_id, model, h, None, info.len as i64)?;
             }
             summary.checkpoint = h;
             break;
-        } else if run_id.is_some() {
+        }
+        if run_id.is_some() {
             loader::save_checkpoint(&cp_id, model, cp.high_water, Some(&window), info.len as i64)?;
         }
+        if opts.max_pages.is_some_and(|m| pages >= m) {
+            summary.status = "in_progress";
+            summary.checkpoint = cp.high_water;
+            break;
+        }
+        progress.tick(summary.counts.fetched, client, &window);
     }
 
     summary.duration = started.elapsed();
     if let Some(id) = run_id {
         let version = client.version().map(|v| v.text.clone());
-        let end = LogEnd {
-            status: "success",
+        let u = LogUpdate {
+            status: if summary.status == "in_progress" { "running" } else { "success" },
             counts: &summary.counts,
             window: Some(&window),
             odoo_version: version.as_deref(),
             transport: Some(client.transport_name()),
-            http_calls: client.stats.calls as i64,
-            http_retries: client.stats.retries as i64,
-            error: summary.message.as_deref(),
+            http_calls: (client.stats.calls - stats_before.calls) as i64,
+            http_retries: (client.stats.retries - stats_before.retries) as i64,
+            message: summary.message.as_deref(),
         };
-        loader::finish_log(id, &end)?;
+        loader::update_log(id, &u)?;
     }
     Ok(summary)
 }

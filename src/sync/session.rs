@@ -6,13 +6,45 @@ use crate::errors::{SyncError, SyncResult};
 use crate::secret;
 use crate::settings::{validate_base_url, Settings};
 use odoo_client::{Client, ClientConfig, FieldInfo, TransportChoice};
+use std::cell::RefCell;
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+use std::hash::{Hash, Hasher};
+use std::time::{Duration, Instant};
 
 pub struct OdooSession {
     client: Client,
     connected: bool,
     fields: HashMap<String, BTreeMap<String, FieldInfo>>,
+    /// Hash of everything the session was built from: a change of settings or secret means a
+    /// new session.
+    fingerprint: u64,
+    opened: Instant,
+}
+
+/// How long a backend keeps one authenticated session (and its fields_get answers) across
+/// calls; after that it logs in again and re-reads the fields, so that a module installed in
+/// Odoo is noticed.
+const SESSION_TTL: Duration = Duration::from_secs(600);
+
+thread_local! {
+    static CACHED: RefCell<Option<OdooSession>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this backend's Odoo session, reusing the one kept from an earlier call (the
+/// procedure and the worker call once per page) when the settings and secret are unchanged.
+/// A failed call drops the session: the next one starts from a fresh connection.
+pub fn with_session<T>(s: &Settings, f: impl FnOnce(&mut OdooSession) -> SyncResult<T>) -> SyncResult<T> {
+    let fresh = OdooSession::open(s)?;
+    let mut session = CACHED
+        .with(|c| c.borrow_mut().take())
+        .filter(|old| old.fingerprint == fresh.fingerprint && old.opened.elapsed() < SESSION_TTL)
+        .unwrap_or(fresh);
+    let result = f(&mut session);
+    if result.is_ok() {
+        CACHED.with(|c| *c.borrow_mut() = Some(session));
+    }
+    result
 }
 
 impl OdooSession {
@@ -25,6 +57,10 @@ impl OdooSession {
             setting: "the Odoo password or API key (scout.odoo_set_secret())",
             env: "ODOO_PASSWORD or ODOO_API_KEY",
         })?;
+        let mut h = DefaultHasher::new();
+        (&base_url, &db, &login, &creds.secret.0, creds.is_api_key, &s.transport, &s.ca_file).hash(&mut h);
+        (s.http_timeout, s.max_retries, s.max_response_bytes).hash(&mut h);
+        let fingerprint = h.finish();
         let mut cfg = ClientConfig::new(&base_url, &db, &login, creds.secret);
         cfg.secret_is_api_key = creds.is_api_key;
         cfg.transport = match s.transport.as_str() {
@@ -46,7 +82,7 @@ impl OdooSession {
         client.set_wait_hook(|| {
             pgrx::check_for_interrupts!();
         });
-        Ok(OdooSession { client, connected: false, fields: HashMap::new() })
+        Ok(OdooSession { client, connected: false, fields: HashMap::new(), fingerprint, opened: Instant::now() })
     }
 
     /// Authenticates on first use; `model` only names the failing model in the error.

@@ -1,0 +1,44 @@
+-- odoo_sync: long loads that commit after every page.
+--
+--   CALL scout.odoo_sync_run('pos.order.line', "full" => true);
+--
+-- A 10-million-row first sync never needs one giant transaction: every page is committed with
+-- its checkpoint, so a run that is cancelled, crashes or meets an Odoo outage resumes from its
+-- last committed page the next time (by CALL, by the worker or by scout.odoo_sync()).
+-- Call it at top level (not inside BEGIN ... COMMIT): a procedure can only commit there.
+-- Not SECURITY DEFINER (PostgreSQL forbids COMMIT there); the step and failure functions it
+-- calls are.
+CREATE PROCEDURE scout.odoo_sync_run(model text, "full" boolean DEFAULT false, pages_per_commit integer DEFAULT 1)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  r scout.sync_result;
+  run bigint;
+  err_state text;
+  err_msg text;
+  err_detail text;
+  err_hint text;
+BEGIN
+  LOOP
+    BEGIN
+      r := scout.odoo_sync_step(model, "full", run, pages_per_commit, 'procedure');
+    EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_msg = MESSAGE_TEXT,
+                              err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT;
+    END;
+    IF err_state IS NOT NULL THEN
+      -- The failed page was rolled back; what was committed before it stays. Record the
+      -- failure in its own transaction so that it survives, then raise it unchanged.
+      PERFORM scout.odoo_sync_record_failure(model, run, err_msg, 'procedure');
+      COMMIT;
+      RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_msg,
+                            DETAIL = coalesce(err_detail, ''), HINT = coalesce(err_hint, '');
+    END IF;
+    run := r.run_id;
+    COMMIT;
+    EXIT WHEN r.status IS DISTINCT FROM 'in_progress';
+  END LOOP;
+  RAISE NOTICE 'odoo_sync: % %: % fetched, % inserted, % updated, % unchanged in %',
+    model, r.status, r.fetched, r.inserted, r.updated, r.unchanged, r.duration;
+END
+$$;
