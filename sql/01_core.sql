@@ -81,6 +81,7 @@ CREATE TABLE scout.sync_logs (
     updated           bigint NOT NULL DEFAULT 0,
     unchanged         bigint NOT NULL DEFAULT 0,
     rejected          bigint NOT NULL DEFAULT 0,
+    deleted           bigint NOT NULL DEFAULT 0,
     full_sync         boolean NOT NULL DEFAULT false,
     run_mode          text NOT NULL DEFAULT 'function',
     window_start      timestamptz,
@@ -119,6 +120,7 @@ CREATE TYPE scout.sync_result AS (
     updated    bigint,       -- changed in bronze
     unchanged  bigint,       -- re-read but identical (look-back overlap, full re-sync)
     rejected   bigint,       -- quarantined by data-quality rules
+    deleted    bigint,       -- gone from Odoo (found by a full sync), soft-deleted here
     checkpoint timestamptz,  -- the high-water mark after the run, on Odoo's clock
     duration   interval,
     status     text,         -- success | skipped

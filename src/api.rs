@@ -31,6 +31,7 @@ fn to_row(s: RunSummary) -> SyncResult<pgrx::composite_type!('static, "scout.syn
     row.set_by_name("updated", s.counts.updated).map_err(set_err)?;
     row.set_by_name("unchanged", unchanged).map_err(set_err)?;
     row.set_by_name("rejected", s.counts.rejected).map_err(set_err)?;
+    row.set_by_name("deleted", s.counts.deleted).map_err(set_err)?;
     row.set_by_name("checkpoint", checkpoint).map_err(set_err)?;
     row.set_by_name("duration", Interval::from_micros(s.duration.as_micros() as i64)).map_err(set_err)?;
     row.set_by_name("status", s.status).map_err(set_err)?;

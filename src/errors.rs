@@ -91,6 +91,9 @@ impl SyncError {
             SyncError::NotConfigured { setting, .. } => Some(format!(
                 "As a superuser: ALTER DATABASE <db> SET {setting} = '...'; then reconnect."
             )),
+            SyncError::InvalidSetting { setting, .. } if setting.starts_with("scout.") => {
+                Some(format!("Correct {setting} (UPDATE scout.sync_models ...), or create the field in Odoo."))
+            }
             SyncError::InvalidSetting { setting, .. } => Some(format!("Fix {setting}.")),
             SyncError::BadData { .. } => Some(
                 "Nothing from this page was loaded. Check the Odoo server (or proxy) at odoo_sync.base_url.".into(),

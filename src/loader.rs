@@ -134,6 +134,35 @@ pub fn upsert_bronze(spec: &ModelSpec, page_json: &str, run_id: i64) -> SyncResu
     Ok(PageCounts { inserted: ins.unwrap_or(0), updated: upd.unwrap_or(0), changed: changed.unwrap_or_default() })
 }
 
+/// Soft-deletes the bronze rows whose ids Odoo no longer has (`odoo_ids`: every id Odoo has
+/// now, archived included), and returns their ids. With `dry_run` it only counts.
+pub fn mark_deleted(spec: &ModelSpec, odoo_ids: &[i64], run_id: Option<i64>) -> SyncResult<Vec<i64>> {
+    let gone = "FROM scout.{t} b WHERE b.deleted_at IS NULL \
+                AND NOT EXISTS (SELECT 1 FROM unnest($1::bigint[]) AS o(id) WHERE o.id = b.id)";
+    let sql = match run_id {
+        Some(_) => format!(
+            "WITH d AS (UPDATE scout.{t} AS u SET deleted_at = now(), run_id = $2 WHERE u.id IN (SELECT b.id {gone}) RETURNING u.id) \
+             SELECT coalesce(array_agg(id), '{{}}') FROM d",
+            t = spec.bronze_table,
+            gone = gone.replace("{t}", &spec.bronze_table)
+        ),
+        None => format!("SELECT coalesce(array_agg(b.id), '{{}}') {}", gone.replace("{t}", &spec.bronze_table)),
+    };
+    let args = match run_id {
+        Some(id) => vec![odoo_ids.to_vec().into(), id.into()],
+        None => vec![odoo_ids.to_vec().into()],
+    };
+    Ok(Spi::get_one_with_args::<Vec<i64>>(&sql, &args)?.unwrap_or_default())
+}
+
+/// Tells silver which records Odoo deleted (sql/20_silver.sql).
+pub fn silver_mark_deleted(model: &str, ids: &[i64]) -> SyncResult<()> {
+    if !ids.is_empty() {
+        Spi::run_with_args("SELECT scout.silver_mark_deleted($1, $2)", &[model.into(), ids.to_vec().into()])?;
+    }
+    Ok(())
+}
+
 /// Derives silver from the bronze rows just changed, in the same transaction (sql/20_silver.sql).
 /// Returns how many rows the data-quality rules quarantined.
 pub fn apply_silver(model: &str, ids: &[i64], run_id: i64) -> SyncResult<i64> {
@@ -177,6 +206,8 @@ pub struct RunCounts {
     pub inserted: i64,
     pub updated: i64,
     pub rejected: i64,
+    /// Records found deleted in Odoo by a full sync's id reconciliation.
+    pub deleted: i64,
 }
 
 impl RunCounts {
@@ -205,6 +236,7 @@ pub fn update_log(run_id: i64, u: &LogUpdate) -> SyncResult<()> {
                  records_processed = records_processed + $3 + $4, fetched = fetched + $5, \
                  inserted = inserted + $3, updated = updated + $4, \
                  unchanged = unchanged + ($5 - $3 - $4 - $6), rejected = rejected + $6, \
+                 deleted = deleted + $14, \
                  error_count = error_count + CASE WHEN $2 = 'failed' THEN 1 ELSE 0 END, \
                  window_start = to_timestamp($7), window_end = to_timestamp($8), \
                  odoo_version = coalesce($9, odoo_version), transport = coalesce($10, transport), \
@@ -228,6 +260,7 @@ pub fn update_log(run_id: i64, u: &LogUpdate) -> SyncResult<()> {
             u.http_calls.into(),
             u.http_retries.into(),
             u.message.into(),
+            c.deleted.into(),
         ],
     )?;
     Ok(())

@@ -9,12 +9,14 @@ pub struct ModelSpec {
     pub model: String,
     pub bronze_table: String,
     pub fields: Vec<String>,
-    /// Fields requested only if Odoo has them (OCA modules, custom fields, user extras).
+    /// Fields requested only if Odoo has them (OCA modules, well-known custom fields).
     pub optional_fields: Vec<String>,
+    /// The user's own custom fields: requested, and an error if Odoo lacks them.
+    pub extra_fields: Vec<String>,
 }
 
 const SELECT_SPECS: &str = "SELECT model, bronze_table, array_to_string(fields, ','), \
-     array_to_string(optional_fields || extra_fields, ',') \
+     array_to_string(optional_fields, ','), array_to_string(extra_fields, ',') \
      FROM scout.sync_models";
 
 fn split(s: Option<String>) -> Vec<String> {
@@ -38,6 +40,7 @@ fn query(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> SyncResult<Vec<ModelS
                 bronze_table,
                 fields: split(row.get(3)?),
                 optional_fields: split(row.get(4)?),
+                extra_fields: split(row.get(5)?),
             });
         }
         Ok(out)

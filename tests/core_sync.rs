@@ -274,3 +274,48 @@ fn a_second_session_skips_a_model_being_synced() {
     tx.commit().unwrap();
     assert_eq!(sync(&db, "pos.config", "").status, "success");
 }
+
+#[test]
+fn a_full_sync_soft_deletes_what_odoo_deleted() {
+    let sim = Sim::start(SMALL);
+    let db = Cluster::shared().create_db("deletes");
+    db.configure(&sim, &[]);
+    sync_all(&db, "");
+    let gone = sim.mutate("product.product", "delete", 3);
+    let gone_ids: Vec<i64> = gone["ids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    assert_eq!(gone_ids.len(), 3);
+    sim.advance_clock(2.0);
+    // An incremental run cannot see a delete; a dry full run reports it; a full run applies it.
+    assert_eq!(sync(&db, "product.product", "").deleted, 0);
+    assert_eq!(sync(&db, "product.product", ", \"full\" => true, dry_run => true").deleted, 3);
+    let r = sync(&db, "product.product", ", \"full\" => true");
+    assert_eq!((r.deleted, r.inserted, r.updated), (3, 0, 0), "{r:?}");
+    let marked: i64 = db
+        .connect()
+        .query_one("SELECT count(*) FROM scout.bronze_product_product WHERE id = ANY($1) AND deleted_at IS NOT NULL", &[&gone_ids])
+        .unwrap()
+        .get(0);
+    assert_eq!(marked, 3, "soft-deleted, kept for history");
+    let f = requested_fields(&sim, "product.product", &model_fields(&db)[1].2, &model_fields(&db)[1].3);
+    assert_bronze_matches(&db, &sim, "product.product", "bronze_product_product", &f);
+    assert_eq!(sync(&db, "product.product", ", \"full\" => true").deleted, 0, "counted once");
+}
+
+#[test]
+fn a_custom_field_lands_in_bronze_and_a_missing_one_is_a_clear_error() {
+    let sim = Sim::start(&["--orders", "30", "--with-region-code"]);
+    let db = Cluster::shared().create_db("custom_fields");
+    db.configure(&sim, &[]);
+    let mut c = db.connect();
+    // x_region_code exists on this Odoo: as a user extra field on pos.config's partner model.
+    c.batch_execute("UPDATE scout.sync_models SET optional_fields = '{}', extra_fields = '{x_region_code}' WHERE model = 'res.partner'").unwrap();
+    sync(&db, "res.partner", "");
+    let with: i64 = c.query_one("SELECT count(*) FROM scout.bronze_res_partner WHERE payload ? 'x_region_code'", &[]).unwrap().get(0);
+    assert_eq!(with, sim.count("res.partner"));
+    c.batch_execute("UPDATE scout.sync_models SET extra_fields = '{x_loyalty_tier}' WHERE model = 'pos.order'").unwrap();
+    let e = c.query("SELECT * FROM scout.odoo_sync('pos.order')", &[]).expect_err("missing custom field");
+    let e = DbErr::of(&e);
+    assert_eq!(e.code, "22023", "{}", e.all_text());
+    assert!(e.detail.contains("pos.order has no field x_loyalty_tier"), "{}", e.all_text());
+    assert!(e.message.contains("scout.sync_models.extra_fields"), "{}", e.all_text());
+}

@@ -101,6 +101,54 @@ impl Progress {
     }
 }
 
+/// The fields to ask for: our spec's fields and optional fields that this Odoo has (a field an
+/// older version lacks is noted in the run's message, and lands as absent), and the user's
+/// extra fields, which must exist.
+fn requested_fields(spec: &ModelSpec, odoo: &mut OdooSession, summary: &mut RunSummary) -> SyncResult<Vec<String>> {
+    let model = spec.model.as_str();
+    let wanted: Vec<String> = spec.fields.iter().chain(&spec.optional_fields).chain(&spec.extra_fields).cloned().collect();
+    let (fields, missing) = odoo.existing_fields(model, &wanted)?;
+    let missing_extra: Vec<&str> = missing.iter().filter(|f| spec.extra_fields.contains(f)).map(String::as_str).collect();
+    if !missing_extra.is_empty() {
+        return Err(SyncError::InvalidSetting {
+            setting: "scout.sync_models.extra_fields",
+            detail: format!("Odoo's {model} has no field {}.", missing_extra.join(", ")),
+        });
+    }
+    let missing_core: Vec<&str> = missing.iter().filter(|f| spec.fields.contains(f)).map(String::as_str).collect();
+    if !missing_core.is_empty() {
+        summary.message = Some(format!("this Odoo has no {} on {model}; synced without", missing_core.join(", ")));
+    }
+    Ok(fields)
+}
+
+/// Ids per `search` call when listing every id of a model (8 bytes each on our side).
+const ID_PAGE: u32 = 50_000;
+
+/// A full sync's safety net for deletes: every id Odoo has now (archived included), compared
+/// with bronze; what Odoo no longer has is soft-deleted (or only counted, in a dry run).
+fn reconcile_deletions(spec: &ModelSpec, client: &mut odoo_client::Client, run_id: Option<i64>) -> SyncResult<Vec<i64>> {
+    let model = spec.model.as_str();
+    let context = json!({"active_test": false});
+    let mut ids: Vec<i64> = Vec::new();
+    loop {
+        pgrx::check_for_interrupts!();
+        let last = ids.last().copied().unwrap_or(0);
+        let page = client
+            .search_ids(model, &json!([["id", ">", last]]), ID_PAGE, &context)
+            .map_err(|e| SyncError::odoo(model, e))?;
+        if page.iter().any(|id| *id <= last) {
+            return Err(SyncError::BadData { model: model.to_owned(), detail: "search returned ids out of order".into() });
+        }
+        let n = page.len();
+        ids.extend(page);
+        if n < ID_PAGE as usize {
+            break;
+        }
+    }
+    loader::mark_deleted(spec, &ids, run_id)
+}
+
 /// Syncs one model in the caller's transaction: the whole window, or `max_pages` of it.
 pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut OdooSession) -> SyncResult<RunSummary> {
     let started = Instant::now();
@@ -137,12 +185,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
     }
 
     let cp = loader::read_checkpoint(&cp_id)?;
-    let wanted: Vec<String> = spec.fields.iter().chain(spec.optional_fields.iter()).cloned().collect();
-    let (fields, missing) = odoo.existing_fields(model, &wanted)?;
-    let missing_required: Vec<&str> = missing.iter().filter(|f| !spec.optional_fields.contains(f)).map(String::as_str).collect();
-    if !missing_required.is_empty() {
-        summary.message = Some(format!("this Odoo has no {} on {model}; synced without", missing_required.join(", ")));
-    }
+    let fields = requested_fields(spec, odoo, &mut summary)?;
     let client = odoo.client(model)?;
     let stats_before = client.stats;
     let odoo_now = client.server_time().ok_or_else(|| {
@@ -192,6 +235,13 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
         if info.len < batch {
             // The window is exhausted: the high-water mark moves to its end, never backwards.
             let h = Some(cp.high_water.map_or(window.end, |h| h.max(window.end)));
+            if window.full {
+                let deleted = reconcile_deletions(spec, client, run_id)?;
+                summary.counts.deleted = deleted.len() as i64;
+                if run_id.is_some() {
+                    loader::silver_mark_deleted(model, &deleted)?;
+                }
+            }
             if run_id.is_some() {
                 summary.previous_status = loader::save_checkpoint(&cp_id, model, h, None, info.len as i64)?;
             }

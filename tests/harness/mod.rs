@@ -119,7 +119,12 @@ impl Cluster {
     /// A fresh database with the extension created in it.
     pub fn create_db(&self, prefix: &str) -> Db<'_> {
         let n = self.next_db.fetch_add(1, Ordering::SeqCst);
-        let name = format!("{prefix}_{n}");
+        self.create_db_named(&format!("{prefix}_{n}"))
+    }
+
+    /// A fresh database of exactly this name (e.g. the worker's odoo_sync.database).
+    pub fn create_db_named(&self, name: &str) -> Db<'_> {
+        let name = name.to_owned();
         let mut admin = self.connect("postgres");
         admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}")).unwrap();
         let mut c = self.connect(&name);
@@ -179,11 +184,12 @@ pub struct Summary {
     pub inserted: i64,
     pub updated: i64,
     pub unchanged: i64,
+    pub deleted: i64,
     pub status: String,
     pub message: Option<String>,
 }
 
-pub const SUMMARY_COLUMNS: &str = "run_id, model, fetched, inserted, updated, unchanged, status, message";
+pub const SUMMARY_COLUMNS: &str = "run_id, model, fetched, inserted, updated, unchanged, deleted, status, message";
 
 impl Summary {
     pub fn from_row(r: &postgres::Row) -> Summary {
@@ -194,8 +200,9 @@ impl Summary {
             inserted: r.get(3),
             updated: r.get(4),
             unchanged: r.get(5),
-            status: r.get(6),
-            message: r.get(7),
+            deleted: r.get(6),
+            status: r.get(7),
+            message: r.get(8),
         }
     }
 }
@@ -235,6 +242,66 @@ impl DbErr {
 
     pub fn all_text(&self) -> String {
         format!("{} | {} | {}", self.message, self.detail, self.hint)
+    }
+}
+
+/// Polls `check` every 200 ms until it returns Some, or panics with `what` after `secs`.
+pub fn wait_for<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out after {secs} s waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// A tiny HTTP receiver on loopback that records the bodies POSTed to it (alert webhooks).
+pub struct Receiver {
+    pub url: String,
+    pub bodies: std::sync::Arc<Mutex<Vec<String>>>,
+}
+
+impl Receiver {
+    pub fn start() -> Receiver {
+        use std::io::{Read, Write};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let bodies = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let sink = bodies.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // Read headers, then Content-Length bytes of body.
+                let body = loop {
+                    let n = stream.read(&mut chunk).unwrap_or(0);
+                    if n == 0 {
+                        break String::new();
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text[..end]
+                            .lines()
+                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + len {
+                            break String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string();
+                        }
+                    }
+                };
+                sink.lock().unwrap().push(body);
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+            }
+        });
+        Receiver { url, bodies }
+    }
+
+    pub fn received(&self) -> Vec<String> {
+        self.bodies.lock().unwrap().clone()
     }
 }
 
