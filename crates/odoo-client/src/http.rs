@@ -30,16 +30,17 @@ impl Http {
             .max_redirects(0)
             .save_redirect_history(false)
             .user_agent("odoo_sync (PostgreSQL extension)");
+        // Verify https against the system's roots (what the administrator manages), plus an
+        // optional extra CA for Odoo servers behind a private CA.
+        let mut certs = system_roots();
         if let Some(pem) = extra_ca_pem {
-            let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(pem)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                    _ => None,
-                })
-                .collect();
-            if certs.is_empty() {
+            let extra = pem_certificates(pem);
+            if extra.is_empty() {
                 return Err(OdooError::Config("the CA file holds no PEM certificate".into()));
             }
+            certs.extend(extra);
+        }
+        if !certs.is_empty() {
             let tls = ureq::tls::TlsConfig::builder()
                 .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
                 .build();
@@ -91,4 +92,20 @@ impl Http {
             other => OdooError::Io { url: url.into(), detail: other.to_string() },
         }
     }
+}
+
+fn pem_certificates(pem: &[u8]) -> Vec<ureq::tls::Certificate<'static>> {
+    ureq::tls::parse_pem(pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The system trust store (Debian/Ubuntu's ca-certificates bundle, or $SSL_CERT_FILE). Empty
+/// when there is none, in which case the built-in Mozilla roots are used.
+fn system_roots() -> Vec<ureq::tls::Certificate<'static>> {
+    let path = std::env::var("SSL_CERT_FILE").unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".into());
+    std::fs::read(path).map(|pem| pem_certificates(&pem)).unwrap_or_default()
 }
