@@ -28,6 +28,7 @@ pub static WORKER_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CS
 pub static SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"*/15 * * * *"));
 pub static GOLD_SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"0 * * * *"));
 pub static ALERT_WEBHOOK_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static COMPANY_IDS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static TIMEZONE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 pub const MAX_BATCH_SIZE: i32 = 10_000;
@@ -65,6 +66,17 @@ pub fn register() {
             GucContext::Sighup,
             GucFlags::default(),
             Some(check_schedule),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"odoo_sync.company_ids",
+            c"Sync only these Odoo companies (comma-separated ids) and shared records; empty: all.",
+            c"",
+            &COMPANY_IDS,
+            GucContext::Suset,
+            GucFlags::default(),
+            Some(check_company_ids),
             None,
             None,
         );
@@ -275,6 +287,23 @@ unsafe extern "C-unwind" fn check_schedule(newval: *mut *mut c_char, _extra: *mu
     }
 }
 
+/// "1, 3" -> [1, 3]; empty -> [].
+pub fn parse_company_ids(v: &str) -> Result<Vec<i64>, String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(|x| x.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| format!("\"{x}\" is not a company id; use positive integers separated by commas, e.g. 1,3.")))
+        .collect()
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn check_company_ids(newval: *mut *mut c_char, _extra: *mut *mut c_void, _source: pg_sys::GucSource::Type) -> bool {
+    match parse_company_ids(unsafe { proposed(newval) }) {
+        Ok(_) => true,
+        Err(d) => unsafe { reject(&d) },
+    }
+}
+
 #[pg_guard]
 unsafe extern "C-unwind" fn check_timezone(newval: *mut *mut c_char, _extra: *mut *mut c_void, _source: pg_sys::GucSource::Type) -> bool {
     let v = unsafe { proposed(newval) };
@@ -344,6 +373,7 @@ pub struct Settings {
     pub lookback: i64,
     pub safety_lag: i64,
     pub max_response_bytes: u64,
+    pub company_ids: Vec<i64>,
 }
 
 impl Settings {
@@ -369,6 +399,7 @@ impl Settings {
             lookback: LOOKBACK.get() as i64,
             safety_lag: SAFETY_LAG.get() as i64,
             max_response_bytes: (MAX_RESPONSE_MB.get() as u64) << 20,
+            company_ids: guc_string(&COMPANY_IDS).and_then(|v| parse_company_ids(&v).ok()).unwrap_or_default(),
         }
     }
 }

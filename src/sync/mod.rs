@@ -54,16 +54,50 @@ fn plan_window(cp: &Checkpoint, full: bool, odoo_now: i64, s: &Settings) -> Wind
     Window { start, end: odoo_now - s.safety_lag, full: start.is_none(), last_id: 0 }
 }
 
-fn domain(w: &Window) -> Value {
-    let mut d = Vec::with_capacity(3);
-    if let Some(l) = w.start {
-        d.push(json!(["write_date", ">=", format_odoo(l)]));
+/// How a run asks Odoo for records: the context (archived records too; the companies of
+/// odoo_sync.company_ids when set) and, for models with a company, the company filter
+/// (records of those companies and shared ones, as Odoo's multi-company rules do).
+struct Query {
+    context: Value,
+    companies: Option<Vec<i64>>,
+}
+
+impl Query {
+    fn new(s: &Settings, model_has_company: bool) -> Query {
+        let mut context = json!({"active_test": false});
+        if !s.company_ids.is_empty() {
+            context["allowed_company_ids"] = json!(s.company_ids);
+        }
+        let companies = (model_has_company && !s.company_ids.is_empty()).then(|| s.company_ids.clone());
+        Query { context, companies }
     }
-    d.push(json!(["write_date", "<", format_odoo(w.end)]));
-    if w.last_id > 0 {
-        d.push(json!(["id", ">", w.last_id]));
+
+    fn with_filter(&self, mut terms: Vec<Value>) -> Value {
+        if let Some(ids) = &self.companies {
+            // Prefix notation: terms are ANDed; the company term is an OR of two.
+            terms.insert(0, json!("|"));
+            terms.insert(1, json!(["company_id", "=", false]));
+            terms.insert(2, json!(["company_id", "in", ids]));
+        }
+        Value::Array(terms)
     }
-    Value::Array(d)
+
+    /// write_date in [L, U) and id above the cursor.
+    fn window(&self, w: &Window) -> Value {
+        let mut d = Vec::with_capacity(3);
+        if let Some(l) = w.start {
+            d.push(json!(["write_date", ">=", format_odoo(l)]));
+        }
+        d.push(json!(["write_date", "<", format_odoo(w.end)]));
+        if w.last_id > 0 {
+            d.push(json!(["id", ">", w.last_id]));
+        }
+        self.with_filter(d)
+    }
+
+    fn ids_above(&self, last: i64) -> Value {
+        self.with_filter(vec![json!(["id", ">", last])])
+    }
 }
 
 pub fn checkpoint_id(s: &Settings, model: &str) -> String {
@@ -80,7 +114,7 @@ struct Progress {
 impl Progress {
     const EVERY: Duration = Duration::from_secs(5);
 
-    fn tick(&mut self, done: i64, odoo: &mut odoo_client::Client, w: &Window) {
+    fn tick(&mut self, done: i64, odoo: &mut odoo_client::Client, q: &Query, w: &Window) {
         if self.last.elapsed() < Self::EVERY {
             return;
         }
@@ -88,7 +122,7 @@ impl Progress {
         if self.estimate.is_none() {
             let mut whole = *w;
             whole.last_id = 0;
-            self.estimate = odoo.search_count(&self.model, &domain(&whole), &json!({"active_test": false})).ok();
+            self.estimate = odoo.search_count(&self.model, &q.window(&whole), &q.context).ok();
         }
         match self.estimate {
             Some(total) if total > 0 => pgrx::notice!(
@@ -127,15 +161,14 @@ const ID_PAGE: u32 = 50_000;
 
 /// A full sync's safety net for deletes: every id Odoo has now (archived included), compared
 /// with bronze; what Odoo no longer has is soft-deleted (or only counted, in a dry run).
-fn reconcile_deletions(spec: &ModelSpec, client: &mut odoo_client::Client, run_id: Option<i64>) -> SyncResult<Vec<i64>> {
+fn reconcile_deletions(spec: &ModelSpec, client: &mut odoo_client::Client, q: &Query, run_id: Option<i64>) -> SyncResult<Vec<i64>> {
     let model = spec.model.as_str();
-    let context = json!({"active_test": false});
     let mut ids: Vec<i64> = Vec::new();
     loop {
         pgrx::check_for_interrupts!();
         let last = ids.last().copied().unwrap_or(0);
         let page = client
-            .search_ids(model, &json!([["id", ">", last]]), ID_PAGE, &context)
+            .search_ids(model, &q.ids_above(last), ID_PAGE, &q.context)
             .map_err(|e| SyncError::odoo(model, e))?;
         if page.iter().any(|id| *id <= last) {
             return Err(SyncError::BadData { model: model.to_owned(), detail: "search returned ids out of order".into() });
@@ -186,6 +219,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
 
     let cp = loader::read_checkpoint(&cp_id)?;
     let fields = requested_fields(spec, odoo, &mut summary)?;
+    let query = Query::new(s, fields.iter().any(|f| f == "company_id"));
     let client = odoo.client(model)?;
     let stats_before = client.stats;
     let odoo_now = client.server_time().ok_or_else(|| {
@@ -199,7 +233,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
             // A committing run (procedure, worker) may take long: record Odoo's count of the
             // window so that scout.sync_status can show progress from another session.
             let estimate = match opts.max_pages {
-                Some(_) => client.search_count(model, &domain(&window), &json!({"active_test": false})).ok(),
+                Some(_) => client.search_count(model, &query.window(&window), &query.context).ok(),
                 None => None,
             };
             Some(loader::start_log_with_estimate(&cp_id, model, window.full, opts.mode, estimate)?)
@@ -208,13 +242,12 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
     summary.run_id = run_id;
 
     let batch = s.batch_size.max(1) as usize;
-    let context = json!({"active_test": false});
     let mut progress = Progress { model: model.to_owned(), estimate: None, last: Instant::now() };
     let mut pages = 0u32;
     loop {
         pgrx::check_for_interrupts!();
         let page = client
-            .search_read_raw(model, &domain(&window), &fields, "id asc", batch as u32, &context)
+            .search_read_raw(model, &query.window(&window), &fields, "id asc", batch as u32, &query.context)
             .map_err(|e| SyncError::odoo(model, e))?;
         let info = page::validate(model, &page, &window)?;
         summary.counts.fetched += info.len as i64;
@@ -236,7 +269,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
             // The window is exhausted: the high-water mark moves to its end, never backwards.
             let h = Some(cp.high_water.map_or(window.end, |h| h.max(window.end)));
             if window.full {
-                let deleted = reconcile_deletions(spec, client, run_id)?;
+                let deleted = reconcile_deletions(spec, client, &query, run_id)?;
                 summary.counts.deleted = deleted.len() as i64;
                 if run_id.is_some() {
                     loader::silver_mark_deleted(model, &deleted)?;
@@ -256,7 +289,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
             summary.checkpoint = cp.high_water;
             break;
         }
-        progress.tick(summary.counts.fetched, client, &window);
+        progress.tick(summary.counts.fetched, client, &query, &window);
     }
 
     summary.duration = started.elapsed();
