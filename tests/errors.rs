@@ -64,6 +64,10 @@ fn missing_settings_name_the_setting() {
 fn invalid_base_urls_are_refused_when_set() {
     let db = Cluster::shared().create_db("bad_url");
     let mut c = db.connect();
+    // Settings are checked by the library's hooks once it is loaded in the session (any
+    // odoo_sync call, or shared_preload_libraries); before that PostgreSQL keeps a placeholder,
+    // and the sync validates the value again when it runs.
+    c.batch_execute("LOAD 'odoo_sync'").unwrap();
     for bad in ["odoo.example.com", "ftp://odoo.example.com", "http://", "http://user:pw@odoo.example.com"] {
         let e = c.batch_execute(&format!("SET odoo_sync.base_url = '{bad}'")).expect_err(bad);
         let e = DbErr::of(&e);

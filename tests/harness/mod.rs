@@ -126,7 +126,8 @@ impl Cluster {
     pub fn create_db_named(&self, name: &str) -> Db<'_> {
         let name = name.to_owned();
         let mut admin = self.connect("postgres");
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}")).unwrap();
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).unwrap();
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
         let mut c = self.connect(&name);
         c.batch_execute("CREATE EXTENSION odoo_sync").unwrap();
         Db { cluster: self, name }
