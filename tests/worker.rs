@@ -41,14 +41,15 @@ fn the_worker_syncs_on_its_schedule_and_follows_a_new_schedule() {
     sim.mutate("pos.order", "update", 4);
     sim.advance_clock(2.0);
     wait_for(30, "the update in bronze", || {
-        let n: i64 = db.connect().query_one("SELECT coalesce(sum(updated), 0) FROM scout.sync_logs WHERE model = 'pos.order'", &[]).unwrap().get(0);
+        let n: i64 = db.connect().query_one("SELECT coalesce(sum(updated), 0)::bigint FROM scout.sync_logs WHERE model = 'pos.order'", &[]).unwrap().get(0);
         (n >= 4).then_some(())
     });
     assert_all_bronze_matches(&db, &sim);
 
     // ALTER SYSTEM + reload: the next run moves to the new schedule (1 January) and no more runs happen.
     let mut c = db.connect();
-    c.batch_execute("ALTER SYSTEM SET odoo_sync.schedule = '0 0 1 1 *'; SELECT pg_reload_conf()").unwrap();
+    c.batch_execute("ALTER SYSTEM SET odoo_sync.schedule = '0 0 1 1 *'").unwrap();
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
     wait_for(10, "the new schedule in sync_status", || {
         let next: Option<String> = db.connect().query_one("SELECT to_char(min(next_scheduled_run) AT TIME ZONE 'UTC', 'MM-DD HH24:MI') FROM scout.sync_status", &[]).unwrap().get(0);
         (next.as_deref() == Some("01-01 00:00")).then_some(())
@@ -92,7 +93,7 @@ fn a_terminated_worker_comes_back_and_finishes_a_large_first_load() {
     let total = assert_all_bronze_matches(&db, &sim);
     assert!(total > 25_000, "{total}");
     // The resumed run did not start over: together the runs fetched each line about once.
-    let fetched: i64 = c.query_one("SELECT sum(fetched) FROM scout.sync_logs WHERE model = 'pos.order.line'", &[]).unwrap().get(0);
+    let fetched: i64 = c.query_one("SELECT sum(fetched)::bigint FROM scout.sync_logs WHERE model = 'pos.order.line'", &[]).unwrap().get(0);
     let lines = db.count("scout.bronze_pos_order_line");
     assert!(fetched < lines + 200, "fetched {fetched} for {lines} lines: the load restarted instead of resuming");
 }
