@@ -155,9 +155,19 @@ pub fn mark_deleted(spec: &ModelSpec, odoo_ids: &[i64], run_id: Option<i64>) -> 
     Ok(Spi::get_one_with_args::<Vec<i64>>(&sql, &args)?.unwrap_or_default())
 }
 
+/// Silver rows depend on several models (an order's totals on its lines and payments), so two
+/// sessions syncing different models would update the same silver rows in different orders
+/// and deadlock. One transaction-level lock serialises silver writes instead: a session waits
+/// (cancellably) for another's transaction to end, and never holds half of what it needs.
+fn lock_silver() -> SyncResult<()> {
+    Spi::run("SELECT pg_advisory_xact_lock(hashtext('odoo_sync'), hashtext('silver'))")?;
+    Ok(())
+}
+
 /// Tells silver which records Odoo deleted (sql/20_silver.sql).
 pub fn silver_mark_deleted(model: &str, ids: &[i64]) -> SyncResult<()> {
     if !ids.is_empty() {
+        lock_silver()?;
         Spi::run_with_args("SELECT scout.silver_mark_deleted($1, $2)", &[model.into(), ids.to_vec().into()])?;
     }
     Ok(())
@@ -169,6 +179,7 @@ pub fn apply_silver(model: &str, ids: &[i64], run_id: i64) -> SyncResult<i64> {
     if ids.is_empty() {
         return Ok(0);
     }
+    lock_silver()?;
     let sql = "SELECT scout.silver_apply($1, $2, $3)";
     Ok(Spi::get_one_with_args::<i64>(sql, &[model.into(), ids.to_vec().into(), run_id.into()])?.unwrap_or(0))
 }

@@ -20,7 +20,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const RESTART_AFTER: Duration = Duration::from_secs(5);
 
+/// Set in the postmaster when the library is preloaded; backends inherit it through fork.
+static PRELOADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 pub fn register() {
+    PRELOADED.store(true, std::sync::atomic::Ordering::Relaxed);
     BackgroundWorkerBuilder::new("odoo_sync worker")
         .set_type("odoo_sync worker")
         .set_function("odoo_sync_worker_main")
@@ -223,8 +227,7 @@ pub extern "C-unwind" fn odoo_sync_worker_main(_arg: pg_sys::Datum) {
 /// When the worker will next sync, for scout.sync_status: NULL without the worker.
 #[pg_extern(name = "odoo_sync_next_run", stable, parallel_safe)]
 fn odoo_sync_next_run() -> Option<pgrx::datum::TimestampWithTimeZone> {
-    let preloaded = Spi::get_one::<bool>("SELECT current_setting('shared_preload_libraries') ~ '(^|[ ,])odoo_sync($|[ ,])'").ok().flatten().unwrap_or(false);
-    if !preloaded || !settings::WORKER_ENABLED.get() {
+    if !PRELOADED.load(std::sync::atomic::Ordering::Relaxed) || !settings::WORKER_ENABLED.get() {
         return None;
     }
     let next = Schedule::parse(&settings::sync_schedule()).ok()?.next_after(now())?;

@@ -52,12 +52,18 @@ pub struct Cluster {
 static CLUSTERS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 extern "C" fn stop_clusters() {
+    // ODOO_SYNC_TEST_KEEP=1 keeps the clusters' directories (server.log) for a post-mortem.
+    let keep = std::env::var_os("ODOO_SYNC_TEST_KEEP").is_some();
     if let Ok(dirs) = CLUSTERS.lock() {
         for dir in dirs.iter() {
             let _ = as_postgres(&format!("{PG_BIN}/pg_ctl"))
                 .args(["-D", &dir.join("data").to_string_lossy(), "-m", "immediate", "-w", "stop"])
                 .output();
-            let _ = std::fs::remove_dir_all(dir);
+            if keep {
+                eprintln!("kept {}", dir.display());
+            } else {
+                let _ = std::fs::remove_dir_all(dir);
+            }
         }
     }
 }
@@ -103,7 +109,10 @@ impl Cluster {
             }
             all.push(dir.clone());
         }
-        run(as_postgres(&format!("{PG_BIN}/pg_ctl")).args(["-D", &data.to_string_lossy(), "-l", &dir.join("server.log").to_string_lossy(), "-w", "start"]));
+        // As in production: no Rust backtraces in error details (pgrx adds them when set).
+        run(as_postgres(&format!("{PG_BIN}/pg_ctl"))
+            .env_remove("RUST_BACKTRACE")
+            .args(["-D", &data.to_string_lossy(), "-l", &dir.join("server.log").to_string_lossy(), "-w", "start"]));
         Cluster { port, dir, next_db: AtomicUsize::new(0) }
     }
 
