@@ -29,7 +29,12 @@ BEGIN
     IF err_state IS NOT NULL THEN
       -- The failed page was rolled back; what was committed before it stays. Record the
       -- failure in its own transaction so that it survives, then raise it unchanged.
-      PERFORM scout.odoo_sync_record_failure(model, run, err_msg, 'procedure');
+      BEGIN
+        PERFORM scout.odoo_sync_record_failure(model, run, err_msg, 'procedure');
+      EXCEPTION WHEN OTHERS THEN
+        -- Never let the bookkeeping hide the real error.
+        RAISE WARNING 'odoo_sync: could not record the failure: %', SQLERRM;
+      END;
       COMMIT;
       RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_msg,
                             DETAIL = coalesce(err_detail, ''), HINT = coalesce(err_hint, '');

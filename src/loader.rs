@@ -290,8 +290,9 @@ pub fn record_failure(cp_id: &str, model: &str, run_id: Option<i64>, mode: &str,
            error_count = error_count + 1, error_message = $2 WHERE id = $1",
         &[run_id.into(), message.into()],
     )?;
+    // A scalar subquery: one row (NULL status) even when the model has no checkpoint yet.
     let previous = Spi::get_one_with_args::<String>(
-        "SELECT status FROM scout.sync_checkpoints WHERE id = $1",
+        "SELECT (SELECT status FROM scout.sync_checkpoints WHERE id = $1)",
         &[cp_id.into()],
     )?;
     Spi::run_with_args(
