@@ -15,6 +15,8 @@ command -v sudo >/dev/null 2>&1 || need_pkgs+=(sudo)
 dpkg -s postgresql-15-cron >/dev/null 2>&1 || need_pkgs+=(postgresql-15-cron)
 dpkg -s libclang-dev >/dev/null 2>&1 || need_pkgs+=(libclang-dev)
 command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
 if ! dpkg -s postgresql-server-dev-15 >/dev/null 2>&1 || [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing Debian packages"
   apt-get update -qq
