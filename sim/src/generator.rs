@@ -1,0 +1,814 @@
+//! Deterministic retail history for a chain of Philippine stores.
+//!
+//! Everything derives from `--seed`, `--orders`, `--days` and `--end-date` (never the wall
+//! clock), so two runs with the same flags serve byte-identical data. Timestamps follow how
+//! Odoo writes them: master data arrives in import transactions that share one write_date,
+//! POS orders are uploaded in batches (about 50 orders, lines and payments sharing one
+//! create/write_date), and closing a session stamps all its orders (now `done`) with the
+//! close transaction's time, to the microsecond.
+
+use crate::catalog::*;
+use crate::clock::{DAY, MICROS};
+use crate::config::Config;
+use crate::rng::Rng;
+use crate::schema::{ModelDef, Schema};
+use crate::store::{Row, Store, Table, Val};
+use std::sync::Arc;
+
+const HOUR: i64 = 3600 * MICROS;
+const MIN: i64 = 60 * MICROS;
+
+fn cols<const N: usize>(def: &ModelDef, names: [&str; N]) -> [usize; N] {
+    names.map(|n| def.col_of(n))
+}
+
+fn blank(def: &ModelDef) -> Row {
+    vec![Val::False; def.ncols]
+}
+
+fn s(x: &str) -> Val {
+    Val::str(x)
+}
+
+fn money(cents: i64) -> Val {
+    Val::Float(cents as f64 / 100.0)
+}
+
+/// Integer division rounding half away from zero.
+fn div_round(num: i64, den: i64) -> i64 {
+    let q = (num.abs() * 2 + den) / (2 * den);
+    if num < 0 {
+        -q
+    } else {
+        q
+    }
+}
+
+/// A transaction start: a whole second plus random microseconds.
+fn tx_at(second: i64, rng: &mut Rng) -> i64 {
+    second - second.rem_euclid(MICROS) + rng.below(1_000_000) as i64
+}
+
+fn whole_second(t: i64) -> i64 {
+    t - t.rem_euclid(MICROS)
+}
+
+struct Product {
+    id: u32,
+    price_cents: i64,
+    exempt: bool,
+    weighed: bool,
+    company: u32,
+    name: Arc<str>,
+}
+
+struct Ctx<'a> {
+    cfg: &'a Config,
+    schema: &'a Schema,
+    store: Store,
+    start: i64,
+    setup_tx: i64,
+}
+
+impl<'a> Ctx<'a> {
+    fn table(&mut self, model: &str) -> &mut Table {
+        let i = self.schema.idx(model);
+        &mut self.store.tables[i]
+    }
+    fn def(&self, model: &str) -> &'a ModelDef {
+        self.schema.get(self.schema.idx(model))
+    }
+    fn stamp(&self, def: &ModelDef, row: &mut Row, created: i64, written: i64) {
+        row[def.col_of("create_date")] = Val::Dt(created);
+        row[def.col_of("write_date")] = Val::Dt(written);
+        row[def.col_of("create_uid")] = Val::M2o(if created == self.setup_tx { 1 } else { 2 });
+        row[def.col_of("write_uid")] = Val::M2o(2);
+    }
+    fn put(&mut self, model: &str, id: u32, row: Row) {
+        self.table(model).upsert(id, row);
+    }
+}
+
+pub fn generate(cfg: &Config, schema: &Schema) -> Store {
+    let root = Rng::new(cfg.seed);
+    let start = cfg.history_start();
+    let mut setup_rng = root.fork(1);
+    let setup_tx = tx_at(start - 60 * DAY + 2 * HOUR + 13 * MIN, &mut setup_rng);
+    let mut c = Ctx { cfg, schema, store: Store::new(schema), start, setup_tx };
+    let n_stores = (8 + cfg.orders / 20_000).clamp(8, STORES.len());
+
+    base_records(&mut c, n_stores);
+    let categories = categories(&mut c);
+    let products = products(&mut c, &mut root.fork(2), &categories);
+    let n_partners = partners(&mut c, &mut root.fork(3));
+    let cash_methods = configs_and_methods(&mut c, n_stores);
+    pos_history(&mut c, &mut root.fork(4), n_stores, &products, n_partners, &cash_methods);
+    for t in &mut c.store.tables {
+        t.shrink();
+    }
+    c.store
+}
+
+/// Companies, currencies, countries, provinces, users and taxes: created when the database
+/// was set up, in one transaction.
+fn base_records(c: &mut Ctx, n_stores: usize) {
+    let t = c.setup_tx;
+    for (id, (name, sym)) in [("PHP", "₱"), ("USD", "$")].iter().enumerate() {
+        let def = c.def("res.currency");
+        let mut r = blank(def);
+        let [cn, cs, ca] = cols(def, ["name", "symbol", "active"]);
+        r[cn] = s(name);
+        r[cs] = s(sym);
+        r[ca] = Val::Bool(true);
+        c.stamp(def, &mut r, t, t);
+        c.put("res.currency", id as u32 + 1, r);
+    }
+    for (id, (name, code)) in [("Philippines", "PH"), ("Singapore", "SG"), ("United States", "US")].iter().enumerate() {
+        let def = c.def("res.country");
+        let mut r = blank(def);
+        r[def.col_of("name")] = s(name);
+        r[def.col_of("code")] = s(code);
+        c.stamp(def, &mut r, t, t);
+        c.put("res.country", id as u32 + 1, r);
+    }
+    let mut provinces: Vec<&str> = Vec::new();
+    for (_, prov, _, _, _) in CITIES {
+        if !provinces.contains(prov) {
+            provinces.push(prov);
+        }
+    }
+    for (i, prov) in provinces.iter().enumerate() {
+        let def = c.def("res.country.state");
+        let mut r = blank(def);
+        r[def.col_of("name")] = s(prov);
+        let code: String = prov.split_whitespace().map(|w| w.chars().next().unwrap_or('X')).collect::<String>().to_uppercase();
+        r[def.col_of("code")] = s(&format!("{}{}", code, i + 1));
+        r[def.col_of("country_id")] = Val::M2o(1);
+        c.stamp(def, &mut r, t, t);
+        c.put("res.country.state", i as u32 + 1, r);
+    }
+    for (id, name) in [(1u32, "Scout Retail Philippines Inc."), (2, "Scout Retail Visayas")] {
+        let def = c.def("res.company");
+        let mut r = blank(def);
+        r[def.col_of("name")] = s(name);
+        r[def.col_of("currency_id")] = Val::M2o(1);
+        r[def.col_of("country_id")] = Val::M2o(1);
+        c.stamp(def, &mut r, t, t);
+        c.put("res.company", id, r);
+    }
+    // Users: OdooBot (archived), the API user (uid 2) and one cashier per store.
+    let mut rng = Rng::new(c.cfg.seed ^ 0x5555);
+    let user = c.cfg.user.clone();
+    let mut users: Vec<(String, String, bool, u32)> = vec![("OdooBot".into(), "__system__".into(), false, 1), ("Administrator".into(), user, true, 1)];
+    for (name, _, company) in STORES.iter().take(n_stores) {
+        let person = format!("{} {}", rng.pick(FIRST_NAMES), rng.pick(LAST_NAMES));
+        let login = format!("cashier.{}", name.to_lowercase().replace(' ', ".").replace(".store", ""));
+        users.push((person, login, true, *company));
+    }
+    for (i, (name, login, active, company)) in users.iter().enumerate() {
+        let def = c.def("res.users");
+        let mut r = blank(def);
+        let [cn, cl, ca, cc] = cols(def, ["name", "login", "active", "company_id"]);
+        r[cn] = s(name);
+        r[cl] = s(login);
+        r[ca] = Val::Bool(*active);
+        r[cc] = Val::M2o(*company);
+        c.stamp(def, &mut r, t, t);
+        c.put("res.users", i as u32 + 1, r);
+    }
+    let taxes = [("12% VAT", 12.0, "sale", 1u32), ("VAT Exempt", 0.0, "sale", 1), ("12% VAT", 12.0, "sale", 2), ("VAT Exempt", 0.0, "sale", 2), ("12% Input VAT", 12.0, "purchase", 1)];
+    for (i, (name, amount, use_, company)) in taxes.iter().enumerate() {
+        let def = c.def("account.tax");
+        let mut r = blank(def);
+        let [cn, ca, cu, cact, cc] = cols(def, ["name", "amount", "type_tax_use", "active", "company_id"]);
+        r[cn] = s(name);
+        r[ca] = Val::Float(*amount);
+        r[cu] = Val::Sel(def.fdef("type_tax_use").and_then(|f| f.sel_index(use_)).unwrap_or(0));
+        r[cact] = Val::Bool(true);
+        r[cc] = Val::M2o(*company);
+        c.stamp(def, &mut r, t, t);
+        c.put("account.tax", i as u32 + 1, r);
+    }
+}
+
+/// Category ids per (department, subcategory): `All`, `All / Dept`, `All / Dept / Sub`.
+fn categories(c: &mut Ctx) -> Vec<Vec<u32>> {
+    let t = c.setup_tx;
+    let def = c.def("product.category");
+    let [cn, cc, cp] = cols(def, ["name", "complete_name", "parent_id"]);
+    let mut next = 1u32;
+    let mut add = |c: &mut Ctx, name: &str, full: &str, parent: u32| -> u32 {
+        let mut r = blank(def);
+        r[cn] = s(name);
+        r[cc] = s(full);
+        r[cp] = if parent == 0 { Val::False } else { Val::M2o(parent) };
+        c.stamp(def, &mut r, t, t);
+        let id = next;
+        next += 1;
+        c.put("product.category", id, r);
+        id
+    };
+    let all = add(c, "All", "All", 0);
+    let mut out = Vec::new();
+    for (dept, _, subs) in DEPARTMENTS {
+        let d = add(c, dept, &format!("All / {dept}"), all);
+        out.push(subs.iter().map(|sub| add(c, sub.name, &format!("All / {dept} / {}", sub.name), d)).collect());
+    }
+    out
+}
+
+fn ean13(rng: &mut Rng) -> String {
+    let mut d: Vec<u32> = vec![4, 8, 0];
+    for _ in 0..9 {
+        d.push(rng.below(10) as u32);
+    }
+    let sum: u32 = d.iter().enumerate().map(|(i, x)| if i % 2 == 0 { *x } else { 3 * x }).sum();
+    d.push((10 - sum % 10) % 10);
+    d.iter().map(|x| char::from(b'0' + *x as u8)).collect()
+}
+
+fn products(c: &mut Ctx, rng: &mut Rng, categories: &[Vec<u32>]) -> Vec<Product> {
+    let with_brand = c.cfg.with_brand;
+    if with_brand {
+        let def = c.def("product.brand");
+        for (i, (name, _)) in BRANDS.iter().enumerate() {
+            let mut r = blank(def);
+            r[def.col_of("name")] = s(name);
+            c.stamp(def, &mut r, c.setup_tx, c.setup_tx);
+            c.put("product.brand", i as u32 + 1, r);
+        }
+    }
+    let def = c.def("product.product");
+    let [cname, ccode, cbar, ccat, cprice, ccost, cact, ctype, ctax, ccomp, ctmpl] =
+        cols(def, ["name", "default_code", "barcode", "categ_id", "list_price", "standard_price", "active", "type", "taxes_id", "company_id", "product_tmpl_id"]);
+    let cbrand = def.fdef("product_brand_id").and_then(|f| f.col());
+    let sel = |k: &str| Val::Sel(def.fdef("type").and_then(|f| f.sel_index(k)).unwrap_or(0));
+    let taxable: Arc<[u32]> = Arc::from(vec![1, 3]);
+    let exempt: Arc<[u32]> = Arc::from(vec![2, 4]);
+    let subs: Vec<(usize, usize)> = DEPARTMENTS.iter().enumerate().flat_map(|(d, (_, _, ss))| (0..ss.len()).map(move |i| (d, i))).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let target = 2000;
+    // Products arrive in import batches of 100 that share a write_date.
+    let import_base = c.start - 45 * DAY + 9 * HOUR;
+    let mut import_tx = tx_at(import_base, rng);
+    let mut attempts = 0;
+    while out.len() < target && attempts < target * 20 {
+        attempts += 1;
+        let (d, si) = *rng.pick(&subs);
+        let (_, prefix, ss) = &DEPARTMENTS[d];
+        let sub = &ss[si];
+        let service = sub.flags & SERVICE != 0;
+        let brands: Vec<usize> = BRANDS.iter().enumerate().filter(|(_, b)| b.1 == d).map(|(i, _)| i).collect();
+        let brand = if service || brands.is_empty() || rng.chance(0.08) { None } else { Some(*rng.pick(&brands)) };
+        let item = rng.pick(sub.items);
+        let name = if service {
+            item.to_string()
+        } else {
+            let variant = if rng.chance(0.6) { format!(" {}", rng.pick(VARIANTS)) } else { String::new() };
+            let size = rng.pick(sub.sizes);
+            let b = brand.map(|b| format!("{} ", BRANDS[b].0)).unwrap_or_default();
+            format!("{b}{item}{variant} {size}").trim().to_string()
+        };
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let id = out.len() as u32 + 1;
+        if id % 100 == 1 && id > 1 {
+            import_tx = tx_at(import_base + (id as i64 / 100) * 7 * MIN + rng.range(0, 59) * MICROS, rng);
+        }
+        // Shelf prices end in .00, .25, .50 or .75 with VAT; list_price is VAT excluded.
+        let shelf = (rng.range(sub.lo as i64 * 4, sub.hi as i64 * 4)) * 25;
+        let is_exempt = sub.flags & EXEMPT != 0;
+        let price_cents = if is_exempt { shelf } else { div_round(shelf * 100, 112) };
+        let company = if !service && rng.chance(0.02) { 2 } else { 0 };
+        let mut r = blank(def);
+        let name: Arc<str> = Arc::from(name.as_str());
+        r[cname] = Val::Str(name.clone());
+        r[ccode] = if rng.chance(0.05) { Val::False } else { s(&format!("{}{:05}", prefix, id)) };
+        r[cbar] = if service || rng.chance(0.1) { Val::False } else { s(&ean13(rng)) };
+        r[ccat] = Val::M2o(categories[d][si]);
+        r[cprice] = money(price_cents);
+        r[ccost] = money(div_round(price_cents * rng.range(55, 80), 100));
+        r[cact] = Val::Bool(!rng.chance(0.03));
+        r[ctype] = sel(if service { "service" } else { "consu" });
+        r[ctax] = Val::Ids(if is_exempt { exempt.clone() } else { taxable.clone() });
+        r[ccomp] = if company == 0 { Val::False } else { Val::M2o(company) };
+        r[ctmpl] = Val::M2o(id);
+        if let Some(cb) = cbrand {
+            r[cb] = brand.map(|b| Val::M2o(b as u32 + 1)).unwrap_or(Val::False);
+        }
+        c.stamp(def, &mut r, import_tx, import_tx);
+        c.put("product.product", id, r);
+        out.push(Product { id, price_cents, exempt: is_exempt, weighed: sub.flags & WEIGHED != 0, company, name });
+    }
+    // Price reviews during the period: each touches a group of products in one transaction.
+    let pt = c.schema.idx("product.product");
+    let days = c.cfg.days as i64;
+    for _ in 0..(days / 6).max(1) {
+        let when = tx_at(c.start + rng.range(0, days - 1) * DAY + rng.range(3600, 3 * 3600) * MICROS, rng);
+        let n = rng.range(20, 80);
+        for _ in 0..n {
+            let p = rng.below(out.len() as u64) as usize;
+            let row = p; // product ids are 1..=n with no gaps: row = id - 1
+            let t = &mut c.store.tables[pt];
+            t.set(row, def.col_of("write_date"), Val::Dt(when));
+        }
+    }
+    out
+}
+
+fn partners(c: &mut Ctx, rng: &mut Rng) -> u32 {
+    let def = c.def("res.partner");
+    let [cname, ccomplete, ctype, cis_co, cparent, cstreet, cstreet2, ccity, czip, cstate, ccountry, cemail, cphone, cact, ccomp, crank] = cols(
+        def,
+        ["name", "complete_name", "type", "is_company", "parent_id", "street", "street2", "city", "zip", "state_id", "country_id", "email", "phone", "active", "company_id", "customer_rank"],
+    );
+    let cregion = def.fdef("x_region_code").and_then(|f| f.col());
+    let region_idx = |code: &str| def.fdef("x_region_code").and_then(|f| f.sel_index(code));
+    let mut provinces: Vec<&str> = Vec::new();
+    for (_, prov, _, _, _) in CITIES {
+        if !provinces.contains(prov) {
+            provinces.push(prov);
+        }
+    }
+    let cum: Vec<f64> = CITIES.iter().scan(0.0, |a, x| {
+        *a += x.4 as f64;
+        Some(*a)
+    }).collect();
+    let contact = Val::Sel(0);
+    let n = 1000 + c.cfg.orders as u32 / 50;
+    let import_base = c.start - 40 * DAY + 10 * HOUR;
+    let mut tx = tx_at(import_base, rng);
+    let mut companies: Vec<(u32, String)> = Vec::new();
+    let mut emails = std::collections::HashSet::new();
+    for id in 1..=n {
+        if id % 250 == 1 && id > 1 {
+            tx = tx_at(import_base + (id as i64 / 250) * 11 * MIN + rng.range(0, 59) * MICROS, rng);
+        }
+        let mut r = blank(def);
+        let (name, is_company, parent) = match id {
+            1 => ("Scout Retail Philippines Inc.".to_string(), true, None),
+            2 => ("Scout Retail Visayas".to_string(), true, None),
+            3 => ("Administrator".to_string(), false, None),
+            _ if rng.chance(0.05) => (format!("{} {}", rng.pick(LAST_NAMES), rng.pick(COMPANY_SUFFIXES)), true, None),
+            _ => {
+                let person = format!("{} {}", rng.pick(FIRST_NAMES), rng.pick(LAST_NAMES));
+                let parent = if !companies.is_empty() && rng.chance(0.04) { Some(rng.pick(&companies).clone()) } else { None };
+                (person, false, parent)
+            }
+        };
+        let city = &CITIES[rng.weighted(&cum)];
+        r[cname] = s(&name);
+        r[ccomplete] = s(&match &parent {
+            Some((_, pname)) => format!("{pname}, {name}"),
+            None => name.clone(),
+        });
+        r[ctype] = contact.clone();
+        r[cis_co] = Val::Bool(is_company);
+        r[cparent] = parent.as_ref().map(|p| Val::M2o(p.0)).unwrap_or(Val::False);
+        r[cstreet] = s(&format!("{} {}", rng.range(1, 2400), rng.pick(STREETS)));
+        r[cstreet2] = if rng.chance(0.55) { s(rng.pick::<&str>(BARANGAYS)) } else { Val::False };
+        r[ccity] = s(city.0);
+        r[czip] = s(city.2);
+        r[cstate] = Val::M2o(provinces.iter().position(|p| *p == city.1).unwrap_or(0) as u32 + 1);
+        r[ccountry] = Val::M2o(1);
+        let handle: String = name.to_lowercase().chars().filter(|ch| ch.is_ascii_alphanumeric() || *ch == ' ').collect::<String>().split_whitespace().collect::<Vec<_>>().join(".");
+        let email = format!("{}{}@{}", handle, rng.range(1, 99), rng.pick(EMAIL_DOMAINS));
+        r[cemail] = if id > 3 && rng.chance(0.7) && emails.insert(email.clone()) { s(&email) } else { Val::False };
+        r[cphone] = if rng.chance(0.8) { s(&format!("+63 9{:02} {:03} {:04}", rng.range(5, 99), rng.range(0, 999), rng.range(0, 9999))) } else { Val::False };
+        r[cact] = Val::Bool(id <= 3 || !rng.chance(0.02));
+        r[ccomp] = Val::False;
+        r[crank] = Val::Int(0);
+        if let Some(cr) = cregion {
+            r[cr] = region_idx(city.3).map(Val::Sel).unwrap_or(Val::False);
+        }
+        // Some contacts were edited during the period, each in its own transaction.
+        let written = if id > 3 && rng.chance(0.1) { tx_at(c.start + rng.range(0, c.cfg.days as i64 * 86_400 - 1) * MICROS, rng) } else { tx };
+        c.stamp(def, &mut r, tx, written);
+        c.put("res.partner", id, r);
+        if is_company && id > 2 {
+            companies.push((id, name));
+        }
+    }
+    n
+}
+
+/// Stores and payment methods: "Cash" once per store (several methods share the name), then
+/// Card, GCash, Maya and Customer Account per company. Returns the cash method id per store.
+fn configs_and_methods(c: &mut Ctx, n_stores: usize) -> Vec<u32> {
+    let t = c.setup_tx;
+    let def = c.def("pos.config");
+    for (i, (name, _, company)) in STORES.iter().take(n_stores).enumerate() {
+        let mut r = blank(def);
+        let [cn, cc, ccur, ca] = cols(def, ["name", "company_id", "currency_id", "active"]);
+        r[cn] = s(name);
+        r[cc] = Val::M2o(*company);
+        r[ccur] = Val::M2o(1);
+        r[ca] = Val::Bool(true);
+        c.stamp(def, &mut r, t, t);
+        c.put("pos.config", i as u32 + 1, r);
+    }
+    let def = c.def("pos.payment.method");
+    let [cn, ctype, ccash, cc, ca] = cols(def, ["name", "type", "is_cash_count", "company_id", "active"]);
+    let ty = |k: &str| Val::Sel(def.fdef("type").and_then(|f| f.sel_index(k)).unwrap_or(0));
+    let mut id = 0u32;
+    let mut add = |c: &mut Ctx, name: &str, kind: &str, company: u32| -> u32 {
+        id += 1;
+        let mut r = blank(def);
+        r[cn] = s(name);
+        r[ctype] = ty(kind);
+        r[ccash] = Val::Bool(kind == "cash");
+        r[cc] = Val::M2o(company);
+        r[ca] = Val::Bool(true);
+        c.stamp(def, &mut r, t, t);
+        c.put("pos.payment.method", id, r);
+        id
+    };
+    let cash: Vec<u32> = STORES.iter().take(n_stores).map(|(_, _, co)| add(c, "Cash", "cash", *co)).collect();
+    for company in [1, 2] {
+        for (name, kind) in [("Card", "bank"), ("GCash", "bank"), ("Maya", "bank"), ("Customer Account", "pay_later")] {
+            add(c, name, kind, company);
+        }
+    }
+    cash
+}
+
+/// Payment method id of a kind for a store (methods are laid out by `configs_and_methods`).
+fn method_id(n_stores: usize, company: u32, kind: usize) -> u32 {
+    n_stores as u32 + (company - 1) * 4 + kind as u32 + 1
+}
+
+struct Session {
+    id: u32,
+    store: usize,
+    start_at: i64,
+    stop_at: i64,
+    close_tx: Option<i64>,
+    n_orders: usize,
+    seq_in_session: u32,
+}
+
+struct Batch {
+    tx: i64,
+    session: usize,
+    times: Vec<i64>,
+}
+
+#[derive(Clone)]
+struct PastOrder {
+    name: Arc<str>,
+    lines: Vec<(usize, i64, i64, i64)>,
+    method: u32,
+}
+
+fn pos_history(c: &mut Ctx, rng: &mut Rng, n_stores: usize, products: &[Product], n_partners: u32, cash: &[u32]) {
+    let days = c.cfg.days as i64;
+    let schema = c.schema;
+    // Sessions: one per store per day; the last day's are still open.
+    let store_w: Vec<f64> = (0..n_stores).map(|_| 0.6 + rng.unit()).collect();
+    let mut sessions: Vec<Session> = Vec::new();
+    for d in 0..days {
+        let day = c.start + d * DAY;
+        let mut todays: Vec<Session> = (0..n_stores)
+            .map(|st| {
+                let start_at = whole_second(day + HOUR + 30 * MIN + rng.range(0, 1200) * MICROS);
+                let stop_at = whole_second(day + 14 * HOUR + 10 * MIN + rng.range(0, 2400) * MICROS);
+                Session { id: 0, store: st, start_at, stop_at, close_tx: None, n_orders: 0, seq_in_session: 0 }
+            })
+            .collect();
+        todays.sort_by_key(|s| (s.start_at, s.store));
+        sessions.extend(todays);
+    }
+    let last_day = c.start + (days - 1) * DAY;
+    let weights: Vec<f64> = sessions
+        .iter()
+        .map(|s| {
+            let day = (s.start_at - c.start) / DAY;
+            let date = c.start / DAY + day;
+            let weekday = (date + 4).rem_euclid(7);
+            let dom = crate::clock::civil_from_days(date).2;
+            let w_day = match weekday {
+                5 => 1.2,
+                6 => 1.5,
+                0 => 1.4,
+                _ => 1.0,
+            } * if dom == 15 || dom >= 30 { 1.3 } else { 1.0 };
+            store_w[s.store] * w_day * (0.85 + 0.3 * rng.unit())
+        })
+        .collect();
+    // Allocate exactly --orders orders: floors, then the largest remainders.
+    let total_w: f64 = weights.iter().sum();
+    let n = c.cfg.orders;
+    let mut rem: Vec<(f64, usize)> = Vec::with_capacity(sessions.len());
+    let mut given = 0;
+    for (i, w) in weights.iter().enumerate() {
+        let exact = n as f64 * w / total_w;
+        sessions[i].n_orders = exact.floor() as usize;
+        given += sessions[i].n_orders;
+        rem.push((exact - exact.floor(), i));
+    }
+    rem.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal).then(a.1.cmp(&b.1)));
+    for (_, i) in rem.iter().take(n.saturating_sub(given)) {
+        sessions[*i].n_orders += 1;
+    }
+    // Session rows.
+    let sdef = c.def("pos.session");
+    let [sn, sc, sst, ssa, sso, su, sco] = cols(sdef, ["name", "config_id", "state", "start_at", "stop_at", "user_id", "company_id"]);
+    let state = |k: &str| Val::Sel(sdef.fdef("state").and_then(|f| f.sel_index(k)).unwrap_or(0));
+    let mut seq_per_store = vec![0u32; n_stores];
+    for (i, s_) in sessions.iter_mut().enumerate() {
+        s_.id = i as u32 + 1;
+        seq_per_store[s_.store] += 1;
+        let is_last = s_.start_at >= last_day;
+        let open_tx = tx_at(s_.start_at, rng);
+        if !is_last {
+            s_.close_tx = Some(tx_at(s_.stop_at + rng.range(1, 8) * MICROS, rng));
+        }
+        let (name, _, company) = STORES[s_.store];
+        let mut r = blank(sdef);
+        r[sn] = s(&format!("{}/{:05}", name, seq_per_store[s_.store]));
+        r[sc] = Val::M2o(s_.store as u32 + 1);
+        r[sst] = state(match (is_last, s_.store) {
+            (false, _) => "closed",
+            (true, 0) => "closing_control",
+            _ => "opened",
+        });
+        r[ssa] = Val::Dt(s_.start_at);
+        r[sso] = if is_last { Val::False } else { Val::Dt(s_.stop_at) };
+        r[su] = Val::M2o(3 + s_.store as u32);
+        r[sco] = Val::M2o(company);
+        c.stamp(sdef, &mut r, open_tx, s_.close_tx.unwrap_or(open_tx));
+        c.put("pos.session", s_.id, r);
+    }
+    // Order times and upload batches (online: one order per upload; offline: bursts of ~50).
+    let mut batches: Vec<Batch> = Vec::new();
+    for (si, s_) in sessions.iter().enumerate() {
+        if s_.n_orders == 0 {
+            continue;
+        }
+        let lo = s_.start_at + 5 * MIN;
+        let hi = s_.stop_at - 10 * MIN;
+        let mut times: Vec<i64> = (0..s_.n_orders).map(|_| whole_second(lo + rng.below((hi - lo) as u64) as i64)).collect();
+        times.sort_unstable();
+        let mut i = 0;
+        while i < times.len() {
+            let size = if rng.chance(0.5) { 1 } else { rng.range(20, 80) as usize };
+            let j = (i + size).min(times.len());
+            let last = times[j - 1];
+            let tx = tx_at((last + rng.range(1, 20) * MICROS).min(s_.stop_at - MICROS), rng);
+            batches.push(Batch { tx, session: si, times: times[i..j].to_vec() });
+            i = j;
+        }
+    }
+    batches.sort_by_key(|b| (b.tx, b.session));
+
+    // Product popularity: a skewed cumulative table over a shuffled catalogue.
+    let mut order_idx: Vec<usize> = (0..products.len()).collect();
+    for i in (1..order_idx.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        order_idx.swap(i, j);
+    }
+    let mut cum = vec![0.0; products.len()];
+    let mut acc = 0.0;
+    let mut pop = vec![0.0; products.len()];
+    for (rank, &p) in order_idx.iter().enumerate() {
+        pop[p] = 1.0 / ((rank + 1) as f64).powf(0.8);
+    }
+    for (i, w) in pop.iter().enumerate() {
+        acc += w;
+        cum[i] = acc;
+    }
+
+    let odef = c.def("pos.order");
+    let ldef = c.def("pos.order.line");
+    let pdef = c.def("pos.payment");
+    let [on, oref, odate, opartner, osession, oconfig, ocomp, ocur, ouser, ototal, otax, opaid, oret, ostate, olines, opays, ouuid] = cols(
+        odef,
+        ["name", "pos_reference", "date_order", "partner_id", "session_id", "config_id", "company_id", "currency_id", "user_id", "amount_total", "amount_tax", "amount_paid", "amount_return", "state", "lines", "payment_ids", "uuid"],
+    );
+    let [lorder, lprod, lname, lqty, lprice, ldisc, lsub, lincl, ltax, lcomp] =
+        cols(ldef, ["order_id", "product_id", "full_product_name", "qty", "price_unit", "discount", "price_subtotal", "price_subtotal_incl", "tax_ids", "company_id"]);
+    let [porder, pmethod, pamount, pdate, psession, pchange, pcomp] = cols(pdef, ["pos_order_id", "payment_method_id", "amount", "payment_date", "session_id", "is_change", "company_id"]);
+    let ostate_of = |k: &str| Val::Sel(odef.fdef("state").and_then(|f| f.sel_index(k)).unwrap_or(0));
+    let (st_draft, st_paid, st_done, st_inv, st_cancel) = (ostate_of("draft"), ostate_of("paid"), ostate_of("done"), ostate_of("invoiced"), ostate_of("cancel"));
+    let tax_of: [Arc<[u32]>; 4] = [Arc::from(vec![1u32]), Arc::from(vec![3u32]), Arc::from(vec![]), Arc::from(vec![])];
+
+    // Pre-size the big tables so generation does not double their memory while growing.
+    let est_lines = (n as f64 * 4.6) as usize + 16;
+    let (oi, li, pi) = (schema.idx("pos.order"), schema.idx("pos.order.line"), schema.idx("pos.payment"));
+    c.store.tables[oi] = Table::new(oi, odef, n + 16);
+    c.store.tables[li] = Table::new(li, ldef, est_lines);
+    c.store.tables[pi] = Table::new(pi, pdef, n + n / 3 + 16);
+
+    let mut order_seq = vec![0u32; n_stores];
+    let mut past: Vec<Vec<PastOrder>> = vec![Vec::new(); n_stores];
+    let mut partner_orders = vec![0i64; n_partners as usize + 1];
+    let (mut next_order, mut next_line, mut next_pay) = (1u32, 1u32, 1u32);
+    for b in &batches {
+        let sess = &mut sessions[b.session];
+        let (store, sid, closed_at) = (sess.store, sess.id, sess.close_tx);
+        let company = STORES[store].2;
+        let config = store as u32 + 1;
+        let config_name = STORES[store].0;
+        for &when in &b.times {
+            sess.seq_in_session += 1;
+            let oid = next_order;
+            next_order += 1;
+            // State and whether this is a refund of an earlier order of the same store.
+            let roll = rng.unit();
+            let (state, refund_of) = if closed_at.is_some() {
+                if roll < 0.01 {
+                    (&st_cancel, None)
+                } else if roll < 0.04 {
+                    (&st_inv, None)
+                } else if roll < 0.06 && !past[store].is_empty() {
+                    let k = rng.below(past[store].len() as u64) as usize;
+                    (&st_done, Some(past[store].swap_remove(k)))
+                } else {
+                    (&st_done, None)
+                }
+            } else if roll < 0.04 {
+                (&st_draft, None)
+            } else if roll < 0.05 {
+                (&st_cancel, None)
+            } else if roll < 0.07 && !past[store].is_empty() {
+                let k = rng.below(past[store].len() as u64) as usize;
+                (&st_paid, Some(past[store].swap_remove(k)))
+            } else {
+                (&st_paid, None)
+            };
+            let is_refund = refund_of.is_some();
+            // Lines: (product index, qty in thousandths, unit price cents, discount %).
+            let lines: Vec<(usize, i64, i64, i64)> = match &refund_of {
+                Some(orig) => orig.lines.iter().map(|&(p, q, pr, d)| (p, -q, pr, d)).collect(),
+                None => {
+                    let k = rng.range(1, 8) as usize;
+                    let mut v = Vec::with_capacity(k);
+                    while v.len() < k {
+                        let p = rng.weighted(&cum);
+                        let prod = &products[p];
+                        if prod.company != 0 && prod.company != company {
+                            continue;
+                        }
+                        let q = if prod.weighed {
+                            rng.range(250, 3000)
+                        } else {
+                            match rng.below(20) {
+                                0..=11 => 1000,
+                                12..=15 => 2000,
+                                16..=17 => 3000,
+                                _ => rng.range(4, 12) * 1000,
+                            }
+                        };
+                        let disc = if rng.chance(0.08) { *rng.pick(&[5i64, 10, 15, 20, 25, 50]) } else { 0 };
+                        v.push((p, q, prod.price_cents, disc));
+                    }
+                    v
+                }
+            };
+            let created = b.tx;
+            let written = if *state == st_done {
+                closed_at.unwrap_or(created)
+            } else if *state == st_inv || *state == st_cancel {
+                tx_at(created + rng.range(30, 1800) * MICROS, rng)
+            } else {
+                created
+            };
+            // Lines, with integer-cent arithmetic so that totals add up exactly.
+            let first_line = next_line;
+            let (mut total, mut excl) = (0i64, 0i64);
+            for &(p, q, pr, disc) in &lines {
+                let prod = &products[p];
+                let sub = div_round(q * pr * (100 - disc), 100_000);
+                let incl = if prod.exempt { sub } else { div_round(sub * 112, 100) };
+                total += incl;
+                excl += sub;
+                let mut r = blank(ldef);
+                r[lorder] = Val::M2o(oid);
+                r[lprod] = Val::M2o(prod.id);
+                r[lname] = Val::Str(prod.name.clone());
+                r[lqty] = Val::Float(q as f64 / 1000.0);
+                r[lprice] = money(pr);
+                r[ldisc] = Val::Float(disc as f64);
+                r[lsub] = money(sub);
+                r[lincl] = money(incl);
+                let ti = (company as usize - 1) + if prod.exempt { 2 } else { 0 };
+                r[ltax] = Val::Ids(tax_of[ti].clone());
+                r[lcomp] = Val::M2o(company);
+                c.stamp(ldef, &mut r, created, created);
+                c.store.tables[li].upsert(next_line, r);
+                next_line += 1;
+            }
+            let line_ids: Vec<u32> = (first_line..next_line).collect();
+            // Payments: none for drafts and cancelled orders; otherwise they sum to the total.
+            let mut pays: Vec<(u32, i64, bool)> = Vec::new();
+            let mut change = 0i64;
+            let paid = *state != st_draft && *state != st_cancel;
+            let mut method_used = cash[store];
+            if paid {
+                if let Some(orig) = &refund_of {
+                    pays.push((orig.method, total, false));
+                } else {
+                    let r_ = rng.unit();
+                    let kind = if r_ < 0.55 { None } else if r_ < 0.80 { Some(0) } else if r_ < 0.92 { Some(1) } else { Some(2) };
+                    match kind {
+                        None => {
+                            // Cash, often tendered in round bills: the change is a negative payment.
+                            if rng.chance(0.5) && total > 0 {
+                                let bill = *rng.pick(&[2_000i64, 5_000, 10_000, 50_000, 100_000]);
+                                let tendered = ((total + bill - 1) / bill) * bill;
+                                change = tendered - total;
+                                pays.push((cash[store], tendered, false));
+                                if change > 0 {
+                                    pays.push((cash[store], -change, true));
+                                }
+                            } else {
+                                pays.push((cash[store], total, false));
+                            }
+                        }
+                        Some(k) => {
+                            let m = method_id(n_stores, company, k);
+                            method_used = m;
+                            if rng.chance(0.12) && total > 20_000 {
+                                // Split: part by e-wallet or card, the rest in cash.
+                                let part = (total * rng.range(30, 70) / 100) / 100 * 100;
+                                pays.push((m, part, false));
+                                pays.push((cash[store], total - part, false));
+                            } else {
+                                pays.push((m, total, false));
+                            }
+                        }
+                    }
+                }
+            }
+            let first_pay = next_pay;
+            for &(m, amount, is_change) in &pays {
+                let mut r = blank(pdef);
+                r[porder] = Val::M2o(oid);
+                r[pmethod] = Val::M2o(m);
+                r[pamount] = money(amount);
+                r[pdate] = Val::Dt(when + rng.range(0, 3) * MICROS);
+                r[psession] = Val::M2o(sid);
+                r[pchange] = Val::Bool(is_change);
+                r[pcomp] = Val::M2o(company);
+                c.stamp(pdef, &mut r, created, created);
+                c.store.tables[pi].upsert(next_pay, r);
+                next_pay += 1;
+            }
+            let pay_ids: Vec<u32> = (first_pay..next_pay).collect();
+            let name: Arc<str> = match &refund_of {
+                Some(orig) => Arc::from(format!("{} REFUND", orig.name).as_str()),
+                None => {
+                    order_seq[store] += 1;
+                    Arc::from(format!("{} - {:06}", config_name, order_seq[store]).as_str())
+                }
+            };
+            let partner = if *state == st_inv || rng.chance(0.35) {
+                let k = 4 + ((n_partners as f64 - 4.0) * rng.unit().powi(2)) as u32;
+                partner_orders[k.min(n_partners) as usize] += 1;
+                Val::M2o(k.min(n_partners))
+            } else {
+                Val::False
+            };
+            let mut r = blank(odef);
+            r[on] = Val::Str(name.clone());
+            r[oref] = s(&format!("{}-{}-{:06}", sid, config, sess.seq_in_session));
+            r[odate] = Val::Dt(when);
+            r[opartner] = partner;
+            r[osession] = Val::M2o(sid);
+            r[oconfig] = Val::M2o(config);
+            r[ocomp] = Val::M2o(company);
+            r[ocur] = Val::M2o(1);
+            r[ouser] = Val::M2o(3 + store as u32);
+            r[ototal] = money(total);
+            r[otax] = money(total - excl);
+            r[opaid] = money(if paid { total } else { 0 });
+            r[oret] = money(change);
+            r[ostate] = state.clone();
+            r[olines] = Val::ids(line_ids);
+            r[opays] = Val::ids(pay_ids);
+            r[ouuid] = s(&crate::defaults::uuid_from(c.cfg.seed, oid as u64));
+            c.stamp(odef, &mut r, created, written);
+            c.store.tables[oi].upsert(oid, r);
+            if paid && !is_refund {
+                if past[store].len() >= 400 {
+                    let k = rng.below(400) as usize;
+                    past[store].swap_remove(k);
+                }
+                past[store].push(PastOrder { name, lines, method: method_used });
+            }
+        }
+    }
+    // customer_rank counts each partner's orders, as the POS does.
+    let rdef = c.def("res.partner");
+    let crank = rdef.col_of("customer_rank");
+    let rt = c.table("res.partner");
+    for (id, &k) in partner_orders.iter().enumerate().skip(1) {
+        if k > 0 {
+            if let Some(r) = rt.row_of(id as u32) {
+                rt.set(r, crank, Val::Int(k));
+            }
+        }
+    }
+}
