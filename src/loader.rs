@@ -135,24 +135,30 @@ pub fn upsert_bronze(spec: &ModelSpec, page_json: &str, run_id: i64) -> SyncResu
 }
 
 /// Soft-deletes the bronze rows whose ids Odoo no longer has (`odoo_ids`: every id Odoo has
-/// now, archived included), and returns their ids. With `dry_run` it only counts.
+/// now, archived included, ascending), and returns their ids; with `run_id` None only finds
+/// them. The difference is computed here by merging two sorted lists: PostgreSQL cannot
+/// estimate an unnested array's size and picks a nested loop that is quadratic at 1M rows.
 pub fn mark_deleted(spec: &ModelSpec, odoo_ids: &[i64], run_id: Option<i64>) -> SyncResult<Vec<i64>> {
-    let gone = "FROM scout.{t} b WHERE b.deleted_at IS NULL \
-                AND NOT EXISTS (SELECT 1 FROM unnest($1::bigint[]) AS o(id) WHERE o.id = b.id)";
-    let sql = match run_id {
-        Some(_) => format!(
-            "WITH d AS (UPDATE scout.{t} AS u SET deleted_at = now(), run_id = $2 WHERE u.id IN (SELECT b.id {gone}) RETURNING u.id) \
-             SELECT coalesce(array_agg(id), '{{}}') FROM d",
-            t = spec.bronze_table,
-            gone = gone.replace("{t}", &spec.bronze_table)
-        ),
-        None => format!("SELECT coalesce(array_agg(b.id), '{{}}') {}", gone.replace("{t}", &spec.bronze_table)),
-    };
-    let args = match run_id {
-        Some(id) => vec![odoo_ids.to_vec().into(), id.into()],
-        None => vec![odoo_ids.to_vec().into()],
-    };
-    Ok(Spi::get_one_with_args::<Vec<i64>>(&sql, &args)?.unwrap_or_default())
+    let t = &spec.bronze_table;
+    let ours = Spi::get_one::<Vec<i64>>(&format!(
+        "SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM scout.{t} WHERE deleted_at IS NULL"
+    ))?
+    .unwrap_or_default();
+    let mut gone = Vec::new();
+    let mut theirs = odoo_ids.iter().peekable();
+    for id in ours {
+        while theirs.next_if(|o| **o < id).is_some() {}
+        if theirs.peek() != Some(&&id) {
+            gone.push(id);
+        }
+    }
+    if let (Some(run_id), false) = (run_id, gone.is_empty()) {
+        Spi::run_with_args(
+            &format!("UPDATE scout.{t} SET deleted_at = now(), run_id = $2 WHERE id = ANY($1)"),
+            &[gone.clone().into(), run_id.into()],
+        )?;
+    }
+    Ok(gone)
 }
 
 /// Silver rows depend on several models (an order's totals on its lines and payments), so two

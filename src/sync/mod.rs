@@ -268,7 +268,9 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
         if info.len < batch {
             // The window is exhausted: the high-water mark moves to its end, never backwards.
             let h = Some(cp.high_water.map_or(window.end, |h| h.max(window.end)));
-            if window.full {
+            // Deletes are found by comparing ids, after a full window of a model that had
+            // been synced before (a first load has nothing to compare against).
+            if window.full && cp.high_water.is_some() {
                 let deleted = reconcile_deletions(spec, client, &query, run_id)?;
                 summary.counts.deleted = deleted.len() as i64;
                 if run_id.is_some() {

@@ -75,8 +75,27 @@ impl Cluster {
         SHARED.get_or_init(|| Cluster::start(&[]))
     }
 
+    /// Stops clusters left behind by test processes that died without cleaning up (killed by a
+    /// timeout, say): their directory names carry the dead process's pid.
+    fn reap_stale() {
+        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let Some(pid) = name.strip_prefix("odoo_sync_test_").and_then(|r| r.split('_').next()).and_then(|p| p.parse::<u32>().ok()) else {
+                continue;
+            };
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                let data = e.path().join("data");
+                let _ = as_postgres(&format!("{PG_BIN}/pg_ctl")).args(["-D", &data.to_string_lossy(), "-m", "immediate", "-w", "stop"]).output();
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+
     /// Starts a new cluster with extra postgresql.conf lines (e.g. shared_preload_libraries).
     pub fn start(conf: &[&str]) -> Cluster {
+        static REAPED: std::sync::Once = std::sync::Once::new();
+        REAPED.call_once(Cluster::reap_stale);
         let installed = Path::new("/usr/share/postgresql/15/extension/odoo_sync.control");
         assert!(installed.exists(), "odoo_sync is not installed: run `cargo pgrx install --pg-config {PG_BIN}/pg_config` (scripts/test.sh does)");
         let port = free_port();
@@ -110,7 +129,19 @@ impl Cluster {
             all.push(dir.clone());
         }
         // As in production: no Rust backtraces in error details (pgrx adds them when set).
-        run(as_postgres(&format!("{PG_BIN}/pg_ctl"))
+        // The server must not inherit our descriptors (a lock file held by a caller's flock
+        // would stay held for as long as the server runs).
+        let mut pg_ctl = as_postgres(&format!("{PG_BIN}/pg_ctl"));
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            pg_ctl.pre_exec(|| {
+                for fd in 3..1024 {
+                    libc::close(fd);
+                }
+                Ok(())
+            });
+        }
+        run(pg_ctl
             .env_remove("RUST_BACKTRACE")
             .args(["-D", &data.to_string_lossy(), "-l", &dir.join("server.log").to_string_lossy(), "-w", "start"]));
         Cluster { port, dir, next_db: AtomicUsize::new(0) }
