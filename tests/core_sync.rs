@@ -269,9 +269,16 @@ fn a_second_session_skips_a_model_being_synced() {
     assert_eq!(r.status, "skipped", "{r:?}");
     assert!(r.message.as_deref().unwrap_or("").contains("being synced by another session"), "{r:?}");
     assert_eq!(r.fetched, 0);
-    // Other models are not blocked.
-    assert_eq!(sync(&db, "pos.session", "").status, "success");
+    // Another model syncs meanwhile; its silver writes wait for the first transaction to end
+    // (silver writes are serialised: see loader::lock_silver), then it completes.
+    let conn = format!("host=127.0.0.1 port={} user=postgres dbname={}", db.cluster.port, db.name);
+    let other = std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&conn, postgres::NoTls).unwrap();
+        c.query_one("SELECT status FROM scout.odoo_sync('pos.session')", &[]).unwrap().get::<_, String>(0)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
     tx.commit().unwrap();
+    assert_eq!(other.join().unwrap(), "success");
     assert_eq!(sync(&db, "pos.config", "").status, "success");
 }
 

@@ -891,14 +891,17 @@ fn changes_in_odoo_reach_silver_after_the_sync_and_gold_after_the_refresh() {
         .map(|(id, _)| *id)
         .collect();
     assert!(simple.len() >= 3);
-    let (fix_id, cancel_id, refund_of) = (simple[0], simple[1], simple[2]);
-
-    // 1. A price fix: one line's unit price +1.00, with its totals, the order and its payment.
+    // 1. A price fix: one line's unit price +1.00, with its totals, the order and its payment
+    //    (a line with a whole quantity and no discount, so that the fix is whole cents).
+    let (fix_id, lid) = simple
+        .iter()
+        .find_map(|o| odoo.orders[o].lines.iter().find(|l| odoo.lines[l].qty.0 % MICRO == 0 && odoo.lines[l].disc == Dec(0)).map(|l| (*o, *l)))
+        .expect("a simple line to fix");
+    let others: Vec<i64> = simple.iter().copied().filter(|o| *o != fix_id).collect();
+    let (cancel_id, refund_of) = (others[0], others[1]);
     let fix = &odoo.orders[&fix_id];
-    let lid = fix.lines[0];
     let l = &odoo.lines[&lid];
-    let d_sub = Dec(l.qty.0 * (100 * MICRO - l.disc.0) / (100 * MICRO)); // qty × 1.00 × (1 − disc)
-    assert_eq!(d_sub.0 % 10_000, 0, "pick a line whose fix is whole cents");
+    let d_sub = l.qty; // qty × 1.00
     let d_incl = if l.incl == l.sub { d_sub } else { Dec(d_sub.0 * 112 / 100) };
     write(&sim, "pos.order.line", lid, json!({"price_unit": (l.price + Dec(MICRO)).json(), "price_subtotal": (l.sub + d_sub).json(), "price_subtotal_incl": (l.incl + d_incl).json()}));
     write(&sim, "pos.order", fix_id, json!({"amount_total": (fix.total + d_incl).json(), "amount_tax": (fix.tax + d_incl - d_sub).json(), "amount_paid": (fix.paid + d_incl).json()}));
