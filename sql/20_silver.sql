@@ -376,6 +376,9 @@ SELECT pg_catalog.pg_extension_config_dump('scout.silver_rejects', '');
 --   rejected  how many of the given records are in quarantine after the call
 -- Unchanged rows are not rewritten (ON CONFLICT ... WHERE row IS DISTINCT FROM). Rows are
 -- written in id order so that two sessions touching the same rows lock them in the same order.
+-- Every function runs with jit = off: a first load is one long transaction in which nothing
+-- gets analyzed, so the planner's cost estimates pass jit_above_cost and each page paid
+-- 0.1-1.2 s of JIT compilation for statements that run in milliseconds.
 -- ------------------------------------------------------------------------------------------
 
 -- Records (of one model) in quarantine that fail right now: the rejects bookkeeping shared by
@@ -383,6 +386,7 @@ SELECT pg_catalog.pg_extension_config_dump('scout.silver_rejects', '');
 CREATE FUNCTION scout._silver_record_rejects(p_model text, p_ids bigint[], failing jsonb, p_run bigint)
 RETURNS bigint LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 WITH f AS (
     SELECT (e ->> 'id')::bigint AS source_id, e ->> 'rule' AS rule, e ->> 'reason' AS reason,
@@ -410,6 +414,7 @@ $$;
 CREATE FUNCTION scout._silver_categories(p_ids bigint[], p_run bigint, OUT changed bigint[], OUT rejected bigint)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 WITH src AS (
     SELECT b.id,
@@ -443,6 +448,7 @@ $$;
 CREATE FUNCTION scout._silver_products(p_ids bigint[], p_run bigint, OUT changed bigint[], OUT rejected bigint)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 WITH src AS (
     SELECT b.id, b.write_date, b.deleted_at,
@@ -514,6 +520,7 @@ $$;
 CREATE FUNCTION scout._silver_customers(p_ids bigint[], p_run bigint, OUT changed bigint[], OUT rejected bigint)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 WITH src AS (
     SELECT b.id, b.write_date, b.deleted_at,
@@ -579,6 +586,7 @@ AS $$ SELECT name FROM pg_catalog.pg_timezone_names WHERE name = tz LIMIT 1 $$;
 CREATE FUNCTION scout._silver_stores(p_ids bigint[], p_run bigint, OUT changed bigint[], OUT rejected bigint)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 WITH src AS (
     SELECT b.id, b.write_date, b.deleted_at,
@@ -634,6 +642,7 @@ $$;
 CREATE FUNCTION scout._silver_payment_methods(p_ids bigint[], p_run bigint, OUT changed bigint[], OUT rejected bigint)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 WITH src AS (
     SELECT b.id, b.write_date, b.deleted_at,
@@ -676,6 +685,7 @@ $$;
 CREATE FUNCTION scout._silver_items(p_ids bigint[], p_run bigint, OUT changed bigint[], OUT rejected bigint)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 WITH orders AS (   -- each order once (a page has several lines per order; its payload is large)
     SELECT o.id, o.deleted_at,
@@ -792,6 +802,7 @@ $$;
 CREATE FUNCTION scout._silver_payments(p_ids bigint[], p_run bigint, OUT changed bigint[], OUT rejected bigint)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 WITH src AS (
     SELECT p.id, p.write_date,
@@ -871,6 +882,7 @@ $$;
 CREATE FUNCTION scout._silver_transactions(p_ids bigint[], p_run bigint, OUT changed bigint[], OUT rejected bigint)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 WITH src AS (
     SELECT o.id, o.write_date, o.deleted_at,
@@ -1006,6 +1018,7 @@ $$;
 CREATE FUNCTION scout.silver_apply(model text, ids bigint[], run_id bigint)
 RETURNS bigint LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 DECLARE
     m        text := silver_apply.model;
@@ -1137,6 +1150,7 @@ COMMENT ON FUNCTION scout.silver_apply(text, bigint[], bigint) IS
 CREATE FUNCTION scout.silver_mark_deleted(model text, ids bigint[])
 RETURNS bigint LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 DECLARE
     m text := silver_mark_deleted.model;
@@ -1168,6 +1182,7 @@ COMMENT ON FUNCTION scout.silver_mark_deleted(text, bigint[]) IS
 CREATE FUNCTION scout.silver_rebuild()
 RETURNS void LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 DECLARE
     step  record;
