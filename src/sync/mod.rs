@@ -244,6 +244,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
     let batch = s.batch_size.max(1) as usize;
     let mut progress = Progress { model: model.to_owned(), estimate: None, last: Instant::now() };
     let mut pages = 0u32;
+    let mut page_cx = pgrx::PgMemoryContexts::new("odoo_sync page");
     loop {
         pgrx::check_for_interrupts!();
         let page = client
@@ -252,14 +253,24 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
         let info = page::validate(model, &page, &window)?;
         summary.counts.fetched += info.len as i64;
         if info.len > 0 {
-            let pc = match run_id {
-                Some(id) => {
-                    let pc = loader::upsert_bronze(spec, &page, id)?;
-                    summary.counts.rejected += loader::apply_silver(model, &pc.changed, id)?;
-                    pc
-                }
-                None => loader::preview_bronze(spec, &page)?,
+            // The page's SQL arguments (a megabyte of JSON text) are palloc'ed in the current
+            // memory context, which lives as long as the SQL call: without a per-page context a
+            // million-row sync would keep every page until it returns.
+            // SAFETY: nothing allocated in page_cx outlives this block (results are Rust-owned).
+            let pc = unsafe {
+                page_cx.switch_to(|_| -> SyncResult<loader::PageCounts> {
+                    match run_id {
+                        Some(id) => {
+                            let pc = loader::upsert_bronze(spec, &page, id)?;
+                            summary.counts.rejected += loader::apply_silver(model, &pc.changed, id)?;
+                            Ok(pc)
+                        }
+                        None => loader::preview_bronze(spec, &page),
+                    }
+                })
             };
+            unsafe { page_cx.reset() };
+            let pc = pc?;
             summary.counts.inserted += pc.inserted;
             summary.counts.updated += pc.updated;
             window.last_id = info.max_id;
