@@ -228,8 +228,10 @@ pub struct RunCounts {
 }
 
 impl RunCounts {
+    /// Re-read records identical to bronze. (Rejected records are among the inserted or
+    /// updated ones: quarantine is about silver, not a fourth outcome in bronze.)
     pub fn unchanged(&self) -> i64 {
-        self.fetched - self.inserted - self.updated - self.rejected
+        self.fetched - self.inserted - self.updated
     }
 }
 
@@ -252,7 +254,7 @@ pub fn update_log(run_id: i64, u: &LogUpdate) -> SyncResult<()> {
                  completed_at = CASE WHEN $2 = 'running' THEN NULL ELSE clock_timestamp() END, status = $2, \
                  records_processed = records_processed + $3 + $4, fetched = fetched + $5, \
                  inserted = inserted + $3, updated = updated + $4, \
-                 unchanged = unchanged + ($5 - $3 - $4 - $6), rejected = rejected + $6, \
+                 unchanged = unchanged + ($5 - $3 - $4), rejected = rejected + $6, \
                  deleted = deleted + $14, \
                  error_count = error_count + CASE WHEN $2 = 'failed' THEN 1 ELSE 0 END, \
                  window_start = to_timestamp($7), window_end = to_timestamp($8), \

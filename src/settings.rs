@@ -85,7 +85,8 @@ pub fn register() {
             c"Time zone of the stores' business days in gold, when Odoo does not say (default UTC).",
             c"",
             &TIMEZONE,
-            GucContext::Userset,
+            // Superuser only: gold is shared, and refresh_gold() reads the refreshing session's value.
+            GucContext::Suset,
             GucFlags::default(),
             Some(check_timezone),
             None,
