@@ -77,6 +77,13 @@ fn invalid_base_urls_are_refused_when_set() {
     c.batch_execute("SET odoo_sync.base_url = 'https://odoo.example.com'").unwrap();
     let e = c.batch_execute("SET odoo_sync.batch_size = -5").expect_err("negative batch size");
     assert_eq!(DbErr::of(&e).code, "22023");
+    let e = c.batch_execute("SET odoo_sync.timezone = 'Mars/Olympus_Mons'").expect_err("unknown time zone");
+    let e = DbErr::of(&e);
+    assert_eq!(e.code, "22023");
+    assert!(e.detail.contains("is not a time zone"), "{}", e.all_text());
+    c.batch_execute("SET odoo_sync.timezone = 'Asia/Manila'").unwrap();
+    let e = c.batch_execute("SET odoo_sync.schedule = 'every five minutes'").expect_err("bad schedule");
+    assert!(["22023", "55P02"].contains(&DbErr::of(&e).code.as_str()), "{}", DbErr::of(&e).all_text());
 }
 
 #[test]

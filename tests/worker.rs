@@ -148,6 +148,14 @@ fn the_procedure_commits_per_page_and_resumes_after_being_killed() {
     });
     wait_for(60, "some committed pages", || (db.count("scout.bronze_pos_order_line") >= 300).then_some(()));
     let mut c = db.connect();
+    // Its progress is visible from this other session: running, rows done of Odoo's estimate.
+    let (running, done, estimate): (bool, Option<i64>, Option<i64>) = {
+        let r = c.query_one("SELECT running, running_fetched, running_estimate FROM scout.sync_status WHERE model = 'pos.order.line'", &[]).unwrap();
+        (r.get(0), r.get(1), r.get(2))
+    };
+    assert!(running, "sync_status shows the run");
+    assert!(done.unwrap_or(0) >= 300, "rows done: {done:?}");
+    assert_eq!(estimate, Some(sim.count("pos.order.line")), "estimate from search_count");
     c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'CALL scout.odoo_sync_run%'", &[]).unwrap();
     let err = runner.join().unwrap();
     assert!(err.is_some(), "the killed CALL reports an error");

@@ -1,0 +1,119 @@
+//! A hostile or broken server: answers that break the sync's invariants are refused with a
+//! clear error before anything is loaded, and the backend survives. The "Odoo" here is a
+//! scripted fake on loopback (the simulator always answers correctly).
+
+use odoo_sync_tests::*;
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+
+const FIELDS: &[&str] = &["id", "name", "company_id", "currency_id", "active", "write_date", "create_date"];
+
+/// A fake Odoo 19 that logs in, describes pos.config, and answers search_read with `page`
+/// (raw bytes, so that invalid UTF-8 can be sent). `extra_headers` go on that answer.
+fn fake_odoo(page: Vec<u8>, status_line: &'static str, extra_headers: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let page = page.clone();
+            let extra = extra_headers.clone();
+            std::thread::spawn(move || loop {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 65536];
+                let body = loop {
+                    let n = s.read(&mut chunk).unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text[..end]
+                            .lines()
+                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + len {
+                            break String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string();
+                        }
+                    }
+                };
+                let req: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                let method = req["params"]["method"].as_str().unwrap_or("");
+                let inner = req["params"]["args"][4].as_str().unwrap_or("");
+                let (status, headers, out): (&str, String, Vec<u8>) = match (method, inner) {
+                    ("version", _) => ("200 OK", String::new(), json!({"jsonrpc": "2.0", "id": 1, "result": {"server_version": "19.0", "server_version_info": [19, 0, 0, "final", 0, ""]}}).to_string().into_bytes()),
+                    ("authenticate", _) => ("200 OK", String::new(), br#"{"jsonrpc": "2.0", "id": 1, "result": 2}"#.to_vec()),
+                    ("execute_kw", "fields_get") => {
+                        let f: serde_json::Map<String, Value> = FIELDS.iter().map(|n| (n.to_string(), json!({"type": "char"}))).collect();
+                        ("200 OK", String::new(), json!({"jsonrpc": "2.0", "id": 1, "result": f}).to_string().into_bytes())
+                    }
+                    _ => (status_line, extra.clone(), page.clone()),
+                };
+                let head = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nDate: Wed, 25 Nov 2026 13:50:36 GMT\r\n{headers}Content-Length: {}\r\n\r\n", out.len());
+                if s.write_all(head.as_bytes()).and_then(|_| s.write_all(&out)).is_err() {
+                    return;
+                }
+            });
+        }
+    });
+    url
+}
+
+fn rpc_page(records: Value) -> Vec<u8> {
+    json!({"jsonrpc": "2.0", "id": 1, "result": records}).to_string().into_bytes()
+}
+
+fn record(id: Value, write_date: &str, name: &str) -> Value {
+    json!({"id": id, "name": name, "company_id": [1, "C"], "currency_id": [1, "PHP"], "active": true, "write_date": write_date, "create_date": write_date})
+}
+
+fn expect_refusal(case: &str, url: &str, code: &str, says: &str) {
+    let db = Cluster::shared().create_db("hostile");
+    let mut c = db.connect();
+    for (k, v) in [("base_url", url), ("db", "odoo"), ("username", "admin"), ("max_retries", "0"), ("safety_lag", "0")] {
+        c.batch_execute(&format!("ALTER DATABASE {} SET odoo_sync.{k} = '{v}'", db.name)).unwrap();
+    }
+    c.execute("SELECT scout.odoo_set_secret(password => 'admin')", &[]).unwrap();
+    let mut c = db.connect();
+    let e = c.query("SELECT * FROM scout.odoo_sync('pos.config')", &[]).expect_err(case);
+    let e = DbErr::of(&e);
+    assert_eq!(e.code, code, "{case}: {}", e.all_text());
+    assert!(e.all_text().contains(says), "{case}: {}", e.all_text());
+    assert_eq!(c.query_one("SELECT 1", &[]).unwrap().get::<_, i32>(0), 1, "{case}: the backend survived");
+    assert_eq!(db.count("scout.bronze_pos_config"), 0, "{case}: nothing loaded");
+    assert_eq!(db.count("scout.sync_checkpoints"), 0, "{case}: no checkpoint");
+}
+
+#[test]
+fn answers_that_break_the_invariants_are_refused_before_loading() {
+    let ok = "2026-11-20 10:00:00";
+    let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
+        ("a record outside the requested window", rpc_page(json!([record(json!(1), ok, "a"), record(json!(2), "2027-01-01 00:00:00", "b")])), "22000", "outside the requested window"),
+        ("duplicate ids in one page", rpc_page(json!([record(json!(1), ok, "a"), record(json!(1), ok, "a")])), "22000", "duplicate"),
+        ("ids out of order", rpc_page(json!([record(json!(5), ok, "a"), record(json!(3), ok, "b")])), "22000", "not above the previous id"),
+        ("an id that is not an integer", rpc_page(json!([record(json!("abc"), ok, "a")])), "22000", "not an integer"),
+        ("a record without write_date", rpc_page(json!([{"id": 1, "name": "a"}])), "22000", "write_date"),
+        ("a result that is not a list", rpc_page(json!({"id": 1})), "08P01", "expected a list"),
+        ("a string with a NUL character", rpc_page(json!([record(json!(1), ok, "nul\u{0}byte")])), "22P05", "\\u0000"),
+    ];
+    for (case, page, code, says) in cases {
+        let url = fake_odoo(page, "200 OK", String::new());
+        expect_refusal(case, &url, code, says);
+    }
+    // Invalid UTF-8 in the body.
+    let mut bad = br#"{"jsonrpc": "2.0", "id": 1, "result": [{"id": 1, "name": ""#.to_vec();
+    bad.extend_from_slice(&[0xff, 0xfe]);
+    bad.extend_from_slice(br#""}]}"#);
+    expect_refusal("invalid UTF-8", &fake_odoo(bad, "200 OK", String::new()), "08P01", "UTF-8");
+}
+
+#[test]
+fn a_redirect_to_another_host_is_not_followed_and_gets_no_credentials() {
+    let elsewhere = Receiver::start();
+    let url = fake_odoo(Vec::new(), "302 Found", format!("Location: {}/jsonrpc\r\n", elsewhere.url));
+    expect_refusal("a redirect", &url, "08P01", "redirects are not followed");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(elsewhere.received().is_empty(), "the other host got {:?}", elsewhere.received());
+}
