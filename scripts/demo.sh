@@ -80,8 +80,18 @@ SELECT id, last_sync_at, records_synced, status FROM scout.sync_checkpoints ORDE
 SELECT model, count(*) AS runs, sum(inserted) AS inserted, sum(updated) AS updated,
        max(completed_at - started_at) AS slowest, bool_and(status = 'success') AS all_ok
 FROM scout.sync_logs GROUP BY model ORDER BY min(id);
-\echo 'Sales in bronze, paid and done orders (amounts exact, as Odoo sent them):'
+\echo 'Orders in bronze by state (amounts exact, as Odoo sent them):'
 SELECT payload->>'state' AS state, count(*) AS orders, sum((payload->>'amount_total')::numeric) AS amount_total
 FROM scout.bronze_pos_order GROUP BY 1 ORDER BY 1;
+\echo 'Silver: transactions by status, and what the data-quality rules quarantined:'
+SELECT status, count(*) AS transactions, sum(gross_amount) AS gross_amount FROM scout.transactions GROUP BY 1 ORDER BY 1;
+SELECT rule, count(*) AS rows FROM scout.silver_rejects GROUP BY 1 ORDER BY 2 DESC;
+\echo 'Gold (after SELECT scout.refresh_gold()): the last five business days, all stores:'
+SELECT scout.refresh_gold();
+SELECT business_date, transaction_count, revenue, refunds, avg_transaction_value
+FROM scout.v_tx_trends WHERE store_id IS NULL ORDER BY business_date DESC LIMIT 5;
+\echo 'Top five products by revenue:'
+SELECT revenue_rank, product_name, product_category, brand_name, quantity, revenue
+FROM scout.v_product_mix ORDER BY revenue_rank LIMIT 5;
 SQL
 say "done: everything started by this demo is being stopped"

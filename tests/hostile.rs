@@ -4,7 +4,7 @@
 
 use odoo_sync_tests::*;
 use serde_json::{json, Value};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 
 const FIELDS: &[&str] = &["id", "name", "company_id", "currency_id", "active", "write_date", "create_date"];
@@ -20,25 +20,7 @@ fn fake_odoo(page: Vec<u8>, status_line: &'static str, extra_headers: String) ->
             let page = page.clone();
             let extra = extra_headers.clone();
             std::thread::spawn(move || loop {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 65536];
-                let body = loop {
-                    let n = s.read(&mut chunk).unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let len = text[..end]
-                            .lines()
-                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
-                            .unwrap_or(0);
-                        if buf.len() >= end + 4 + len {
-                            break String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string();
-                        }
-                    }
-                };
+                let Some(body) = read_http_request(&mut s) else { return };
                 let req: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
                 let method = req["params"]["method"].as_str().unwrap_or("");
                 let inner = req["params"]["args"][4].as_str().unwrap_or("");
