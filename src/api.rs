@@ -60,7 +60,9 @@ fn sync_one(model: Option<&str>, full: Option<bool>, dry_run: Option<bool>) -> S
     let dry_run = required(dry_run, "dry_run")?;
     let spec = models::find(model)?;
     let settings = Settings::current();
-    with_session(&settings, |odoo| sync::run_model(&spec, options(full, dry_run, "function"), &settings, odoo))
+    let summary = with_session(&settings, |odoo| sync::run_model(&spec, options(full, dry_run, "function"), &settings, odoo))?;
+    alerts::on_success(&summary);
+    Ok(summary)
 }
 
 /// Syncs one Odoo model into its bronze table, in the caller's transaction (all or nothing).
@@ -77,9 +79,11 @@ fn sync_all(full: Option<bool>) -> SyncResult<Vec<RunSummary>> {
     let full = required(full, "full")?;
     let settings = Settings::current();
     let specs = models::enabled()?;
-    with_session(&settings, |odoo| {
+    let all: Vec<RunSummary> = with_session(&settings, |odoo| {
         specs.iter().map(|spec| sync::run_model(spec, options(full, false, "function"), &settings, odoo)).collect()
-    })
+    })?;
+    all.iter().for_each(alerts::on_success);
+    Ok(all)
 }
 
 /// Syncs every enabled model in dependency order, in the caller's transaction.
