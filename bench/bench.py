@@ -5,8 +5,9 @@ calls this). Everything runs against the simulators on loopback and one local Po
 Figures:
   wall      seconds from the client's call to its answer
   rows/s    rows loaded / wall
-  CPU       utime+stime from /proc/<pid>/stat of the PostgreSQL backend, the simulator and the
-            client process (the Python peer, the raw client), over the same interval
+  CPU       over the same interval: the on-CPU time of the PostgreSQL backend running the sync
+            (/proc/<pid>/schedstat), utime+stime of the simulator and of the client process
+            (the Python peer, the raw client)
   RSS       of the backend running the sync, from /proc/<pid>/status: VmRSS before the call,
             VmHWM after it (the peak was reset to the current RSS just before the call, through
             /proc/<pid>/clear_refs), and the peak of RssAnon (private memory, sampled every 10 ms;
@@ -20,7 +21,6 @@ import json
 import os
 import re
 import resource
-import statistics
 import subprocess
 import sys
 import threading
@@ -99,6 +99,9 @@ class Sampler(threading.Thread):
         while not self.stop_ev.is_set():
             if self.pid is None and self.find_pid:
                 self.pid = self.find_pid()
+                if self.pid is None:
+                    self.stop_ev.wait(0.05)
+                    continue
             if self.pid is not None:
                 c = proc_cpu(self.pid)
                 if c is not None:

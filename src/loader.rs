@@ -210,6 +210,15 @@ pub fn start_log(cp_id: &str, model: &str, full: bool, run_mode: &str) -> SyncRe
 
 /// Opens a log row that also records Odoo's count of the window, for progress reporting.
 pub fn start_log_with_estimate(cp_id: &str, model: &str, full: bool, run_mode: &str, estimate: Option<i64>) -> SyncResult<i64> {
+    // A 'running' row whose backend is gone belongs to a run that was cut off (crash, kill,
+    // shutdown) and could not record its end: say so instead of leaving it running forever.
+    Spi::run_with_args(
+        "UPDATE scout.sync_logs SET status = 'failed', completed_at = clock_timestamp(), error_count = error_count + 1, \
+           error_message = 'interrupted (backend or server stopped mid-run); its committed pages were kept and the next run resumed' \
+         WHERE checkpoint_id = $1 AND status = 'running' \
+           AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = sync_logs.backend_pid)",
+        &[cp_id.into()],
+    )?;
     let sql = "INSERT INTO scout.sync_logs (checkpoint_id, model, full_sync, run_mode, estimated_total) \
                VALUES ($1, $2, $3, $4, $5) RETURNING id";
     Spi::get_one_with_args::<i64>(sql, &[cp_id.into(), model.into(), full.into(), run_mode.into(), estimate.into()])?

@@ -230,3 +230,31 @@ fn pg_cron_runs_the_sync_and_skips_a_model_another_session_is_syncing() {
     holder.execute("SELECT pg_advisory_unlock_all()", &[]).unwrap();
     c.execute("SELECT cron.unschedule('odoo-sync')", &[]).unwrap();
 }
+
+#[test]
+fn an_immediate_shutdown_during_a_worker_load_loses_and_duplicates_nothing() {
+    let sim = Sim::start(&["--orders", "5000", "--seed", "19"]);
+    let cluster = worker_cluster("wk_crash", "*/2 * * * * *");
+    let db = cluster.create_db_named("wk_crash");
+    db.configure(&sim, &[("odoo_sync.batch_size", "100")]);
+    wait_for(120, "pos.order.line half loaded", || {
+        let open: Option<i64> = db
+            .connect()
+            .query_opt("SELECT last_record_id FROM scout.sync_checkpoints WHERE model = 'pos.order.line' AND window_end IS NOT NULL", &[])
+            .unwrap()
+            .and_then(|r| r.get(0));
+        open.filter(|id| *id > 0).map(|_| ())
+    });
+    cluster.crash_and_restart();
+    wait_for(180, "the load to finish after the crash", || (successes(&db, "pos.payment") >= 1).then_some(()));
+    assert_all_bronze_matches(&db, &sim);
+    // The run cut by the crash could not record its end; the next run of the model says so.
+    let interrupted: i64 = db
+        .connect()
+        .query_one("SELECT count(*) FROM scout.sync_logs WHERE model = 'pos.order.line' AND status = 'failed' AND error_message LIKE 'interrupted%'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(interrupted, 1);
+    let stale: i64 = db.connect().query_one("SELECT count(*) FROM scout.sync_logs WHERE model = 'pos.order.line' AND status = 'running'", &[]).unwrap().get(0);
+    assert_eq!(stale, 0);
+}

@@ -128,6 +128,12 @@ impl Cluster {
             }
             all.push(dir.clone());
         }
+        let cluster = Cluster { port, dir, next_db: AtomicUsize::new(0) };
+        cluster.pg_ctl_start();
+        cluster
+    }
+
+    fn pg_ctl_start(&self) {
         // As in production: no Rust backtraces in error details (pgrx adds them when set).
         // The server must not inherit our descriptors (a lock file held by a caller's flock
         // would stay held for as long as the server runs).
@@ -141,10 +147,17 @@ impl Cluster {
                 Ok(())
             });
         }
+        let data = self.dir.join("data");
         run(pg_ctl
             .env_remove("RUST_BACKTRACE")
-            .args(["-D", &data.to_string_lossy(), "-l", &dir.join("server.log").to_string_lossy(), "-w", "start"]));
-        Cluster { port, dir, next_db: AtomicUsize::new(0) }
+            .args(["-D", &data.to_string_lossy(), "-l", &self.log_path().to_string_lossy(), "-w", "start"]));
+    }
+
+    /// `pg_ctl stop -m immediate` (a crash: no shutdown checkpoint), then start again.
+    pub fn crash_and_restart(&self) {
+        let data = self.dir.join("data");
+        run(as_postgres(&format!("{PG_BIN}/pg_ctl")).args(["-D", &data.to_string_lossy(), "-m", "immediate", "-w", "stop"]));
+        self.pg_ctl_start();
     }
 
     pub fn log_path(&self) -> PathBuf {
