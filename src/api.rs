@@ -5,7 +5,7 @@ use crate::errors::{SyncError, SyncResult};
 use crate::models;
 use crate::settings::Settings;
 use crate::sync::{self, session::with_session, RunOptions, RunSummary};
-use crate::{alerts, loader};
+use crate::alerts;
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::heap_tuple::PgHeapTuple;
@@ -137,13 +137,8 @@ fn odoo_sync_step(
 fn record_failure(model: Option<&str>, run_id: Option<i64>, message: Option<&str>, mode: Option<&str>) -> SyncResult<()> {
     let model = required(model, "model")?;
     let spec = models::find(model)?;
-    let settings = Settings::current();
-    let cp_id = sync::checkpoint_id(&settings, &spec.model);
-    let message = crate::errors::redact(message.unwrap_or("unknown error"));
     let mode = if mode == Some("worker") { "worker" } else { "procedure" };
-    let previous = loader::record_failure(&cp_id, &spec.model, run_id, mode, &message)?;
-    alerts::on_failure(&spec.model, previous.as_deref(), &message);
-    Ok(())
+    sync::record_failure(&Settings::current(), &spec.model, run_id, mode, message.unwrap_or("unknown error"))
 }
 
 /// Records that a committing run failed, in the caller's (new) transaction: the log row, the

@@ -11,7 +11,7 @@
 
 use crate::errors::{SyncError, SyncResult};
 use crate::sync::{self, session::with_session, RunOptions};
-use crate::{alerts, loader, models, settings};
+use crate::{alerts, models, settings};
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -110,11 +110,7 @@ fn sync_model(spec: &models::ModelSpec) {
                 pgrx::warning!("{message}");
                 let recorded = in_transaction(|| {
                     apply_database_settings()?;
-                    let s = settings::Settings::current();
-                    let cp_id = sync::checkpoint_id(&s, &spec.model);
-                    let previous = loader::record_failure(&cp_id, &spec.model, run_id, "worker", &message)?;
-                    alerts::on_failure(&spec.model, previous.as_deref(), &message);
-                    Ok(())
+                    sync::record_failure(&settings::Settings::current(), &spec.model, run_id, "worker", &message)
                 });
                 if let Err(e) = recorded {
                     pgrx::warning!("odoo_sync worker: could not record the failure: {e}");

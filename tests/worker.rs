@@ -21,6 +21,18 @@ fn successes(db: &Db, model: &str) -> i64 {
         .get(0)
 }
 
+/// Waits until pos.order.line is half loaded: its window open, some pages committed.
+fn wait_half_loaded(db: &Db) {
+    wait_for(120, "pos.order.line half loaded", || {
+        let open: Option<i64> = db
+            .connect()
+            .query_opt("SELECT last_record_id FROM scout.sync_checkpoints WHERE model = 'pos.order.line' AND window_end IS NOT NULL", &[])
+            .unwrap()
+            .and_then(|r| r.get(0));
+        open.filter(|id| *id > 0).map(|_| ())
+    });
+}
+
 fn worker_pid(db: &Db) -> Option<i32> {
     db.connect()
         .query_opt("SELECT pid FROM pg_stat_activity WHERE backend_type = 'odoo_sync worker'", &[])
@@ -71,14 +83,7 @@ fn a_terminated_worker_comes_back_and_finishes_a_large_first_load() {
     db.configure(&sim, &[("odoo_sync.batch_size", "100")]);
     // Kill it while pos.order.line is half loaded (its window open, some pages committed).
     let mut kills = 0;
-    wait_for(120, "pos.order.line half loaded", || {
-        let open: Option<i64> = db
-            .connect()
-            .query_opt("SELECT last_record_id FROM scout.sync_checkpoints WHERE model = 'pos.order.line' AND window_end IS NOT NULL", &[])
-            .unwrap()
-            .and_then(|r| r.get(0));
-        open.filter(|id| *id > 0).map(|_| ())
-    });
+    wait_half_loaded(&db);
     let pid = worker_pid(&db).expect("worker running");
     let mut c = db.connect();
     c.execute("SELECT pg_terminate_backend($1)", &[&pid]).unwrap();
@@ -237,14 +242,7 @@ fn an_immediate_shutdown_during_a_worker_load_loses_and_duplicates_nothing() {
     let cluster = worker_cluster("wk_crash", "*/2 * * * * *");
     let db = cluster.create_db_named("wk_crash");
     db.configure(&sim, &[("odoo_sync.batch_size", "100")]);
-    wait_for(120, "pos.order.line half loaded", || {
-        let open: Option<i64> = db
-            .connect()
-            .query_opt("SELECT last_record_id FROM scout.sync_checkpoints WHERE model = 'pos.order.line' AND window_end IS NOT NULL", &[])
-            .unwrap()
-            .and_then(|r| r.get(0));
-        open.filter(|id| *id > 0).map(|_| ())
-    });
+    wait_half_loaded(&db);
     cluster.crash_and_restart();
     wait_for(180, "the load to finish after the crash", || (successes(&db, "pos.payment") >= 1).then_some(()));
     assert_all_bronze_matches(&db, &sim);

@@ -104,6 +104,15 @@ pub fn checkpoint_id(s: &Settings, model: &str) -> String {
     format!("{}:{}", s.checkpoint_key, model)
 }
 
+/// Records that a committing run (procedure, worker) failed, in a transaction of its own: the
+/// log row, the checkpoint's status and error, and an alert when the model just started failing.
+pub fn record_failure(s: &Settings, model: &str, run_id: Option<i64>, mode: &str, message: &str) -> SyncResult<()> {
+    let message = crate::errors::redact(message);
+    let previous = loader::record_failure(&checkpoint_id(s, model), model, run_id, mode, &message)?;
+    crate::alerts::on_failure(model, previous.as_deref(), &message);
+    Ok(())
+}
+
 /// NOTICE lines for a long manual run: rows done of Odoo's count, at most every few seconds.
 struct Progress {
     model: String,

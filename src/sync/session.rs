@@ -35,11 +35,16 @@ thread_local! {
 /// procedure and the worker call once per page) when the settings and secret are unchanged.
 /// A failed call drops the session: the next one starts from a fresh connection.
 pub fn with_session<T>(s: &Settings, f: impl FnOnce(&mut OdooSession) -> SyncResult<T>) -> SyncResult<T> {
-    let fresh = OdooSession::open(s)?;
-    let mut session = CACHED
+    // Only the cheap part (settings, the secret, a hash) runs per call: building a client
+    // (TLS roots, agent) happens only when the cached session cannot be reused.
+    let (cfg, fingerprint) = client_config(s)?;
+    let cached = CACHED
         .with(|c| c.borrow_mut().take())
-        .filter(|old| old.fingerprint == fresh.fingerprint && old.opened.elapsed() < SESSION_TTL)
-        .unwrap_or(fresh);
+        .filter(|old| old.fingerprint == fingerprint && old.opened.elapsed() < SESSION_TTL);
+    let mut session = match cached {
+        Some(session) => session,
+        None => OdooSession::open(cfg, fingerprint)?,
+    };
     let result = f(&mut session);
     if result.is_ok() {
         CACHED.with(|c| *c.borrow_mut() = Some(session));
@@ -47,37 +52,42 @@ pub fn with_session<T>(s: &Settings, f: impl FnOnce(&mut OdooSession) -> SyncRes
     result
 }
 
-impl OdooSession {
-    pub fn open(s: &Settings) -> SyncResult<OdooSession> {
-        let base_url = s.base_url.clone().ok_or(SyncError::NotConfigured { setting: "odoo_sync.base_url", env: "ODOO_BASE_URL" })?;
-        validate_base_url(&base_url).map_err(|detail| SyncError::InvalidSetting { setting: "odoo_sync.base_url", detail })?;
-        let db = s.db.clone().ok_or(SyncError::NotConfigured { setting: "odoo_sync.db", env: "ODOO_DB" })?;
-        let login = s.username.clone().ok_or(SyncError::NotConfigured { setting: "odoo_sync.username", env: "ODOO_USERNAME" })?;
-        let creds = secret::load()?.ok_or(SyncError::NotConfigured {
-            setting: "the Odoo password or API key (scout.odoo_set_secret())",
-            env: "ODOO_PASSWORD or ODOO_API_KEY",
+/// The client settings for a run, and a hash of everything they were built from (a change
+/// of settings or secret means a new session).
+fn client_config(s: &Settings) -> SyncResult<(ClientConfig, u64)> {
+    let base_url = s.base_url.clone().ok_or(SyncError::NotConfigured { setting: "odoo_sync.base_url", env: "ODOO_BASE_URL" })?;
+    validate_base_url(&base_url).map_err(|detail| SyncError::InvalidSetting { setting: "odoo_sync.base_url", detail })?;
+    let db = s.db.clone().ok_or(SyncError::NotConfigured { setting: "odoo_sync.db", env: "ODOO_DB" })?;
+    let login = s.username.clone().ok_or(SyncError::NotConfigured { setting: "odoo_sync.username", env: "ODOO_USERNAME" })?;
+    let creds = secret::load()?.ok_or(SyncError::NotConfigured {
+        setting: "the Odoo password or API key (scout.odoo_set_secret())",
+        env: "ODOO_PASSWORD or ODOO_API_KEY",
+    })?;
+    let mut h = DefaultHasher::new();
+    (&base_url, &db, &login, &creds.secret.0, creds.is_api_key, &s.transport, &s.ca_file).hash(&mut h);
+    (s.http_timeout, s.max_retries, s.max_response_bytes).hash(&mut h);
+    let mut cfg = ClientConfig::new(&base_url, &db, &login, creds.secret);
+    cfg.secret_is_api_key = creds.is_api_key;
+    cfg.transport = match s.transport.as_str() {
+        "jsonrpc" => TransportChoice::JsonRpc,
+        "json2" => TransportChoice::Json2,
+        _ => TransportChoice::Auto,
+    };
+    cfg.timeout = Duration::from_secs(s.http_timeout as u64);
+    cfg.max_retries = s.max_retries as u32;
+    cfg.max_response_bytes = s.max_response_bytes;
+    if let Some(path) = &s.ca_file {
+        let pem = std::fs::read(path).map_err(|e| SyncError::InvalidSetting {
+            setting: "odoo_sync.ca_file",
+            detail: format!("cannot read {path}: {e}"),
         })?;
-        let mut h = DefaultHasher::new();
-        (&base_url, &db, &login, &creds.secret.0, creds.is_api_key, &s.transport, &s.ca_file).hash(&mut h);
-        (s.http_timeout, s.max_retries, s.max_response_bytes).hash(&mut h);
-        let fingerprint = h.finish();
-        let mut cfg = ClientConfig::new(&base_url, &db, &login, creds.secret);
-        cfg.secret_is_api_key = creds.is_api_key;
-        cfg.transport = match s.transport.as_str() {
-            "jsonrpc" => TransportChoice::JsonRpc,
-            "json2" => TransportChoice::Json2,
-            _ => TransportChoice::Auto,
-        };
-        cfg.timeout = Duration::from_secs(s.http_timeout as u64);
-        cfg.max_retries = s.max_retries as u32;
-        cfg.max_response_bytes = s.max_response_bytes;
-        if let Some(path) = &s.ca_file {
-            let pem = std::fs::read(path).map_err(|e| SyncError::InvalidSetting {
-                setting: "odoo_sync.ca_file",
-                detail: format!("cannot read {path}: {e}"),
-            })?;
-            cfg.extra_ca_pem = Some(pem);
-        }
+        cfg.extra_ca_pem = Some(pem);
+    }
+    Ok((cfg, h.finish()))
+}
+
+impl OdooSession {
+    fn open(cfg: ClientConfig, fingerprint: u64) -> SyncResult<OdooSession> {
         let mut client = Client::new(cfg).map_err(|error| SyncError::Odoo { model: None, error })?;
         client.set_wait_hook(|| {
             pgrx::check_for_interrupts!();
