@@ -16,8 +16,8 @@ cargo build --release -q -p odoo-sim
 step "build and install the extension into PostgreSQL 15"
 cargo pgrx install --pg-config "$PG_CONFIG" >/dev/null
 
-step "unit tests: the Odoo client and the cron schedules"
-cargo test -q -p odoo-client -p schedule
+step "unit tests: calendar, the Odoo client, the cron schedules"
+cargo test -q -p civil -p odoo-client -p schedule
 
 step "simulator tests"
 cargo test -q --release -p odoo-sim

@@ -131,34 +131,13 @@ fn line_total_off(qty: Dec, price: Dec, disc: Dec, total: Dec) -> bool {
 // Dates: Odoo sends naive UTC "YYYY-MM-DD HH:MM:SS"; business days are local.
 // ------------------------------------------------------------------------------------------
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
-}
-
 /// The local business date and hour of a UTC Odoo datetime, for a fixed UTC offset.
 fn local_day_hour(utc: &str, offset_secs: i64) -> (String, i64) {
     let (d, t) = utc.split_once(' ').unwrap_or_else(|| panic!("bad datetime {utc}"));
     let p: Vec<i64> = d.split('-').map(|x| x.parse().unwrap()).collect();
     let q: Vec<i64> = t.split(':').map(|x| x.parse().unwrap()).collect();
-    let secs = days_from_civil(p[0], p[1], p[2]) * 86_400 + q[0] * 3600 + q[1] * 60 + q[2] + offset_secs;
-    let (y, m, dd) = civil_from_days(secs.div_euclid(86_400));
+    let secs = civil::days_from_civil(p[0], p[1] as u32, p[2] as u32) * 86_400 + q[0] * 3600 + q[1] * 60 + q[2] + offset_secs;
+    let (y, m, dd) = civil::civil_from_days(secs.div_euclid(86_400));
     (format!("{y:04}-{m:02}-{dd:02}"), secs.rem_euclid(86_400) / 3600)
 }
 

@@ -4,6 +4,7 @@
 //! as in pg_cron. Day of month and day of week combine as in cron: when both are restricted,
 //! either may match.
 
+use civil::civil_from_days;
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,18 +132,6 @@ impl Schedule {
         }
         None
     }
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]
