@@ -11,8 +11,10 @@ CREATE TABLE scout.sync_models (
     bronze_table    text NOT NULL UNIQUE CHECK (bronze_table ~ '^bronze_[a-z0-9_]+$'),
     sync_order      int  NOT NULL UNIQUE,
     fields          text[] NOT NULL,
-    -- Fields only some Odoo databases have (OCA modules, custom fields): asked for only when
-    -- fields_get says they exist; otherwise they are simply absent from the payload.
+    -- Fields only some Odoo databases have (OCA modules, custom fields, fields of some Odoo
+    -- versions: detailed_type on 16/17, is_storable on 18+, res.partner mobile before 19):
+    -- asked for only when fields_get says they exist; otherwise they are absent from the
+    -- payload (silver reads NULL or 'Unknown') and named in sync_logs.missing_fields.
     optional_fields text[] NOT NULL DEFAULT '{}',
     -- Your own extra fields (x_loyalty_tier, ...): asked for if they exist, like optional ones.
     extra_fields    text[] NOT NULL DEFAULT '{}',
@@ -26,10 +28,10 @@ INSERT INTO scout.sync_models (model, bronze_table, sync_order, fields, optional
      '{id,name,complete_name,parent_id,write_date,create_date}', '{}'),
   ('product.product',    'bronze_product_product',    20,
      '{id,name,display_name,default_code,barcode,categ_id,list_price,lst_price,standard_price,active,type,taxes_id,company_id,product_tmpl_id,write_date,create_date}',
-     '{product_brand_id}'),
+     '{product_brand_id,detailed_type,is_storable}'),
   ('res.partner',        'bronze_res_partner',        30,
      '{id,name,display_name,type,is_company,parent_id,street,street2,city,zip,state_id,country_id,email,phone,active,company_id,customer_rank,write_date,create_date}',
-     '{x_region_code}'),
+     '{x_region_code,mobile}'),
   ('pos.config',         'bronze_pos_config',         40,
      '{id,name,company_id,currency_id,active,write_date,create_date}', '{}'),
   ('pos.session',        'bronze_pos_session',        50,
@@ -91,8 +93,11 @@ CREATE TABLE scout.sync_logs (
     http_calls        bigint NOT NULL DEFAULT 0,
     http_retries      bigint NOT NULL DEFAULT 0,
     estimated_total   bigint,                      -- Odoo's count for the window (committing runs)
+    missing_fields    text[],                      -- requested fields this Odoo does not have (synced without)
     backend_pid       int NOT NULL DEFAULT pg_backend_pid(),  -- who runs it (to spot runs cut off by a crash)
-    error_message     text
+    message           text,                        -- a note on a run that did not fail (skipped: why; fields synced without)
+    error_code        text,                        -- a failed run's SQLSTATE (as the ERROR a function call raises)
+    error_message     text                         -- a failed run's error
 );
 CREATE INDEX sync_logs_model_started ON scout.sync_logs (model, started_at DESC);
 COMMENT ON TABLE scout.sync_logs IS 'odoo_sync: one row per model per run.';

@@ -176,7 +176,8 @@ CREATE TABLE scout.products (
     brand_name      text NOT NULL DEFAULT 'Unknown',
     list_price      numeric,
     standard_price  numeric,
-    product_type    text,                       -- consu, service, combo
+    product_type    text,                       -- consu (goods), service, combo; Odoo 16/17's "product" is consu
+    is_storable     boolean,                    -- stock is tracked: Odoo 18+ is_storable, 16/17 type "product"; NULL: Odoo does not say
     active          boolean,                    -- false: archived in Odoo (kept, flagged)
     company_id      bigint,
     product_tmpl_id bigint,
@@ -206,6 +207,7 @@ CREATE TABLE scout.customers (
     region_code    text,                        -- custom x_region_code, when Odoo has it
     email          text,
     phone          text,
+    mobile         text,                        -- Odoo 16-18 (19 removed the field: NULL)
     active         boolean,
     company_id     bigint,
     customer_rank  integer,
@@ -463,7 +465,13 @@ WITH src AS (
            coalesce(scout.odoo_m2o_name(b.payload -> 'product_brand_id'), 'Unknown') AS brand_name,
            scout.odoo_num(b.payload -> 'list_price') AS list_price,
            scout.odoo_num(b.payload -> 'standard_price') AS standard_price,
-           scout.odoo_text(b.payload -> 'type') AS product_type,
+           -- Odoo 16/17 call storable goods type "product"; 18 made them "consu" with is_storable
+           -- (its own migration does exactly this), so silver reads the same on every version.
+           CASE scout.odoo_text(b.payload -> 'type') WHEN 'product' THEN 'consu'
+                ELSE scout.odoo_text(b.payload -> 'type') END AS product_type,
+           CASE WHEN b.payload ? 'is_storable' THEN scout.odoo_bool(b.payload -> 'is_storable')
+                WHEN b.payload ? 'detailed_type' THEN scout.odoo_text(b.payload -> 'type') = 'product'
+           END AS is_storable,
            scout.odoo_bool(b.payload -> 'active') AS active,
            scout.odoo_m2o(b.payload -> 'company_id') AS company_id,
            scout.odoo_m2o(b.payload -> 'product_tmpl_id') AS product_tmpl_id
@@ -480,10 +488,10 @@ WITH src AS (
     DELETE FROM scout.products s WHERE s.id IN (SELECT id FROM failing) RETURNING s.id
 ), up AS (
     INSERT INTO scout.products AS s (id, name, display_name, default_code, barcode, category_id, category_name,
-        category_path, brand_id, brand_name, list_price, standard_price, product_type, active, company_id,
+        category_path, brand_id, brand_name, list_price, standard_price, product_type, is_storable, active, company_id,
         product_tmpl_id, write_date, run_id, synced_at, deleted_at)
     SELECT id, name, display_name, default_code, barcode, category_id, category_name, category_path, brand_id,
-           brand_name, list_price, standard_price, product_type, active, company_id, product_tmpl_id, write_date,
+           brand_name, list_price, standard_price, product_type, is_storable, active, company_id, product_tmpl_id, write_date,
            p_run, now(), deleted_at
     FROM src WHERE id NOT IN (SELECT id FROM failing) ORDER BY id
     ON CONFLICT (id) DO UPDATE
@@ -491,16 +499,17 @@ WITH src AS (
            barcode = EXCLUDED.barcode, category_id = EXCLUDED.category_id, category_name = EXCLUDED.category_name,
            category_path = EXCLUDED.category_path, brand_id = EXCLUDED.brand_id, brand_name = EXCLUDED.brand_name,
            list_price = EXCLUDED.list_price, standard_price = EXCLUDED.standard_price,
-           product_type = EXCLUDED.product_type, active = EXCLUDED.active, company_id = EXCLUDED.company_id,
+           product_type = EXCLUDED.product_type, is_storable = EXCLUDED.is_storable, active = EXCLUDED.active,
+           company_id = EXCLUDED.company_id,
            product_tmpl_id = EXCLUDED.product_tmpl_id, write_date = EXCLUDED.write_date,
            run_id = coalesce(EXCLUDED.run_id, s.run_id), synced_at = now(), deleted_at = EXCLUDED.deleted_at
      WHERE (s.name, s.display_name, s.default_code, s.barcode, s.category_id, s.category_name, s.category_path,
-            s.brand_id, s.brand_name, s.list_price, s.standard_price, s.product_type, s.active, s.company_id,
+            s.brand_id, s.brand_name, s.list_price, s.standard_price, s.product_type, s.is_storable, s.active, s.company_id,
             s.product_tmpl_id, s.write_date, s.deleted_at)
            IS DISTINCT FROM
            (EXCLUDED.name, EXCLUDED.display_name, EXCLUDED.default_code, EXCLUDED.barcode, EXCLUDED.category_id,
             EXCLUDED.category_name, EXCLUDED.category_path, EXCLUDED.brand_id, EXCLUDED.brand_name,
-            EXCLUDED.list_price, EXCLUDED.standard_price, EXCLUDED.product_type, EXCLUDED.active,
+            EXCLUDED.list_price, EXCLUDED.standard_price, EXCLUDED.product_type, EXCLUDED.is_storable, EXCLUDED.active,
             EXCLUDED.company_id, EXCLUDED.product_tmpl_id, EXCLUDED.write_date, EXCLUDED.deleted_at)
     RETURNING s.id
 )
@@ -540,6 +549,7 @@ WITH src AS (
            scout.odoo_text(b.payload -> 'x_region_code') AS region_code,
            scout.odoo_text(b.payload -> 'email') AS email,
            scout.odoo_text(b.payload -> 'phone') AS phone,
+           scout.odoo_text(b.payload -> 'mobile') AS mobile,
            scout.odoo_bool(b.payload -> 'active') AS active,
            scout.odoo_m2o(b.payload -> 'company_id') AS company_id,
            scout.odoo_num(b.payload -> 'customer_rank')::integer AS customer_rank
@@ -547,10 +557,10 @@ WITH src AS (
     WHERE b.id = ANY (p_ids)
 ), up AS (
     INSERT INTO scout.customers AS s (id, name, display_name, partner_type, is_company, parent_id, street, street2,
-        city, zip, state_id, state_name, country_id, country_name, region_code, email, phone, active, company_id,
+        city, zip, state_id, state_name, country_id, country_name, region_code, email, phone, mobile, active, company_id,
         customer_rank, write_date, run_id, synced_at, deleted_at)
     SELECT id, name, display_name, partner_type, is_company, parent_id, street, street2, city, zip, state_id,
-           state_name, country_id, country_name, region_code, email, phone, active, company_id, customer_rank,
+           state_name, country_id, country_name, region_code, email, phone, mobile, active, company_id, customer_rank,
            write_date, p_run, now(), deleted_at
     FROM src ORDER BY id
     ON CONFLICT (id) DO UPDATE
@@ -559,16 +569,16 @@ WITH src AS (
            street2 = EXCLUDED.street2, city = EXCLUDED.city, zip = EXCLUDED.zip, state_id = EXCLUDED.state_id,
            state_name = EXCLUDED.state_name, country_id = EXCLUDED.country_id, country_name = EXCLUDED.country_name,
            region_code = EXCLUDED.region_code, email = EXCLUDED.email, phone = EXCLUDED.phone,
-           active = EXCLUDED.active, company_id = EXCLUDED.company_id, customer_rank = EXCLUDED.customer_rank,
+           mobile = EXCLUDED.mobile, active = EXCLUDED.active, company_id = EXCLUDED.company_id, customer_rank = EXCLUDED.customer_rank,
            write_date = EXCLUDED.write_date, run_id = coalesce(EXCLUDED.run_id, s.run_id), synced_at = now(),
            deleted_at = EXCLUDED.deleted_at
      WHERE (s.name, s.display_name, s.partner_type, s.is_company, s.parent_id, s.street, s.street2, s.city, s.zip,
-            s.state_id, s.state_name, s.country_id, s.country_name, s.region_code, s.email, s.phone, s.active,
+            s.state_id, s.state_name, s.country_id, s.country_name, s.region_code, s.email, s.phone, s.mobile, s.active,
             s.company_id, s.customer_rank, s.write_date, s.deleted_at)
            IS DISTINCT FROM
            (EXCLUDED.name, EXCLUDED.display_name, EXCLUDED.partner_type, EXCLUDED.is_company, EXCLUDED.parent_id,
             EXCLUDED.street, EXCLUDED.street2, EXCLUDED.city, EXCLUDED.zip, EXCLUDED.state_id, EXCLUDED.state_name,
-            EXCLUDED.country_id, EXCLUDED.country_name, EXCLUDED.region_code, EXCLUDED.email, EXCLUDED.phone,
+            EXCLUDED.country_id, EXCLUDED.country_name, EXCLUDED.region_code, EXCLUDED.email, EXCLUDED.phone, EXCLUDED.mobile,
             EXCLUDED.active, EXCLUDED.company_id, EXCLUDED.customer_rank, EXCLUDED.write_date, EXCLUDED.deleted_at)
     RETURNING s.id
 )

@@ -14,6 +14,8 @@
 --   * revenue is the order's amount_total (tax included) in the order's currency; line-level
 --     figures (product, category, brand mix) are price_subtotal (tax excluded) and
 --     price_subtotal_incl;
+--   * multi-company: every order keeps its Odoo company (company_id); gold_daily_sales carries
+--     it, and gold_company_daily_sales sums each company's stores per business day;
 --   * the business day and hour are in the store's time zone: the store's tz from Odoo when
 --     known (scout.stores.timezone), else the odoo_sync.timezone setting, else UTC. The setting
 --     is read when the views are refreshed.
@@ -49,7 +51,9 @@ SELECT t.source_id, t.id, t.transaction_code, t."timestamp",
        z.tz AS timezone,
        (t."timestamp" AT TIME ZONE z.tz)::date AS business_date,
        extract(hour FROM t."timestamp" AT TIME ZONE z.tz)::integer AS business_hour,
-       t.customer_id, t.company_id, t.currency, t.is_refund, t.payment_method,
+       t.customer_id, t.company_id,
+       coalesce(CASE WHEN s.company_id = t.company_id THEN s.company_name END, 'Company ' || t.company_id::text) AS company_name,
+       t.currency, t.is_refund, t.payment_method,
        t.gross_amount, t.tax_amount, t.net_amount, t.quantity, t.line_count
 FROM scout.transactions t
 LEFT JOIN scout.stores s ON s.id = t.store_id
@@ -70,9 +74,10 @@ LEFT JOIN scout.products p ON p.id = i.product_id
 WHERE i.deleted_at IS NULL;
 COMMENT ON VIEW scout.v_revenue_items IS 'odoo_sync gold base: the live lines of the orders gold counts.';
 
--- Daily sales per store.
+-- Daily sales per store (and the company the orders belong to: one per store in practice).
 CREATE MATERIALIZED VIEW scout.gold_daily_sales AS
 SELECT store_id, min(store_name) AS store_name, business_date, min(timezone) AS timezone,
+       company_id, min(company_name) AS company_name,
        count(*)                                                 AS transaction_count,
        count(*) FILTER (WHERE NOT is_refund)                    AS sales_count,
        count(*) FILTER (WHERE is_refund)                        AS refund_count,
@@ -84,9 +89,29 @@ SELECT store_id, min(store_name) AS store_name, business_date, min(timezone) AS 
        sum(quantity)                                            AS items_sold,
        round(avg(gross_amount) FILTER (WHERE NOT is_refund), 2) AS avg_ticket
 FROM scout.v_revenue_transactions
-GROUP BY store_id, business_date;
-CREATE UNIQUE INDEX gold_daily_sales_key ON scout.gold_daily_sales (store_id, business_date);
+GROUP BY store_id, business_date, company_id;
+CREATE UNIQUE INDEX gold_daily_sales_key ON scout.gold_daily_sales (store_id, business_date, company_id);
+CREATE INDEX gold_daily_sales_company ON scout.gold_daily_sales (company_id, business_date);
 COMMENT ON MATERIALIZED VIEW scout.gold_daily_sales IS 'odoo_sync gold: revenue, tax, refunds and counts per store per business day.';
+
+-- Daily sales per company (Odoo multi-company): its stores' business days added up.
+CREATE MATERIALIZED VIEW scout.gold_company_daily_sales AS
+SELECT company_id, min(company_name) AS company_name, business_date,
+       count(DISTINCT store_id)                                 AS store_count,
+       count(*)                                                 AS transaction_count,
+       count(*) FILTER (WHERE NOT is_refund)                    AS sales_count,
+       count(*) FILTER (WHERE is_refund)                        AS refund_count,
+       sum(gross_amount)                                        AS revenue,           -- refunds subtracted
+       coalesce(sum(gross_amount) FILTER (WHERE NOT is_refund), 0)  AS gross_sales,
+       coalesce(-sum(gross_amount) FILTER (WHERE is_refund), 0)     AS refunds,
+       sum(tax_amount)                                          AS tax,
+       sum(gross_amount - tax_amount)                           AS revenue_excl_tax,
+       sum(quantity)                                            AS items_sold,
+       round(avg(gross_amount) FILTER (WHERE NOT is_refund), 2) AS avg_ticket
+FROM scout.v_revenue_transactions
+GROUP BY company_id, business_date;
+CREATE UNIQUE INDEX gold_company_daily_sales_key ON scout.gold_company_daily_sales (company_id, business_date);
+COMMENT ON MATERIALIZED VIEW scout.gold_company_daily_sales IS 'odoo_sync gold: revenue, tax, refunds and counts per Odoo company per business day (of its stores).';
 
 -- Transactions per store, business day and hour of day.
 CREATE MATERIALIZED VIEW scout.gold_hourly_transactions AS
@@ -229,7 +254,7 @@ BEGIN
         SELECT c.oid::regclass AS rel, c.relispopulated AS populated
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        JOIN unnest(ARRAY['gold_daily_sales', 'gold_hourly_transactions', 'gold_product_mix', 'gold_category_mix',
+        JOIN unnest(ARRAY['gold_daily_sales', 'gold_company_daily_sales', 'gold_hourly_transactions', 'gold_product_mix', 'gold_category_mix',
                           'gold_brand_mix', 'gold_payment_mix', 'gold_basket_size']) WITH ORDINALITY AS g(name, ord)
           ON g.name = c.relname
         WHERE n.nspname = 'scout' AND c.relkind = 'm'

@@ -30,7 +30,7 @@ BEGIN
       -- The failed page was rolled back; what was committed before it stays. Record the
       -- failure in its own transaction so that it survives, then raise it unchanged.
       BEGIN
-        PERFORM scout.odoo_sync_record_failure(model, run, err_msg, 'procedure');
+        PERFORM scout.odoo_sync_record_failure(model, run, err_msg, 'procedure', err_state);
       EXCEPTION WHEN OTHERS THEN
         -- Never let the bookkeeping hide the real error.
         RAISE WARNING 'odoo_sync: could not record the failure: %', SQLERRM;

@@ -7,6 +7,7 @@ SELECT m.model,
        ok.completed_at                             AS last_success_at,
        bad.completed_at                            AS last_error_at,
        CASE WHEN c.status = 'failed' THEN c.error_message END AS current_error,
+       CASE WHEN c.status = 'failed' THEN bad.error_code END  AS current_error_code,  -- its SQLSTATE
        coalesce(c.records_synced, 0)               AS records_synced,
        lock.pid IS NOT NULL                        AS running,
        lock.pid                                    AS running_pid,
@@ -21,7 +22,7 @@ LEFT JOIN scout.sync_checkpoints c
        ON c.id = coalesce(nullif(current_setting('odoo_sync.checkpoint_key', true), ''), 'odoo_sync_checkpoint') || ':' || m.model
 LEFT JOIN LATERAL (SELECT l.completed_at FROM scout.sync_logs l
                    WHERE l.model = m.model AND l.status = 'success' ORDER BY l.id DESC LIMIT 1) ok ON true
-LEFT JOIN LATERAL (SELECT l.completed_at FROM scout.sync_logs l
+LEFT JOIN LATERAL (SELECT l.completed_at, l.error_code FROM scout.sync_logs l
                    WHERE l.model = m.model AND l.status = 'failed' ORDER BY l.id DESC LIMIT 1) bad ON true
 LEFT JOIN LATERAL (SELECT l.fetched, l.estimated_total FROM scout.sync_logs l
                    WHERE l.model = m.model AND l.status = 'running' ORDER BY l.id DESC LIMIT 1) cur ON true

@@ -7,7 +7,7 @@
 --   -- and for long loads (the procedure calls the two functions):
 --   GRANT EXECUTE ON PROCEDURE scout.odoo_sync_run(text, boolean, integer) TO etl;
 --   GRANT EXECUTE ON FUNCTION scout.odoo_sync_step(text, boolean, bigint, integer, text),
---                             scout.odoo_sync_record_failure(text, bigint, text, text) TO etl;
+--                             scout.odoo_sync_record_failure(text, bigint, text, text, text) TO etl;
 -- The sync functions run as the extension owner (SECURITY DEFINER) so that they can read the
 -- secret, which the calling role itself cannot.
 
@@ -25,11 +25,11 @@ $$;
 ALTER FUNCTION scout.odoo_sync(text, boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION scout.odoo_sync_all(boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION scout.odoo_sync_step(text, boolean, bigint, integer, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION scout.odoo_sync_record_failure(text, bigint, text, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION scout.odoo_sync_record_failure(text, bigint, text, text, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 REVOKE ALL ON FUNCTION scout.odoo_sync(text, boolean, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout.odoo_sync_all(boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout.odoo_set_secret(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout.odoo_sync_step(text, boolean, bigint, integer, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION scout.odoo_sync_record_failure(text, bigint, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.odoo_sync_record_failure(text, bigint, text, text, text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE scout.odoo_sync_run(text, boolean, integer) FROM PUBLIC;

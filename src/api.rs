@@ -134,16 +134,24 @@ fn odoo_sync_step(
     or_report(step(model, full, run_id, max_pages, mode).and_then(to_row))
 }
 
-fn record_failure(model: Option<&str>, run_id: Option<i64>, message: Option<&str>, mode: Option<&str>) -> SyncResult<()> {
+fn record_failure(model: Option<&str>, run_id: Option<i64>, message: Option<&str>, mode: Option<&str>, error_code: Option<&str>) -> SyncResult<()> {
     let model = required(model, "model")?;
     let spec = models::find(model)?;
     let mode = if mode == Some("worker") { "worker" } else { "procedure" };
-    sync::record_failure(&Settings::current(), &spec.model, run_id, mode, message.unwrap_or("unknown error"))
+    // A SQLSTATE is five digits or upper-case letters; anything else is not recorded as one.
+    let error_code = error_code.filter(|c| c.len() == 5 && c.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()));
+    sync::record_failure(&Settings::current(), &spec.model, run_id, mode, error_code, message.unwrap_or("unknown error"))
 }
 
 /// Records that a committing run failed, in the caller's (new) transaction: the log row, the
 /// checkpoint's status and error, and an alert when the model just started failing.
 #[pg_extern(name = "odoo_sync_record_failure", volatile, parallel_unsafe)]
-fn odoo_sync_record_failure(model: Option<&str>, run_id: Option<i64>, message: Option<&str>, mode: default!(Option<&str>, "'procedure'")) {
-    or_report(record_failure(model, run_id, message, mode))
+fn odoo_sync_record_failure(
+    model: Option<&str>,
+    run_id: Option<i64>,
+    message: Option<&str>,
+    mode: default!(Option<&str>, "'procedure'"),
+    error_code: default!(Option<&str>, "NULL"),
+) {
+    or_report(record_failure(model, run_id, message, mode, error_code))
 }

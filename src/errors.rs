@@ -68,6 +68,13 @@ impl SyncError {
         }
     }
 
+    /// The SQLSTATE as its five characters (e.g. "08006"), as sync_logs.error_code records it.
+    pub fn sqlstate_text(&self) -> String {
+        // PostgreSQL packs the five characters six bits each (MAKE_SQLSTATE in elog.h).
+        let packed = self.sqlstate() as i64;
+        (0..5).map(|i| char::from(b'0' + ((packed >> (6 * i)) & 0x3F) as u8)).collect()
+    }
+
     pub fn detail(&self) -> Option<String> {
         match self {
             SyncError::Odoo { error: OdooError::Fault { name, code, http_status, .. }, .. } => {

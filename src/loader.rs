@@ -256,6 +256,8 @@ pub struct LogUpdate<'a> {
     pub http_calls: i64,
     pub http_retries: i64,
     pub message: Option<&'a str>,
+    /// Requested fields this Odoo does not have (None: leave as is).
+    pub missing_fields: Option<&'a [String]>,
 }
 
 pub fn update_log(run_id: i64, u: &LogUpdate) -> SyncResult<()> {
@@ -269,7 +271,8 @@ pub fn update_log(run_id: i64, u: &LogUpdate) -> SyncResult<()> {
                  window_start = to_timestamp($7), window_end = to_timestamp($8), \
                  odoo_version = coalesce($9, odoo_version), transport = coalesce($10, transport), \
                  http_calls = http_calls + $11, http_retries = http_retries + $12, \
-                 error_message = coalesce($13, error_message) \
+                 message = coalesce($13, message), \
+                 missing_fields = coalesce($15, missing_fields) \
                WHERE id = $1";
     let c = u.counts;
     Spi::run_with_args(
@@ -289,6 +292,7 @@ pub fn update_log(run_id: i64, u: &LogUpdate) -> SyncResult<()> {
             u.http_retries.into(),
             u.message.into(),
             c.deleted.into(),
+            u.missing_fields.map(<[String]>::to_vec).into(),
         ],
     )?;
     Ok(())
@@ -297,15 +301,15 @@ pub fn update_log(run_id: i64, u: &LogUpdate) -> SyncResult<()> {
 /// Records a failed run in its own transaction (the run's data was rolled back): the log row
 /// (created if the run failed before it had one) and the checkpoint's status. Returns the
 /// checkpoint's previous status, so that callers can alert on a change.
-pub fn record_failure(cp_id: &str, model: &str, run_id: Option<i64>, mode: &str, message: &str) -> SyncResult<Option<String>> {
+pub fn record_failure(cp_id: &str, model: &str, run_id: Option<i64>, mode: &str, error_code: Option<&str>, message: &str) -> SyncResult<Option<String>> {
     let run_id = match run_id {
         Some(id) => id,
         None => start_log(cp_id, model, false, mode)?,
     };
     Spi::run_with_args(
         "UPDATE scout.sync_logs SET status = 'failed', completed_at = clock_timestamp(), \
-           error_count = error_count + 1, error_message = $2 WHERE id = $1",
-        &[run_id.into(), message.into()],
+           error_count = error_count + 1, error_message = $2, error_code = $3 WHERE id = $1",
+        &[run_id.into(), message.into(), error_code.into()],
     )?;
     // A scalar subquery: one row (NULL status) even when the model has no checkpoint yet.
     let previous = Spi::get_one_with_args::<String>(

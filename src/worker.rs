@@ -108,9 +108,10 @@ fn sync_model(spec: &models::ModelSpec) {
             Err(e) => {
                 let message = crate::errors::redact(&e.to_string());
                 pgrx::warning!("{message}");
+                let code = e.sqlstate_text();
                 let recorded = in_transaction(|| {
                     apply_database_settings()?;
-                    sync::record_failure(&settings::Settings::current(), &spec.model, run_id, "worker", &message)
+                    sync::record_failure(&settings::Settings::current(), &spec.model, run_id, "worker", Some(&code), &message)
                 });
                 if let Err(e) = recorded {
                     pgrx::warning!("odoo_sync worker: could not record the failure: {e}");

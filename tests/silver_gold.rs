@@ -171,6 +171,7 @@ struct OOrder {
     name: String,
     date: String,
     config: i64,
+    company: i64,
     state: String,
     total: Dec,
     tax: Dec,
@@ -219,7 +220,7 @@ fn read_odoo(sim: &Sim) -> Odoo {
         .map(|r| (r["id"].as_i64().unwrap(), (text(&r["name"]).unwrap(), text(&r["type"]).unwrap_or_default())))
         .collect();
     let configs = read_all(sim, "pos.config", &["name"]).iter().map(|r| (r["id"].as_i64().unwrap(), text(&r["name"]).unwrap())).collect();
-    let orders = read_all(sim, "pos.order", &["name", "date_order", "config_id", "session_id", "state", "amount_total", "amount_tax", "amount_paid", "lines"])
+    let orders = read_all(sim, "pos.order", &["name", "date_order", "config_id", "company_id", "session_id", "state", "amount_total", "amount_tax", "amount_paid", "lines"])
         .iter()
         .map(|r| {
             (
@@ -228,6 +229,7 @@ fn read_odoo(sim: &Sim) -> Odoo {
                     name: text(&r["name"]).unwrap(),
                     date: text(&r["date_order"]).unwrap(),
                     config: m2o(&r["config_id"]).unwrap(),
+                    company: m2o(&r["company_id"]).unwrap(),
                     session: m2o(&r["session_id"]).unwrap(),
                     state: text(&r["state"]).unwrap(),
                     total: Dec::of(&r["amount_total"]),
@@ -304,6 +306,8 @@ struct Expected {
     items: BTreeMap<i64, String>,
     payments: usize,
     daily: BTreeMap<(i64, String), String>,
+    /// (company, business day) -> stores, counts and money of its stores' days
+    company_daily: BTreeMap<(i64, String), String>,
     hourly: BTreeMap<(i64, String, i64), String>,
     products: BTreeMap<(i64, String, i64), String>,
     categories: BTreeMap<(i64, String, i64), String>,
@@ -416,6 +420,7 @@ fn expected(odoo: &Odoo, tz: &str, tz_offset: i64) -> Expected {
     // Gold: completed orders (valid ones), in the business day of the time zone.
     let mut daily: BTreeMap<(i64, String), (i64, i64, i64, Dec, Dec, Dec, Dec)> = BTreeMap::new();
     let mut hourly: BTreeMap<(i64, String, i64), (i64, Dec)> = BTreeMap::new();
+    let mut company_daily: BTreeMap<(i64, String), (BTreeSet<i64>, i64, i64, Dec, Dec, Dec)> = BTreeMap::new();
     let mut products: BTreeMap<(i64, String, i64), (Dec, Dec, Dec, i64)> = BTreeMap::new();
     let mut categories: BTreeMap<(i64, String, i64), (Dec, Dec, Dec, i64)> = BTreeMap::new();
     let mut brands: BTreeMap<(i64, String, String), (Dec, Dec, i64)> = BTreeMap::new();
@@ -443,6 +448,13 @@ fn expected(odoo: &Odoo, tz: &str, tz_offset: i64) -> Expected {
         d.3 += o.total;
         d.5 += o.tax;
         d.6 += qty;
+        let cd = company_daily.entry((o.company, day.clone())).or_default();
+        cd.0.insert(o.config);
+        cd.1 += 1;
+        cd.2 += if refund { 1 } else { 0 };
+        cd.3 += o.total;
+        cd.4 += if refund { -o.total } else { Dec::default() };
+        cd.5 += o.tax;
         let h = hourly.entry((o.config, day.clone(), hour)).or_default();
         h.0 += 1;
         h.1 += o.total;
@@ -496,6 +508,9 @@ fn expected(odoo: &Odoo, tz: &str, tz_offset: i64) -> Expected {
     }
     for (k, (n, sales, refunds, revenue, refunded, tax, items)) in daily {
         e.daily.insert(k, format!("{n}|{sales}|{refunds}|{revenue}|{refunded}|{tax}|{items}|{tz}"));
+    }
+    for (k, (stores, n, refunds, revenue, refunded, tax)) in company_daily {
+        e.company_daily.insert(k, format!("{}|{n}|{refunds}|{revenue}|{refunded}|{tax}", stores.len()));
     }
     e.hourly = hourly.into_iter().map(|(k, (n, r))| (k, format!("{n}|{r}"))).collect();
     e.products = products.into_iter().map(|(k, (q, r, ri, n))| (k, format!("{q}|{r}|{ri}|{n}"))).collect();
@@ -680,6 +695,26 @@ fn assert_gold(db: &Db, e: &Expected) {
         .collect();
     assert!(!e.daily.is_empty());
     assert_same("gold_daily_sales (per store per business day)", &e.daily, &daily);
+    let company_daily: BTreeMap<(i64, String), String> = c
+        .query(
+            "SELECT company_id, business_date::text, store_count, transaction_count, refund_count, revenue::text, refunds::text, tax::text \
+             FROM scout.gold_company_daily_sales",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), format!("{}|{}|{}|{}|{}|{}", r.get::<_, i64>(2), r.get::<_, i64>(3), r.get::<_, i64>(4), dec(r, 5), dec(r, 6), dec(r, 7))))
+        .collect();
+    assert!(e.company_daily.keys().map(|k| k.0).collect::<BTreeSet<_>>().len() >= 2, "two companies in the data");
+    assert_same("gold_company_daily_sales (per company per business day)", &e.company_daily, &company_daily);
+    // Each store's daily row names the company its orders belong to.
+    let wrong_company: Option<String> = c
+        .query_one("SELECT string_agg(format('%s %s %s %s / %s %s', g.store_id, g.business_date, g.company_id, g.company_name, s.company_id, s.company_name), '; ') \
+                    FROM scout.gold_daily_sales g JOIN scout.stores s ON s.id = g.store_id \
+                    WHERE g.company_id IS DISTINCT FROM s.company_id OR g.company_name IS DISTINCT FROM s.company_name", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(wrong_company, None);
     let hourly: BTreeMap<(i64, String, i64), String> = c
         .query("SELECT store_id, business_date::text, business_hour, transaction_count, revenue::text FROM scout.gold_hourly_transactions", &[])
         .unwrap()
@@ -1286,14 +1321,14 @@ fn refresh_gold_populates_unpopulated_views_and_does_not_block_readers() {
         .collect();
     assert_eq!(
         views,
-        ["gold_basket_size", "gold_brand_mix", "gold_category_mix", "gold_daily_sales", "gold_hourly_transactions", "gold_payment_mix", "gold_product_mix"]
+        ["gold_basket_size", "gold_brand_mix", "gold_category_mix", "gold_company_daily_sales", "gold_daily_sales", "gold_hourly_transactions", "gold_payment_mix", "gold_product_mix"]
     );
     for v in &views {
         c.batch_execute(&format!("REFRESH MATERIALIZED VIEW scout.{v} WITH NO DATA")).unwrap();
     }
     refresh_gold(&db);
     let populated: i64 = c.query_one("SELECT count(*) FROM pg_matviews WHERE schemaname = 'scout' AND ispopulated", &[]).unwrap().get(0);
-    assert_eq!(populated, 7);
+    assert_eq!(populated, 8);
     let rows: i64 = c.query_one("SELECT count(*) FROM scout.gold_daily_sales", &[]).unwrap().get(0);
     assert!(rows > 0);
     // A model without a silver table (pos.session, or one a user adds) is bronze only.

@@ -225,7 +225,7 @@ fn pg_cron_runs_the_sync_and_skips_a_model_another_session_is_syncing() {
     });
     assert_eq!(status, "succeeded");
     let skipped: (String, String) = {
-        let r = c.query_one("SELECT status, error_message FROM scout.sync_logs WHERE model = 'pos.order' ORDER BY id LIMIT 1", &[]).unwrap();
+        let r = c.query_one("SELECT status, message FROM scout.sync_logs WHERE model = 'pos.order' ORDER BY id LIMIT 1", &[]).unwrap();
         (r.get(0), r.get(1))
     };
     assert_eq!(skipped.0, "skipped");

@@ -48,6 +48,10 @@ pub fn fill(schema: &Schema, store: &Store, model: usize, id: u32, row: &mut Row
                 if row[col("config_id")] == Val::False {
                     row[col("config_id")] = Val::M2o(config);
                 }
+                // As Odoo's _complete_values_from_session: the order belongs to its POS's company.
+                if row[col("company_id")] == Val::False {
+                    row[col("company_id")] = Val::M2o(st.m2o_at(sdef.col_of("company_id"), sr));
+                }
                 if row[col("name")] == Val::False {
                     let ci = schema.idx("pos.config");
                     let cname = store.display_name(schema, ci, config).unwrap_or_default();
@@ -72,8 +76,10 @@ pub fn fill(schema: &Schema, store: &Store, model: usize, id: u32, row: &mut Row
             if row[col("pos_reference")] == Val::False {
                 row[col("pos_reference")] = Val::str(&format!("Order {:05}-001-{:04}", id / 10000, id % 10000));
             }
-            if row[col("uuid")] == Val::False {
-                row[col("uuid")] = Val::str(&uuid_from(id as u64, now as u64));
+            if let Some(cu) = def.fdef("uuid").and_then(|f| f.col()) {
+                if row[cu] == Val::False {
+                    row[cu] = Val::str(&uuid_from(id as u64, now as u64));
+                }
             }
         }
         "pos.order.line" => {

@@ -242,6 +242,8 @@ fn products(c: &mut Ctx, rng: &mut Rng, categories: &[Vec<u32>]) -> Vec<Product>
     let [cname, ccode, cbar, ccat, cprice, ccost, cact, ctype, ctax, ccomp, ctmpl] =
         cols(def, ["name", "default_code", "barcode", "categ_id", "list_price", "standard_price", "active", "type", "taxes_id", "company_id", "product_tmpl_id"]);
     let cbrand = def.fdef("product_brand_id").and_then(|f| f.col());
+    let cdetailed = def.fdef("detailed_type").and_then(|f| f.col()); // Odoo 16, 17
+    let cstorable = def.fdef("is_storable").and_then(|f| f.col()); // Odoo 18+
     let sel = |k: &str| Val::Sel(def.fdef("type").and_then(|f| f.sel_index(k)).unwrap_or(0));
     let taxable: Arc<[u32]> = Arc::from(vec![1, 3]);
     let exempt: Arc<[u32]> = Arc::from(vec![2, 4]);
@@ -291,7 +293,22 @@ fn products(c: &mut Ctx, rng: &mut Rng, categories: &[Vec<u32>]) -> Vec<Product>
         r[cprice] = money(price_cents);
         r[ccost] = money(div_round(price_cents * rng.range(55, 80), 100));
         r[cact] = Val::Bool(!rng.chance(0.03));
-        r[ctype] = sel(if service { "service" } else { "consu" });
+        // Most goods are stocked. Odoo 16/17 call them type "product"; 18+ "consu" with
+        // is_storable. Decided by id, not by a draw, so the data is the same on every version.
+        let storable = !service && id % 7 != 0;
+        match (cdetailed, cstorable) {
+            (Some(cd), _) => {
+                let t = if service { "service" } else if storable { "product" } else { "consu" };
+                r[ctype] = sel(t);
+                r[cd] = Val::Sel(def.fdef("detailed_type").and_then(|f| f.sel_index(t)).unwrap_or(0));
+            }
+            (None, storable_col) => {
+                r[ctype] = sel(if service { "service" } else { "consu" });
+                if let Some(cs) = storable_col {
+                    r[cs] = Val::Bool(storable);
+                }
+            }
+        }
         r[ctax] = Val::Ids(if is_exempt { exempt.clone() } else { taxable.clone() });
         r[ccomp] = if company == 0 { Val::False } else { Val::M2o(company) };
         r[ctmpl] = Val::M2o(id);
@@ -325,6 +342,7 @@ fn partners(c: &mut Ctx, rng: &mut Rng) -> u32 {
         ["name", "complete_name", "type", "is_company", "parent_id", "street", "street2", "city", "zip", "state_id", "country_id", "email", "phone", "active", "company_id", "customer_rank"],
     );
     let cregion = def.fdef("x_region_code").and_then(|f| f.col());
+    let cmobile = def.fdef("mobile").and_then(|f| f.col()); // Odoo 16-18
     let region_idx = |code: &str| def.fdef("x_region_code").and_then(|f| f.sel_index(code));
     let mut provinces: Vec<&str> = Vec::new();
     for (_, prov, _, _, _) in CITIES {
@@ -382,6 +400,10 @@ fn partners(c: &mut Ctx, rng: &mut Rng) -> u32 {
         r[crank] = Val::Int(0);
         if let Some(cr) = cregion {
             r[cr] = region_idx(city.3).map(Val::Sel).unwrap_or(Val::False);
+        }
+        // A mobile number for every third contact, until Odoo 19 removed the field.
+        if let Some(cm) = cmobile {
+            r[cm] = if id % 3 == 0 { s(&format!("+63 917 {:03} {:04}", id % 1000, (id * 7919) % 10000)) } else { Val::False };
         }
         // Some contacts were edited during the period, each in its own transaction.
         let written = if id > 3 && rng.chance(0.1) { tx_at(c.start + rng.range(0, c.cfg.days as i64 * 86_400 - 1) * MICROS, rng) } else { tx };
@@ -583,15 +605,20 @@ fn pos_history(c: &mut Ctx, rng: &mut Rng, n_stores: usize, products: &[Product]
     let odef = c.def("pos.order");
     let ldef = c.def("pos.order.line");
     let pdef = c.def("pos.payment");
-    let [on, oref, odate, opartner, osession, oconfig, ocomp, ocur, ouser, ototal, otax, opaid, oret, ostate, olines, opays, ouuid] = cols(
+    let [on, oref, odate, opartner, osession, oconfig, ocomp, ocur, ouser, ototal, otax, opaid, oret, ostate, olines, opays] = cols(
         odef,
-        ["name", "pos_reference", "date_order", "partner_id", "session_id", "config_id", "company_id", "currency_id", "user_id", "amount_total", "amount_tax", "amount_paid", "amount_return", "state", "lines", "payment_ids", "uuid"],
+        ["name", "pos_reference", "date_order", "partner_id", "session_id", "config_id", "company_id", "currency_id", "user_id", "amount_total", "amount_tax", "amount_paid", "amount_return", "state", "lines", "payment_ids"],
     );
+    let ouuid = odef.fdef("uuid").and_then(|f| f.col()); // Odoo 18 and later
     let [lorder, lprod, lname, lqty, lprice, ldisc, lsub, lincl, ltax, lcomp] =
         cols(ldef, ["order_id", "product_id", "full_product_name", "qty", "price_unit", "discount", "price_subtotal", "price_subtotal_incl", "tax_ids", "company_id"]);
     let [porder, pmethod, pamount, pdate, psession, pchange, pcomp] = cols(pdef, ["pos_order_id", "payment_method_id", "amount", "payment_date", "session_id", "is_change", "company_id"]);
     let ostate_of = |k: &str| Val::Sel(odef.fdef("state").and_then(|f| f.sel_index(k)).unwrap_or(0));
-    let (st_draft, st_paid, st_done, st_inv, st_cancel) = (ostate_of("draft"), ostate_of("paid"), ostate_of("done"), ostate_of("invoiced"), ostate_of("cancel"));
+    let (st_draft, st_paid, st_done, st_cancel) = (ostate_of("draft"), ostate_of("paid"), ostate_of("done"), ostate_of("cancel"));
+    // Odoo 19 has no invoiced state: an invoiced order stays done. The generator still draws
+    // invoiced orders (same data on every version), with a marker value written as done.
+    let has_invoiced = odef.fdef("state").and_then(|f| f.sel_index("invoiced")).is_some();
+    let st_inv = if has_invoiced { ostate_of("invoiced") } else { Val::Sel(u8::MAX) };
     let tax_of: [Arc<[u32]>; 4] = [Arc::from(vec![1u32]), Arc::from(vec![3u32]), Arc::from(vec![]), Arc::from(vec![])];
 
     // Pre-size the big tables so generation does not double their memory while growing.
@@ -671,7 +698,9 @@ fn pos_history(c: &mut Ctx, rng: &mut Rng, n_stores: usize, products: &[Product]
             let written = if *state == st_done {
                 closed_at.unwrap_or(created)
             } else if *state == st_inv || *state == st_cancel {
-                tx_at(created + rng.range(30, 1800) * MICROS, rng)
+                let later = tx_at(created + rng.range(30, 1800) * MICROS, rng);
+                // Odoo 19 keeps an invoiced order in the done state, stamped by its session's close.
+                if *state == st_inv && !has_invoiced { closed_at.unwrap_or(created) } else { later }
             } else {
                 created
             };
@@ -785,10 +814,12 @@ fn pos_history(c: &mut Ctx, rng: &mut Rng, n_stores: usize, products: &[Product]
             r[otax] = money(total - excl);
             r[opaid] = money(if paid { total } else { 0 });
             r[oret] = money(change);
-            r[ostate] = state.clone();
+            r[ostate] = if *state == st_inv && !has_invoiced { st_done.clone() } else { state.clone() };
             r[olines] = Val::ids(line_ids);
             r[opays] = Val::ids(pay_ids);
-            r[ouuid] = s(&crate::defaults::uuid_from(c.cfg.seed, oid as u64));
+            if let Some(cu) = ouuid {
+                r[cu] = s(&crate::defaults::uuid_from(c.cfg.seed, oid as u64));
+            }
             c.stamp(odef, &mut r, created, written);
             c.store.tables[oi].upsert(oid, r);
             if paid && !is_refund {

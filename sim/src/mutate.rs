@@ -208,6 +208,9 @@ fn create_one(schema: &Schema, store: &mut Store, model: usize, rng: &mut Rng, t
             row[col("list_price")] = Val::Float(price as f64 / 100.0);
             row[col("standard_price")] = Val::Float(round2(price as f64 * 0.7 / 100.0));
             row[col("type")] = sel(schema, model, "type", "consu");
+            if let Some(c) = def.fdef("detailed_type").and_then(|f| f.col()) {
+                row[c] = sel(schema, model, "detailed_type", "consu"); // Odoo 16, 17
+            }
             row[col("taxes_id")] = Val::ids(vec![1, 3]);
             row[col("product_tmpl_id")] = Val::M2o(id);
         }
@@ -324,7 +327,9 @@ fn create_order(schema: &Schema, store: &mut Store, model: usize, id: u32, rng: 
     o[col("amount_tax")] = Val::Float((total - excl) as f64 / 100.0);
     o[col("amount_paid")] = Val::Float(total as f64 / 100.0);
     o[col("state")] = sel(schema, model, "state", "paid");
-    o[col("uuid")] = Val::str(&uuid_from(id as u64, ts as u64));
+    if let Some(cu) = def.fdef("uuid").and_then(|f| f.col()) {
+        o[cu] = Val::str(&uuid_from(id as u64, ts as u64)); // Odoo 18 and later
+    }
     finish(schema, model, &mut o, ts);
     // The order goes first so that its children's inverse lists attach to it.
     let at = ops.len() - line_ids.len() - 1;

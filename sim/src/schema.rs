@@ -282,10 +282,24 @@ impl MB {
 pub struct Features {
     pub brand: bool,
     pub region_code: bool,
+    /// Odoo major version (16..=19): the fields our models have differ between versions
+    /// (see VERSION DIFFERENCES in build()).
+    pub version: u32,
 }
 
+/// Builds the models of one Odoo version.
+///
+/// VERSION DIFFERENCES (read in Odoo's source and OpenUpgrade's upgrade analyses; only those
+/// that touch the models and fields odoo_sync reads):
+/// - product: 16 and 17 have `detailed_type`, and `type` includes `product` (storable goods);
+///   17 adds `combo`. 18 drops `detailed_type` and `product`: storable goods are
+///   `type = 'consu'` with the new boolean `is_storable`.
+/// - pos.order: `uuid` is new in 18; the `invoiced` state is gone in 19 (an invoiced order stays
+///   `done`); amounts are float fields before 18 and monetary from 18.
+/// - res.partner: `mobile` is removed in 19; the `private` address type exists only in 16.
 pub fn build(features: Features) -> Schema {
     use FType::*;
+    let v = features.version;
     let mut models = Vec::new();
 
     let mut b = model("res.company", "Companies", "sequence, name");
@@ -347,7 +361,22 @@ pub fn build(features: Features) -> Schema {
     b.alias("lst_price", Float, "Sales Price", "list_price");
     b.f("standard_price", Float, "Cost");
     b.f("active", Boolean, "Active");
-    b.sel("type", "Product Type", &[("consu", "Goods"), ("service", "Service"), ("combo", "Combo")]).req();
+    match v {
+        16 => {
+            let types = [("consu", "Consumable"), ("service", "Service"), ("product", "Storable Product")];
+            b.sel("type", "Type", &types).req();
+            b.sel("detailed_type", "Product Type", &types).req();
+        }
+        17 => {
+            let types = [("consu", "Consumable"), ("service", "Service"), ("product", "Storable Product"), ("combo", "Combo")];
+            b.sel("type", "Type", &types).req();
+            b.sel("detailed_type", "Product Type", &types).req();
+        }
+        _ => {
+            b.sel("type", "Product Type", &[("consu", "Goods"), ("service", "Service"), ("combo", "Combo")]).req();
+            b.f("is_storable", Boolean, "Track Inventory");
+        }
+    }
     b.m2m("taxes_id", "account.tax", "Sales Taxes");
     b.m2o("company_id", "res.company", "Company");
     b.m2o("product_tmpl_id", "product.template", "Product Template").req();
@@ -359,7 +388,11 @@ pub fn build(features: Features) -> Schema {
     let mut b = model("res.partner", "Contact", "complete_name ASC, id DESC");
     b.f("name", Char, "Name");
     b.f("complete_name", Char, "Complete Name").ro();
-    b.sel("type", "Address Type", &[("contact", "Contact"), ("invoice", "Invoice Address"), ("delivery", "Delivery Address"), ("other", "Other Address")]);
+    let mut address_types = vec![("contact", "Contact"), ("invoice", "Invoice Address"), ("delivery", "Delivery Address"), ("other", "Other Address")];
+    if v == 16 {
+        address_types.push(("private", "Private Address"));
+    }
+    b.sel("type", "Address Type", &address_types);
     b.f("is_company", Boolean, "Is a Company");
     b.m2o("parent_id", "res.partner", "Related Company");
     b.f("street", Char, "Street");
@@ -370,6 +403,9 @@ pub fn build(features: Features) -> Schema {
     b.m2o("country_id", "res.country", "Country");
     b.f("email", Char, "Email");
     b.f("phone", Char, "Phone");
+    if v <= 18 {
+        b.f("mobile", Char, "Mobile");
+    }
     b.f("active", Boolean, "Active");
     b.m2o("company_id", "res.company", "Company");
     b.f("customer_rank", Integer, "Customer Rank");
@@ -413,14 +449,21 @@ pub fn build(features: Features) -> Schema {
     b.m2o("company_id", "res.company", "Company").req().ro();
     b.m2o("currency_id", "res.currency", "Currency").ro();
     b.m2o("user_id", "res.users", "Employee");
-    b.f("amount_total", Float, "Total").req().ro();
-    b.f("amount_tax", Float, "Taxes").req().ro();
-    b.f("amount_paid", Float, "Paid").req().ro();
-    b.f("amount_return", Float, "Returned").req().ro();
-    b.sel("state", "Status", &[("draft", "New"), ("cancel", "Cancelled"), ("paid", "Paid"), ("done", "Posted"), ("invoiced", "Invoiced")]).ro();
+    let amount = if v >= 18 { Monetary } else { Float };
+    b.f("amount_total", amount, "Total").req().ro();
+    b.f("amount_tax", amount, "Taxes").req().ro();
+    b.f("amount_paid", amount, "Paid").req().ro();
+    b.f("amount_return", amount, "Returned").req().ro();
+    let mut states = vec![("draft", "New"), ("cancel", "Cancelled"), ("paid", "Paid"), ("done", "Posted")];
+    if v <= 18 {
+        states.push(("invoiced", "Invoiced"));
+    }
+    b.sel("state", "Status", &states).ro();
     b.o2m("lines", "pos.order.line", "order_id", "Order Lines").ro();
     b.o2m("payment_ids", "pos.payment", "pos_order_id", "Payments").ro();
-    b.f("uuid", Char, "Uuid").ro();
+    if v >= 18 {
+        b.f("uuid", Char, "Uuid").ro();
+    }
     models.push(b.build(&["name"]));
 
     let mut b = model("pos.order.line", "Point of Sale Order Lines", "id");

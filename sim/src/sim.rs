@@ -43,7 +43,7 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(cfg: Config) -> Result<Sim, String> {
-        let schema = schema::build(Features { brand: cfg.with_brand, region_code: cfg.with_region_code });
+        let schema = schema::build(Features { brand: cfg.with_brand, region_code: cfg.with_region_code, version: cfg.version });
         let store = generator::generate(&cfg, &schema);
         let faults = Faults::new(cfg.seed);
         if let Some(spec) = &cfg.faults {

@@ -106,9 +106,9 @@ pub fn checkpoint_id(s: &Settings, model: &str) -> String {
 
 /// Records that a committing run (procedure, worker) failed, in a transaction of its own: the
 /// log row, the checkpoint's status and error, and an alert when the model just started failing.
-pub fn record_failure(s: &Settings, model: &str, run_id: Option<i64>, mode: &str, message: &str) -> SyncResult<()> {
+pub fn record_failure(s: &Settings, model: &str, run_id: Option<i64>, mode: &str, error_code: Option<&str>, message: &str) -> SyncResult<()> {
     let message = crate::errors::redact(message);
-    let previous = loader::record_failure(&checkpoint_id(s, model), model, run_id, mode, &message)?;
+    let previous = loader::record_failure(&checkpoint_id(s, model), model, run_id, mode, error_code, &message)?;
     crate::alerts::on_failure(model, previous.as_deref(), &message);
     Ok(())
 }
@@ -144,10 +144,11 @@ impl Progress {
     }
 }
 
-/// The fields to ask for: our spec's fields and optional fields that this Odoo has (a field an
-/// older version lacks is noted in the run's message, and lands as absent), and the user's
+/// The fields to ask for, and those of our spec this Odoo does not have: our spec's fields and
+/// optional fields that this Odoo has (a field a version lacks lands as absent; the run's log
+/// names it in missing_fields, and a missing core field also in its message), and the user's
 /// extra fields, which must exist.
-fn requested_fields(spec: &ModelSpec, odoo: &mut OdooSession, summary: &mut RunSummary) -> SyncResult<Vec<String>> {
+fn requested_fields(spec: &ModelSpec, odoo: &mut OdooSession, summary: &mut RunSummary) -> SyncResult<(Vec<String>, Vec<String>)> {
     let model = spec.model.as_str();
     let wanted: Vec<String> = spec.fields.iter().chain(&spec.optional_fields).chain(&spec.extra_fields).cloned().collect();
     let (fields, missing) = odoo.existing_fields(model, &wanted)?;
@@ -162,7 +163,7 @@ fn requested_fields(spec: &ModelSpec, odoo: &mut OdooSession, summary: &mut RunS
     if !missing_core.is_empty() {
         summary.message = Some(format!("this Odoo has no {} on {model}; synced without", missing_core.join(", ")));
     }
-    Ok(fields)
+    Ok((fields, missing))
 }
 
 /// Ids per `search` call when listing every id of a model (8 bytes each on our side).
@@ -217,7 +218,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
             None => loader::start_log(&cp_id, model, opts.full, opts.mode)?,
         };
         let counts = RunCounts::default();
-        let u = LogUpdate { status: "skipped", counts: &counts, window: None, odoo_version: None, transport: None, http_calls: 0, http_retries: 0, message: Some(&msg) };
+        let u = LogUpdate { status: "skipped", counts: &counts, window: None, odoo_version: None, transport: None, http_calls: 0, http_retries: 0, message: Some(&msg), missing_fields: None };
         loader::update_log(run_id, &u)?;
         summary.run_id = Some(run_id);
         summary.status = "skipped";
@@ -227,7 +228,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
     }
 
     let cp = loader::read_checkpoint(&cp_id)?;
-    let fields = requested_fields(spec, odoo, &mut summary)?;
+    let (fields, missing_fields) = requested_fields(spec, odoo, &mut summary)?;
     let query = Query::new(s, fields.iter().any(|f| f == "company_id"));
     let client = odoo.client(model)?;
     let stats_before = client.stats;
@@ -326,6 +327,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
             http_calls: (client.stats.calls - stats_before.calls) as i64,
             http_retries: (client.stats.retries - stats_before.retries) as i64,
             message: summary.message.as_deref(),
+            missing_fields: Some(&missing_fields),
         };
         loader::update_log(id, &u)?;
     }

@@ -159,7 +159,7 @@ fn fields_get_filters_attributes() {
         all["company_id"],
         json!({"readonly": true, "relation": "res.company", "required": true, "store": true, "string": "Company", "type": "many2one"})
     );
-    assert_eq!(all["amount_total"]["type"], json!("float"));
+    assert_eq!(all["amount_total"]["type"], json!("monetary")); // a float field before Odoo 18
     assert_eq!(all["lines"]["type"], json!("one2many"));
     assert_eq!(all["write_date"], json!({"readonly": true, "required": false, "store": true, "string": "Last Updated on", "type": "datetime"}));
     let few = ok(s.addr, "res.partner", "fields_get", json!([["x_region_code", "name"]]), json!({"attributes": ["type"]}));
@@ -196,3 +196,36 @@ fn read_search_and_none_results() {
 }
 
 use odoo_sim::Config;
+
+#[test]
+fn each_version_profile_has_its_own_fields() {
+    let has = |fields: &Value, name: &str| fields.get(name).is_some();
+    for version in [16u32, 17, 18, 19] {
+        let s = start(Config { version, ..config(300) });
+        let product = ok(s.addr, "product.product", "fields_get", json!([]), json!({"attributes": ["type", "selection"]}));
+        let partner = ok(s.addr, "res.partner", "fields_get", json!([]), json!({"attributes": ["type"]}));
+        let order = ok(s.addr, "pos.order", "fields_get", json!([]), json!({"attributes": ["type", "selection"]}));
+        assert_eq!(has(&product, "detailed_type"), version <= 17, "{version}: detailed_type");
+        assert_eq!(has(&product, "is_storable"), version >= 18, "{version}: is_storable");
+        assert_eq!(has(&partner, "mobile"), version <= 18, "{version}: mobile");
+        assert_eq!(has(&order, "uuid"), version >= 18, "{version}: uuid");
+        assert_eq!(order["amount_total"]["type"], json!(if version >= 18 { "monetary" } else { "float" }), "{version}");
+        let states: Vec<&str> = order["state"]["selection"].as_array().unwrap().iter().map(|p| p[0].as_str().unwrap()).collect();
+        assert_eq!(states.contains(&"invoiced"), version <= 18, "{version}: {states:?}");
+        // The data follows: storable goods are type "product" before 18, is_storable after.
+        let storable = if version <= 17 {
+            count(s.addr, "product.product", json!([["type", "=", "product"]]))
+        } else {
+            count(s.addr, "product.product", json!([["is_storable", "=", true]]))
+        };
+        assert!(storable > 1000, "{version}: {storable} storable products");
+        if version <= 18 {
+            assert!(count(s.addr, "res.partner", json!([["mobile", "!=", false]])) > 100, "{version}: mobiles");
+            assert!(count(s.addr, "pos.order", json!([["state", "=", "invoiced"]])) > 0, "{version}: invoiced orders");
+        }
+        // Asking a version for a field it lacks fails as in Odoo.
+        let missing = if version <= 17 { "is_storable" } else { "detailed_type" };
+        let e = ek(s.addr, "product.product", "search_read", json!([[]]), json!({"fields": [missing], "limit": 1}));
+        assert_eq!(err_data(&e)["name"], json!("builtins.ValueError"), "{version}: {e}");
+    }
+}
