@@ -7,7 +7,16 @@ use serde_json::{json, Value};
 use std::io::Write;
 use std::net::TcpListener;
 
-const FIELDS: &[&str] = &["id", "name", "company_id", "currency_id", "active", "write_date", "create_date"];
+/// pos.config's fields as the fake describes them (fields_get types).
+const FIELDS: &[(&str, &str)] = &[
+    ("id", "integer"),
+    ("name", "char"),
+    ("company_id", "many2one"),
+    ("currency_id", "many2one"),
+    ("active", "boolean"),
+    ("write_date", "datetime"),
+    ("create_date", "datetime"),
+];
 
 /// A fake Odoo 19 that logs in, describes pos.config, and answers search_read with `page`
 /// (raw bytes, so that invalid UTF-8 can be sent). `extra_headers` go on that answer.
@@ -28,7 +37,7 @@ fn fake_odoo(page: Vec<u8>, status_line: &'static str, extra_headers: String) ->
                     ("version", _) => ("200 OK", String::new(), json!({"jsonrpc": "2.0", "id": 1, "result": {"server_version": "19.0", "server_version_info": [19, 0, 0, "final", 0, ""]}}).to_string().into_bytes()),
                     ("authenticate", _) => ("200 OK", String::new(), br#"{"jsonrpc": "2.0", "id": 1, "result": 2}"#.to_vec()),
                     ("execute_kw", "fields_get") => {
-                        let f: serde_json::Map<String, Value> = FIELDS.iter().map(|n| (n.to_string(), json!({"type": "char"}))).collect();
+                        let f: serde_json::Map<String, Value> = FIELDS.iter().map(|(n, t)| (n.to_string(), json!({"type": t}))).collect();
                         ("200 OK", String::new(), json!({"jsonrpc": "2.0", "id": 1, "result": f}).to_string().into_bytes())
                     }
                     _ => (status_line, extra.clone(), page.clone()),
@@ -80,6 +89,20 @@ fn answers_that_break_the_invariants_are_refused_before_loading() {
         ("a result that is not a list", rpc_page(json!({"id": 1})), "08P01", "expected a list"),
         ("a string with a NUL character", rpc_page(json!([record(json!(1), ok, "nul\u{0}byte")])), "22P05", "\\u0000"),
     ];
+    // Values of the wrong type for their field (silver reads them typed): refused, naming the field.
+    let wrong = |field: &str, value: Value| {
+        let mut r = record(json!(1), ok, "a");
+        r[field] = value;
+        rpc_page(json!([r]))
+    };
+    let cases = cases.into_iter().chain(vec![
+        ("a many2one that is a string", wrong("company_id", json!("Company 1")), "22000", "record 1 has company_id = \"Company 1\""),
+        ("a many2one whose id is not an integer", wrong("currency_id", json!(["1", "PHP"])), "22000", "false or [id, name]"),
+        ("a boolean that is a string", wrong("active", json!("yes")), "22000", "active = \"yes\", but Odoo's values of that field are true or false"),
+        ("a char field that is a number", wrong("name", json!(42)), "22000", "name = 42"),
+        ("a datetime that is not one", wrong("create_date", json!("yesterday")), "22000", "a datetime YYYY-MM-DD HH:MM:SS"),
+        ("a null where Odoo sends false", wrong("company_id", Value::Null), "22000", "company_id = null"),
+    ]);
     for (case, page, code, says) in cases {
         let url = fake_odoo(page, "200 OK", String::new());
         expect_refusal(case, &url, code, says);

@@ -229,6 +229,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
 
     let cp = loader::read_checkpoint(&cp_id)?;
     let (fields, missing_fields) = requested_fields(spec, odoo, &mut summary)?;
+    let shapes = odoo.shapes(model, &fields);
     let query = Query::new(s, fields.iter().any(|f| f == "company_id"));
     let client = odoo.client(model)?;
     let stats_before = client.stats;
@@ -260,7 +261,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
         let page = client
             .search_read_raw(model, &query.window(&window), &fields, "id asc", batch as u32, &query.context)
             .map_err(|e| SyncError::odoo(model, e))?;
-        let info = page::validate(model, &page, &window)?;
+        let info = page::validate(model, &page, &window, &shapes)?;
         summary.counts.fetched += info.len as i64;
         if info.len > 0 {
             // The page's SQL arguments (a megabyte of JSON text) are palloc'ed in the current

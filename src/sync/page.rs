@@ -1,30 +1,32 @@
 //! Checks a page before anything of it is loaded: every record must have an integer id above
-//! the cursor, appear once, and carry a write_date inside the requested window. A server that
-//! breaks this (a buggy proxy, a customised Odoo) would otherwise make the sync loop or skip.
+//! the cursor, appear once, carry a write_date inside the requested window, and give each
+//! field a value of the shape its Odoo type has. A server that breaks this (a buggy proxy, a
+//! customised Odoo) would otherwise make the sync loop or skip, or break silver's typed reads.
 
 use crate::errors::{SyncError, SyncResult};
 use crate::loader::Window;
+use odoo_client::shape::{scan_page, Shapes};
 use odoo_client::time::{format_odoo, parse_odoo};
-use serde::Deserialize;
 use serde_json::value::RawValue;
-
-#[derive(Deserialize)]
-struct Head<'a> {
-    #[serde(default)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    write_date: Option<&'a RawValue>,
-}
 
 pub struct PageInfo {
     pub len: usize,
     pub max_id: i64,
 }
 
-pub fn validate(model: &str, page: &str, window: &Window) -> SyncResult<PageInfo> {
+/// Shows a refused value, shortened: it goes into an error message.
+fn shown(v: &RawValue) -> String {
+    let t = v.get();
+    if t.chars().count() > 60 {
+        format!("{}...", t.chars().take(60).collect::<String>())
+    } else {
+        t.to_owned()
+    }
+}
+
+pub fn validate(model: &str, page: &str, window: &Window, shapes: &Shapes) -> SyncResult<PageInfo> {
     let bad = |detail: String| SyncError::BadData { model: model.to_owned(), detail };
-    let heads: Vec<Head> =
-        serde_json::from_str(page).map_err(|e| bad(format!("the page is not a list of records: {e}")))?;
+    let heads = scan_page(page, shapes).map_err(|e| bad(format!("the page is not a list of records: {e}")))?;
     let mut max_id = window.last_id;
     let mut prev = window.last_id;
     for h in &heads {
@@ -49,6 +51,13 @@ pub fn validate(model: &str, page: &str, window: &Window) -> SyncResult<PageInfo
                 format_odoo(wd),
                 window.start.map(format_odoo).unwrap_or_else(|| "-infinity".into()),
                 format_odoo(window.end)
+            )));
+        }
+        if let Some((field, shape, value)) = &h.misshapen {
+            return Err(bad(format!(
+                "record {id} has {field} = {}, but Odoo's values of that field are {}",
+                shown(value),
+                shape.describe()
             )));
         }
     }

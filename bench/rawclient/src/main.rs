@@ -2,20 +2,15 @@
 //!
 //! Pages through every record of MODEL (`id > last`, `order id asc`, `limit BATCH`, context
 //! `active_test: false`) with search_read and the requested fields, exactly like the engine's
-//! fetch loop, and checks each page the way the engine does (ids read from every record). With
+//! fetch loop, and checks each page the way the engine does (every record's id, and every
+//! value's shape against its field's fields_get type; RAW_CHECK=ids checks ids only). With
 //! PARALLEL > 1, the id range is split into that many contiguous slices, each paged by its own
 //! thread and connection (what a parallel full sync would do). Prints one JSON line.
 
+use odoo_client::shape::{scan_page, Shape, Shapes};
 use odoo_client::{Client, ClientConfig, Secret};
-use serde::Deserialize;
-use serde_json::{json, value::RawValue, Map};
+use serde_json::{json, Map};
 use std::time::Instant;
-
-#[derive(Deserialize)]
-struct Head<'a> {
-    #[serde(borrow)]
-    id: &'a RawValue,
-}
 
 fn client(url: &str, db: &str, login: &str, pw: &str) -> Client {
     let mut c = Client::new(ClientConfig::new(url, db, login, Secret(pw.into()))).expect("client");
@@ -26,6 +21,12 @@ fn client(url: &str, db: &str, login: &str, pw: &str) -> Client {
 /// Pages through ids in (lo, hi]; returns (records, pages, bytes).
 fn page_range(c: &mut Client, model: &str, fields: &[String], batch: u32, lo: i64, hi: Option<i64>) -> (u64, u64, u64) {
     let ctx = json!({"active_test": false});
+    let shapes: Shapes = if std::env::var("RAW_CHECK").as_deref() == Ok("ids") {
+        Shapes::new()
+    } else {
+        let known = c.fields_get(model).expect("fields_get");
+        fields.iter().filter(|f| *f != "id" && *f != "write_date").filter_map(|f| known.get(f).map(|i| (f.clone(), Shape::of(&i.kind)))).collect()
+    };
     let (mut last, mut n, mut pages, mut bytes) = (lo, 0u64, 0u64, 0u64);
     loop {
         let mut dom = vec![json!(["id", ">", last])];
@@ -34,10 +35,11 @@ fn page_range(c: &mut Client, model: &str, fields: &[String], batch: u32, lo: i6
         }
         let page = c.search_read_raw(model, &json!(dom), fields, "id asc", batch, &ctx).expect("search_read");
         bytes += page.len() as u64;
-        let heads: Vec<Head> = serde_json::from_str(&page).expect("a list of records");
+        let heads = scan_page(&page, &shapes).expect("a list of records");
         pages += 1;
         for h in &heads {
-            let id: i64 = h.id.get().parse().expect("integer id");
+            assert!(h.misshapen.is_none(), "a misshapen value");
+            let id: i64 = h.id.expect("an id").get().parse().expect("integer id");
             assert!(id > last, "ids out of order");
             last = id;
         }
