@@ -697,13 +697,17 @@ LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
-WITH orders AS (   -- each order once (a page has several lines per order; its payload is large)
+-- MATERIALIZED: each order once (a page has several lines per order; its payload is large),
+-- looked up by id. Inlined, the planner probed the lines of each order and filtered them
+-- against p_ids, which is quadratic in the number of ids (a 40,000-id call took a minute).
+WITH orders AS MATERIALIZED (
     SELECT o.id, o.deleted_at,
            -- A refund order: negative total, or Odoo's "<order name> REFUND" naming.
            (coalesce(scout.odoo_num(o.payload -> 'amount_total'), 0) < 0
             OR coalesce(scout.odoo_text(o.payload -> 'name'), '') ~* 'refund\s*$') AS is_refund
-    FROM scout.bronze_pos_order o
-    WHERE o.id IN (SELECT scout.odoo_m2o(l.payload -> 'order_id') FROM scout.bronze_pos_order_line l WHERE l.id = ANY (p_ids))
+    FROM (SELECT DISTINCT scout.odoo_m2o(l.payload -> 'order_id') AS id
+          FROM scout.bronze_pos_order_line l WHERE l.id = ANY (p_ids)) wanted
+    JOIN scout.bronze_pos_order o ON o.id = wanted.id
 ), src AS (
     SELECT l.id, l.write_date,
            coalesce(l.deleted_at, o.deleted_at) AS deleted_at,
@@ -932,7 +936,8 @@ WITH src AS (
     FROM scout.payments y
     WHERE y.order_id = ANY (p_ids) AND y.deleted_at IS NULL AND NOT y.is_change
     GROUP BY y.order_id
-), arrived AS (    -- from bronze: have all the lines and payments Odoo lists arrived, and what is there
+), arrived AS MATERIALIZED (    -- from bronze: have all the lines and payments Odoo lists arrived, and
+                                -- what is there (MATERIALIZED: calc reads each column twice)
     SELECT s.id,
            (SELECT count(*) FROM jsonb_array_elements_text(s.listed_lines) AS x(id)
              WHERE NOT EXISTS (SELECT 1 FROM scout.bronze_pos_order_line bl WHERE bl.id = x.id::bigint)) AS lines_missing,
