@@ -213,24 +213,27 @@ class Bench:
                           "LANGUAGE sql VOLATILE AS 'SELECT 0::bigint'")
         self.log(f"{db}: silver {'on' if on else 'off (bronze only)'}")
 
-    def datetime_inlinable(self, db, on):
-        """An experiment for the engine: scout.odoo_datetime() is declared IMMUTABLE but casts
-        text to timestamp (a STABLE cast), so PostgreSQL cannot inline it and runs it as a
-        nested SQL function once per row. Declared STABLE, it is inlined. On: redefine it so
-        in this throwaway database; off: put the extension's definition back."""
+    def prefetch(self, db, on):
+        """odoo_sync.prefetch: the next page is fetched (on a second thread) while the current
+        one loads (on, the default), or fetching and loading take turns (off)."""
         with self.connect(db) as c:
-            oid = c.execute("SELECT to_regprocedure('scout.odoo_datetime(jsonb)')::oid").fetchone()[0]
-            if oid is None:
-                return False
-            key = ("odoo_datetime", db)
-            if key not in self.silver_defs:
-                self.silver_defs[key] = c.execute("SELECT pg_get_functiondef(%s)", (oid,)).fetchone()[0]
-            original = self.silver_defs[key]
-            if on:
-                c.execute(re.sub(r"\bIMMUTABLE\b", "STABLE", original, count=1))
-            else:
-                c.execute(original)
-        return True
+            c.execute(f"ALTER DATABASE {db} SET odoo_sync.prefetch = {'on' if on else 'off'}")
+        self.log(f"{db}: prefetch {'on' if on else 'off'}")
+
+    def rebuild(self, db, label):
+        """scout.silver_rebuild(): all of silver derived again from bronze, in a transaction
+        that is rolled back (the loaded silver stays as it was)."""
+        with self.connect(db) as c:
+            rows = c.execute("SELECT count(*) FROM scout.bronze_pos_order_line").fetchone()[0]
+            c.execute("BEGIN")
+            t0 = time.time()
+            c.execute("SELECT scout.silver_rebuild()")
+            wall = time.time() - t0
+            c.execute("ROLLBACK")
+        r = {"rows": rows, "wall": wall, "rows_per_s": rows / wall if wall else 0}
+        self.log(f"{label}: {wall:.1f} s")
+        self.results["runs"][label] = r
+        return r
 
     def set_batch(self, db, n):
         with self.connect(db) as c:
@@ -494,7 +497,7 @@ LINE_ROWS = [
     ("ours, bronze only: CALL odoo_sync_run(.., pages_per_commit)", "ours: pos.order.line procedure"),
     ("ours, bronze only: batch_size {b}", "ours: pos.order.line full batch {b}"),
     ("ours, bronze only: same again (repeatability)", "ours: pos.order.line full again"),
-    ("ours, bronze only: odoo_datetime() made inlinable (STABLE)", "ours: pos.order.line full datetime inlined"),
+    ("ours, bronze only: odoo_sync.prefetch = off (fetch, then load)", "ours: pos.order.line full no prefetch"),
     ("ours, bronze only: smaller dataset", "ours: pos.order.line full small"),
     ("ours, bronze + silver: odoo_sync(.., full) as shipped", "ours+silver: pos.order.line full"),
     ("ours, bronze + silver: smaller dataset", "ours+silver: pos.order.line full small"),
@@ -569,6 +572,10 @@ def table(res, a):
     r = R.get("changed: pos.order.line")
     if r:
         lines.append(f"{'  then pos.order.line (lines untouched)':<{w}} {r['fetched']:>10,} {1000 * r['wall']:>9.1f} {r['db_ms']:>8.2f} {1000 * r['backend_cpu']:>15.0f} {r['log_ms']:>13.1f}")
+    r = R.get("rebuild: silver")
+    if r:
+        lines.append("")
+        lines.append(f"{'scout.silver_rebuild(): all silver from bronze (rolled back)':<{w}} {r['rows']:>10,} lines in {r['wall']:.1f} s ({r['rows_per_s']:,.0f} lines/s)")
 
     # Ratios and targets.
     lines.append("")
@@ -656,10 +663,10 @@ def main():
         b.ours_full(db, a.sim_pid, "pos.order.line", line_t, f"ours: pos.order.line full batch {n}")
     b.set_batch(db, a.batch)
     b.ours_full(db, a.sim_pid, "pos.order.line", line_t, "ours: pos.order.line full")
-    if b.datetime_inlinable(db, True):
-        b.ours_full(db, a.sim_pid, "pos.order.line", line_t, "ours: pos.order.line full datetime inlined")
-        b.datetime_inlinable(db, False)
-        b.ours_full(db, a.sim_pid, "pos.order.line", line_t, "ours: pos.order.line full again")
+    b.prefetch(db, False)
+    b.ours_full(db, a.sim_pid, "pos.order.line", line_t, "ours: pos.order.line full no prefetch")
+    b.prefetch(db, True)
+    b.ours_full(db, a.sim_pid, "pos.order.line", line_t, "ours: pos.order.line full again")
     # 3. COPY and the Python peer, on the same rows.
     b.copy_limit(db, "pos.order.line", "copy: pos.order.line")
     b.copy_limit(db, "pos.order", "copy: pos.order")
@@ -682,6 +689,7 @@ def main():
     b.incremental(db, a.sim_pid, "pos.order", "noop: pos.order")
     b.changed(db, a.sim_url, a.sim_pid, a.orders, "changed: pos.order")
     b.incremental(db, a.sim_pid, "pos.order.line", "changed: pos.order.line", repeat=1)
+    b.rebuild(db, "rebuild: silver")
     # 6. The same loads on a smaller dataset: memory must not grow with the row count.
     if a.small_sim_url:
         sdb = "bench_small"

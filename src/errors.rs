@@ -50,6 +50,7 @@ impl SyncError {
                 OdooError::Redirect { .. } | OdooError::Protocol { .. } => ERRCODE_PROTOCOL_VIOLATION,
                 OdooError::TooLarge { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                 OdooError::AuthFailed { .. } => ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+                OdooError::Interrupted => ERRCODE_QUERY_CANCELED,
                 e @ OdooError::Fault { name, .. } => {
                     if e.is_access_denied() {
                         ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION

@@ -22,6 +22,7 @@ pub static MAX_RETRIES: GucSetting<i32> = GucSetting::<i32>::new(3);
 pub static LOOKBACK: GucSetting<i32> = GucSetting::<i32>::new(600);
 pub static SAFETY_LAG: GucSetting<i32> = GucSetting::<i32>::new(5);
 pub static MAX_RESPONSE_MB: GucSetting<i32> = GucSetting::<i32>::new(256);
+pub static PREFETCH: GucSetting<bool> = GucSetting::<bool>::new(true);
 
 pub static WORKER_ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static WORKER_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
@@ -226,6 +227,14 @@ pub fn register() {
         GucContext::Suset,
         GucFlags::default(),
     );
+    GucRegistry::define_bool_guc(
+        c"odoo_sync.prefetch",
+        c"Fetch the next page from Odoo (on a second thread) while the current page is loaded.",
+        c"Off: fetch and load one after the other (slower; for comparison and diagnosis).",
+        &PREFETCH,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
 }
 
 /// Why a base URL is not usable, or Ok. Shared by the GUC check hook and the env fallback.
@@ -375,6 +384,7 @@ pub struct Settings {
     pub safety_lag: i64,
     pub max_response_bytes: u64,
     pub company_ids: Vec<i64>,
+    pub prefetch: bool,
 }
 
 impl Settings {
@@ -401,6 +411,7 @@ impl Settings {
             safety_lag: SAFETY_LAG.get() as i64,
             max_response_bytes: (MAX_RESPONSE_MB.get() as u64) << 20,
             company_ids: guc_string(&COMPANY_IDS).and_then(|v| parse_company_ids(&v).ok()).unwrap_or_default(),
+            prefetch: PREFETCH.get(),
         }
     }
 }

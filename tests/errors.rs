@@ -127,3 +127,34 @@ fn an_odoo_fault_names_the_odoo_exception() {
     assert_eq!(e.code, "38000", "{}", e.all_text());
     assert!(e.message.contains("odoo.exceptions.ValidationError: Broken record rule"), "{}", e.all_text());
 }
+
+#[test]
+fn an_error_while_the_next_page_is_being_fetched_leaves_nothing_behind() {
+    // The engine fetches page n+1 on a second thread while page n's SQL runs. Here the SQL of
+    // the first page fails (a trigger refuses a row) while the second page is still on its way.
+    let sim = Sim::start(&["--orders", "100", "--seed", "4"]);
+    let db = Cluster::shared().create_db("prefetch_error");
+    db.configure(&sim, &[("odoo_sync.batch_size", "20"), ("odoo_sync.http_timeout", "5")]);
+    let mut c = db.connect();
+    c.batch_execute(
+        "CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF NEW.id = 5 THEN RAISE EXCEPTION 'refused by the test trigger' USING ERRCODE = 'P0001'; END IF; RETURN NEW; END $$;
+         CREATE TRIGGER refuse BEFORE INSERT ON scout.bronze_pos_order FOR EACH ROW EXECUTE FUNCTION public.refuse();",
+    )
+    .unwrap();
+    sim.set_faults(json!([{"kind": "latency", "ms": 1500, "match": {"method": "search_read", "model": "pos.order"}, "skip": 1, "times": 1}]));
+    let started = std::time::Instant::now();
+    let e = c.query("SELECT * FROM scout.odoo_sync('pos.order')", &[]).expect_err("the trigger refuses a row");
+    let e = DbErr::of(&e);
+    assert_eq!(e.code, "P0001", "{}", e.all_text());
+    assert!(e.message.contains("refused by the test trigger"), "{}", e.all_text());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "waited {:?} for the page being fetched", started.elapsed());
+    assert_eq!(c.query_one("SELECT count(*) FROM scout.bronze_pos_order", &[]).unwrap().get::<_, i64>(0), 0, "nothing committed");
+    // The same session syncs normally afterwards (the fetching thread's hook was not kept).
+    c.batch_execute("DROP TRIGGER refuse ON scout.bronze_pos_order").unwrap();
+    sim.set_faults(json!([{"kind": "latency", "ms": 300, "match": {"method": "search_read", "model": "pos.order"}, "skip": 1, "times": 2}]));
+    let r = c.query_one("SELECT status, fetched FROM scout.odoo_sync('pos.order')", &[]).unwrap();
+    assert_eq!((r.get::<_, String>(0), r.get::<_, i64>(1)), ("success".to_string(), sim.count("pos.order")));
+    let fields = requested_fields(&sim, "pos.order", &model_fields(&db)[6].2, &[]);
+    assert_bronze_matches(&db, &sim, "pos.order", "bronze_pos_order", &fields);
+}

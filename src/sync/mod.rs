@@ -3,6 +3,7 @@
 //! says how far it got. See DESIGN.md, "The sync algorithm".
 
 mod page;
+mod prefetch;
 pub mod session;
 
 use crate::errors::{SyncError, SyncResult};
@@ -256,29 +257,51 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
     let mut progress = Progress { model: model.to_owned(), estimate: None, last: Instant::now() };
     let mut pages = 0u32;
     let mut page_cx = pgrx::PgMemoryContexts::new("odoo_sync page");
+    // One page of the window after `w.last_id`, read and checked (pure Rust: also runs on the
+    // prefetching thread).
+    let fetch = |client: &mut odoo_client::Client, w: &Window| -> SyncResult<(String, page::PageInfo)> {
+        let page = client
+            .search_read_raw(model, &query.window(w), &fields, "id asc", batch as u32, &query.context)
+            .map_err(|e| SyncError::odoo(model, e))?;
+        let info = page::validate(model, &page, w, &shapes)?;
+        Ok((page, info))
+    };
+    let mut prefetched = None;
     loop {
         pgrx::check_for_interrupts!();
-        let page = client
-            .search_read_raw(model, &query.window(&window), &fields, "id asc", batch as u32, &query.context)
-            .map_err(|e| SyncError::odoo(model, e))?;
-        let info = page::validate(model, &page, &window, &shapes)?;
+        let (page, info) = match prefetched.take() {
+            Some(fetched) => fetched?,
+            None => fetch(client, &window)?,
+        };
         summary.counts.fetched += info.len as i64;
+        pages += 1;
+        // Another page follows in this call: fetch it while this one is loaded (prefetch.rs).
+        let more = s.prefetch && info.len >= batch && !opts.max_pages.is_some_and(|m| pages >= m);
         if info.len > 0 {
             // The page's SQL arguments (a megabyte of JSON text) are palloc'ed in the current
             // memory context, which lives as long as the SQL call: without a per-page context a
             // million-row sync would keep every page until it returns.
             // SAFETY: nothing allocated in page_cx outlives this block (results are Rust-owned).
-            let pc = unsafe {
+            let rejected = &mut summary.counts.rejected;
+            let mut load = || unsafe {
                 page_cx.switch_to(|_| -> SyncResult<loader::PageCounts> {
                     match run_id {
                         Some(id) => {
                             let pc = loader::upsert_bronze(spec, &page, id)?;
-                            summary.counts.rejected += loader::apply_silver(model, &pc.changed, id)?;
+                            *rejected += loader::apply_silver(model, &pc.changed, id)?;
                             Ok(pc)
                         }
                         None => loader::preview_bronze(spec, &page),
                     }
                 })
+            };
+            let pc = if more {
+                let after = Window { last_id: info.max_id, ..window };
+                let (pc, next) = prefetch::alongside(client, |c| fetch(c, &after), load);
+                prefetched = Some(next);
+                pc
+            } else {
+                load()
             };
             unsafe { page_cx.reset() };
             let pc = pc?;
@@ -286,7 +309,6 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
             summary.counts.updated += pc.updated;
             window.last_id = info.max_id;
         }
-        pages += 1;
         if info.len < batch {
             // The window is exhausted: the high-water mark moves to its end, never backwards.
             let h = Some(cp.high_water.map_or(window.end, |h| h.max(window.end)));

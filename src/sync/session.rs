@@ -92,6 +92,7 @@ impl OdooSession {
         let mut client = Client::new(cfg).map_err(|error| SyncError::Odoo { model: None, error })?;
         client.set_wait_hook(|| {
             pgrx::check_for_interrupts!();
+            true
         });
         Ok(OdooSession { client, connected: false, fields: HashMap::new(), fingerprint, opened: Instant::now() })
     }

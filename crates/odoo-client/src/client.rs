@@ -118,24 +118,33 @@ pub struct CallStats {
 pub struct Client {
     cfg: ClientConfig,
     http: Http,
-    transport: Option<Box<dyn Transport>>,
+    transport: Option<Box<dyn Transport + Send>>,
     version: Option<ServerVersion>,
     server_time: Option<UnixSeconds>,
-    wait_hook: Box<dyn FnMut()>,
+    wait_hook: WaitHook,
     pub stats: CallStats,
 }
+
+/// Called often while the client waits between retries (in slices of 100 ms); returning false
+/// abandons the call with [`OdooError::Interrupted`]. It may also panic/unwind to abort it.
+/// `Send`, like the whole client, so that a page can be fetched on another thread.
+pub type WaitHook = Box<dyn FnMut() -> bool + Send>;
 
 impl Client {
     pub fn new(cfg: ClientConfig) -> Result<Client, OdooError> {
         cfg.validate()?;
         let http = Http::new(cfg.timeout, cfg.max_response_bytes, cfg.extra_ca_pem.as_deref())?;
-        Ok(Client { cfg, http, transport: None, version: None, server_time: None, wait_hook: Box::new(|| {}), stats: CallStats::default() })
+        Ok(Client { cfg, http, transport: None, version: None, server_time: None, wait_hook: Box::new(|| true), stats: CallStats::default() })
     }
 
-    /// Called often while the client waits (between retries, in slices of 100 ms), so that an
-    /// embedding program can honour cancellation. It may panic/unwind to abort the call.
-    pub fn set_wait_hook(&mut self, hook: impl FnMut() + 'static) {
+    /// Sets the [`WaitHook`], so that an embedding program can honour cancellation.
+    pub fn set_wait_hook(&mut self, hook: impl FnMut() -> bool + Send + 'static) {
         self.wait_hook = Box::new(hook);
+    }
+
+    /// Swaps the [`WaitHook`] (e.g. for one that is safe on another thread); returns the old one.
+    pub fn replace_wait_hook(&mut self, hook: WaitHook) -> WaitHook {
+        std::mem::replace(&mut self.wait_hook, hook)
     }
 
     /// Odoo's clock as of the last answer (HTTP `Date`, whole seconds).
@@ -170,20 +179,25 @@ impl Client {
                     };
                     attempt += 1;
                     self.stats.retries += 1;
-                    self.pause(delay);
+                    if !self.pause(delay) {
+                        return Err(OdooError::Interrupted);
+                    }
                 }
                 Err(e) => return Err(e),
             }
         }
     }
 
-    fn pause(&mut self, d: Duration) {
+    /// Waits `d`, asking the hook every 100 ms; false if the hook asked to stop.
+    fn pause(&mut self, d: Duration) -> bool {
         let until = Instant::now() + d;
         loop {
-            (self.wait_hook)();
+            if !(self.wait_hook)() {
+                return false;
+            }
             let now = Instant::now();
             if now >= until {
-                return;
+                return true;
             }
             std::thread::sleep((until - now).min(Duration::from_millis(100)));
         }

@@ -25,6 +25,8 @@ pub enum OdooError {
     AuthFailed { db: String, login: String },
     /// Odoo raised an exception (`odoo.exceptions.AccessDenied`, `builtins.ValueError`, ...).
     Fault { name: String, message: String, code: i64, http_status: u16 },
+    /// The caller's wait hook asked to stop waiting (between retries): the call was abandoned.
+    Interrupted,
 }
 
 impl OdooError {
@@ -51,6 +53,7 @@ impl OdooError {
             OdooError::TooLarge { .. } => "too_large",
             OdooError::AuthFailed { .. } => "auth_failed",
             OdooError::Fault { .. } => "fault",
+            OdooError::Interrupted => "interrupted",
         }
     }
 
@@ -96,6 +99,7 @@ impl OdooError {
                 "The Odoo user lacks access rights to this model; grant it in Odoo (Point of Sale / Inventory read access).".into()
             }
             OdooError::Fault { .. } => "See the Odoo server log for the full traceback.".into(),
+            OdooError::Interrupted => "The run was cancelled or stopped; it can simply be repeated.".into(),
         }
     }
 }
@@ -119,6 +123,7 @@ impl fmt::Display for OdooError {
                 write!(f, "Odoo rejected the login \"{login}\" on database \"{db}\"")
             }
             OdooError::Fault { name, message, .. } => write!(f, "Odoo raised {name}: {message}"),
+            OdooError::Interrupted => write!(f, "the call to Odoo was abandoned"),
         }
     }
 }

@@ -11,5 +11,5 @@ pub mod shape;
 pub mod time;
 mod transport;
 
-pub use client::{CallStats, Client, ClientConfig, FieldInfo, Secret, ServerVersion, TransportChoice};
+pub use client::{CallStats, Client, ClientConfig, FieldInfo, Secret, ServerVersion, TransportChoice, WaitHook};
 pub use error::OdooError;
