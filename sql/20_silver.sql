@@ -1240,10 +1240,42 @@ END;
 $$;
 COMMENT ON FUNCTION scout.silver_rebuild() IS 'odoo_sync: recomputes all silver tables and the quarantine from bronze.';
 
+-- The planner's statistics of the tables a long load of `model` grows: its bronze table and the
+-- silver table derived from it. A first load is one long transaction that autovacuum cannot
+-- analyze, and statistics taken of an empty table (after a failed or truncated load) say "no
+-- rows": plans made on that belief turn per-order look-ups into scans of the whole table, a
+-- load that never ends. The engine calls this as a load grows (10k, 100k, 1M rows...);
+-- ANALYZE counts the rows this transaction inserted.
+CREATE FUNCTION scout.analyze_for_load(model text) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+BEGIN
+    FOR t IN
+        SELECT format('scout.%I', m.bronze_table) FROM scout.sync_models m WHERE m.model = analyze_for_load.model
+        UNION ALL
+        SELECT unnest(CASE analyze_for_load.model
+                        WHEN 'product.category'   THEN ARRAY['scout.categories']
+                        WHEN 'product.product'    THEN ARRAY['scout.products']
+                        WHEN 'res.partner'        THEN ARRAY['scout.customers']
+                        WHEN 'pos.payment.method' THEN ARRAY['scout.payment_methods']
+                        WHEN 'pos.order'          THEN ARRAY['scout.transactions']
+                        WHEN 'pos.order.line'     THEN ARRAY['scout.transaction_items']
+                        WHEN 'pos.payment'        THEN ARRAY['scout.payments']
+                        ELSE '{}'::text[] END)
+    LOOP
+        EXECUTE 'ANALYZE ' || t;
+    END LOOP;
+END;
+$$;
+
 -- These write silver: not for PUBLIC. The sync functions call them as the extension owner.
 REVOKE ALL ON FUNCTION scout.silver_apply(text, bigint[], bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout.silver_mark_deleted(text, bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout.silver_rebuild() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.analyze_for_load(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout._silver_record_rejects(text, bigint[], jsonb, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout._silver_categories(bigint[], bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout._silver_products(bigint[], bigint) FROM PUBLIC;

@@ -190,6 +190,13 @@ pub fn apply_silver(model: &str, ids: &[i64], run_id: i64) -> SyncResult<i64> {
     Ok(Spi::get_one_with_args::<i64>(sql, &[model.into(), ids.to_vec().into(), run_id.into()])?.unwrap_or(0))
 }
 
+/// Refreshes the planner's statistics of the tables a long load of this model grows (bronze
+/// and its silver table), which no autovacuum can do inside the load's transaction.
+pub fn analyze_for_load(model: &str) -> SyncResult<()> {
+    Spi::run_with_args("SELECT scout.analyze_for_load($1)", &[model.into()])?;
+    Ok(())
+}
+
 /// What `upsert_bronze` would do, without writing anything (dry runs).
 pub fn preview_bronze(spec: &ModelSpec, page_json: &str) -> SyncResult<PageCounts> {
     let sql = format!(

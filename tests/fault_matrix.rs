@@ -157,13 +157,18 @@ fn every_fault_in_every_phase_either_recovers_or_fails_cleanly() {
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
+    report("fault matrix", &outcomes, total);
+}
+
+/// Prints the counts (and each failed scenario), then fails the test if any scenario failed.
+fn report(name: &str, outcomes: &[Outcome], total: usize) {
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.problem.is_some()).collect();
-    println!("fault matrix: {} scenarios run, {} passed, {} failed", outcomes.len(), outcomes.len() - failed.len(), failed.len());
+    println!("{name}: {} scenarios run, {} passed, {} failed", outcomes.len(), outcomes.len() - failed.len(), failed.len());
     for f in &failed {
         println!("  FAILED {}: {}", f.label, f.problem.as_deref().unwrap_or(""));
     }
     assert_eq!(outcomes.len(), total);
-    assert!(failed.is_empty(), "{} of {total} scenarios failed", failed.len());
+    assert!(failed.is_empty(), "{name}: {} of {total} scenarios failed", failed.len());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,11 +333,5 @@ fn every_fault_in_every_phase_through_the_worker() {
         handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
     let total = kinds().len() * phases().len();
-    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.problem.is_some()).collect();
-    println!("fault matrix (worker): {} scenarios run, {} passed, {} failed", outcomes.len(), outcomes.len() - failed.len(), failed.len());
-    for f in &failed {
-        println!("  FAILED {}: {}", f.label, f.problem.as_deref().unwrap_or(""));
-    }
-    assert_eq!(outcomes.len(), total);
-    assert!(failed.is_empty(), "{} of {total} worker scenarios failed", failed.len());
+    report("fault matrix (worker)", &outcomes, total);
 }

@@ -1344,3 +1344,30 @@ fn refresh_gold_populates_unpopulated_views_and_does_not_block_readers() {
     c.batch_execute("SET lock_timeout = '3s'; SELECT scout.refresh_gold()").unwrap();
     reader.batch_execute("COMMIT").unwrap();
 }
+
+#[test]
+fn a_long_load_refreshes_the_planner_statistics_of_the_tables_it_grows() {
+    // Statistics taken of empty tables (as autovacuum does after a failed or truncated first
+    // load) say "no rows"; a load that kept them would plan every page as if the tables were
+    // empty. A load refreshes them as it grows (10,000 rows, then 100,000, ...).
+    let sim = Sim::start(&["--orders", "2500", "--seed", "8"]);
+    let db = Cluster::shared().create_db("sg_analyze");
+    db.configure(&sim, &[]);
+    for model in ["product.category", "product.product", "res.partner", "pos.config", "pos.session", "pos.payment.method", "pos.order"] {
+        sync(&db, model, "");
+    }
+    let mut c = db.connect();
+    c.batch_execute("ANALYZE scout.bronze_pos_order_line, scout.transaction_items").unwrap();
+    let tuples = |c: &mut postgres::Client, t: &str| -> f32 { c.query_one("SELECT reltuples FROM pg_class WHERE oid = $1::text::regclass", &[&t]).unwrap().get(0) };
+    assert_eq!(tuples(&mut c, "scout.bronze_pos_order_line"), 0.0);
+    let r = sync(&db, "pos.order.line", "");
+    let lines = sim.count("pos.order.line");
+    assert!(lines > 10_000, "enough lines for a refresh: {lines}");
+    assert_eq!((r.status.as_str(), r.inserted), ("success", lines), "{r:?}");
+    for t in ["scout.bronze_pos_order_line", "scout.transaction_items"] {
+        assert!(tuples(&mut c, t) >= 10_000.0, "{t}: statistics refreshed during the load: {}", tuples(&mut c, t));
+    }
+    let fields = requested_fields(&sim, "pos.order.line", &model_fields(&db)[7].2, &[]);
+    assert_bronze_matches(&db, &sim, "pos.order.line", "bronze_pos_order_line", &fields);
+    assert_silver_matches_bronze(&db);
+}

@@ -167,6 +167,10 @@ fn requested_fields(spec: &ModelSpec, odoo: &mut OdooSession, summary: &mut RunS
     Ok((fields, missing))
 }
 
+/// A load that has inserted this many rows refreshes the planner's statistics of its tables,
+/// then again at ten times as many, and so on (loader::analyze_for_load).
+const ANALYZE_FIRST_AT: i64 = 10_000;
+
 /// Ids per `search` call when listing every id of a model (8 bytes each on our side).
 const ID_PAGE: u32 = 50_000;
 
@@ -267,6 +271,8 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
         Ok((page, info))
     };
     let mut prefetched = None;
+    // Rows inserted by this call at which the planner's statistics are refreshed (x10 each time).
+    let mut analyze_at = ANALYZE_FIRST_AT;
     loop {
         pgrx::check_for_interrupts!();
         let (page, info) = match prefetched.take() {
@@ -308,6 +314,10 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
             summary.counts.inserted += pc.inserted;
             summary.counts.updated += pc.updated;
             window.last_id = info.max_id;
+            if run_id.is_some() && summary.counts.inserted >= analyze_at {
+                loader::analyze_for_load(model)?;
+                analyze_at = summary.counts.inserted.saturating_mul(10);
+            }
         }
         if info.len < batch {
             // The window is exhausted: the high-water mark moves to its end, never backwards.
