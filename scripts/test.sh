@@ -22,5 +22,12 @@ cargo test -q -p civil -p odoo-client -p schedule
 step "simulator tests"
 cargo test -q --release -p odoo-sim
 
-step "end-to-end tests"
+step "end-to-end tests (Odoo 19 over JSON-RPC; versions.rs covers the others)"
 cargo test -q -p odoo-sync-tests -- --test-threads="${TEST_THREADS:-4}"
+
+# The core suite once more against each other Odoo the simulator can be: 16, 17, 18, and 19
+# with an API key (the JSON-2 transport). Tests that name their own version keep it.
+for profile in 16 17 18 19-json2; do
+  step "core sync tests against Odoo $profile"
+  ODOO_SYNC_TEST_ODOO=$profile cargo test -q -p odoo-sync-tests --test core_sync -- --test-threads="${TEST_THREADS:-4}"
+done

@@ -61,6 +61,26 @@ fn full_sync_of_every_model_equals_the_simulator() {
 }
 
 #[test]
+fn the_suite_runs_against_the_odoo_it_was_asked_for() {
+    // scripts/test.sh runs this suite once per Odoo profile (ODOO_SYNC_TEST_ODOO): the runs
+    // must really have used that version and transport.
+    let profile = std::env::var("ODOO_SYNC_TEST_ODOO").unwrap_or_else(|_| "19".into());
+    let (version, transport) = match profile.as_str() {
+        "19-json2" => ("19", "json2"),
+        v => (v, "jsonrpc"),
+    };
+    let sim = Sim::start(SMALL);
+    let db = Cluster::shared().create_db("profile");
+    db.configure(&sim, &[]);
+    let r = sync(&db, "pos.order", "");
+    assert_eq!(r.fetched, sim.count("pos.order"));
+    let row = db.connect().query_one("SELECT odoo_version, transport FROM scout.sync_logs WHERE id = $1", &[&r.run_id.unwrap()]).unwrap();
+    let (logged_version, logged_transport): (String, String) = (row.get(0), row.get(1));
+    assert!(logged_version.starts_with(version), "{profile}: Odoo {logged_version}");
+    assert_eq!(logged_transport, transport, "{profile}");
+}
+
+#[test]
 fn without_optional_fields_the_sync_works_and_omits_them() {
     let sim = Sim::start(SMALL);
     let db = Cluster::shared().create_db("no_optional");

@@ -215,7 +215,10 @@ impl Db<'_> {
         for (k, v) in &settings {
             c.batch_execute(&format!("ALTER DATABASE {} SET {k} = '{}'", self.name, v.replace('\'', "''"))).unwrap();
         }
-        c.execute("SELECT scout.odoo_set_secret(password => $1)", &[&sim.password]).unwrap();
+        match &sim.api_key {
+            Some(key) => c.execute("SELECT scout.odoo_set_secret(api_key => $1)", &[key]).unwrap(),
+            None => c.execute("SELECT scout.odoo_set_secret(password => $1)", &[&sim.password]).unwrap(),
+        };
     }
 
     pub fn set(&self, setting: &str, value: &str) {

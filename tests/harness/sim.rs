@@ -13,8 +13,35 @@ pub struct Sim {
     pub db: String,
     pub user: String,
     pub password: String,
+    /// Set when the simulator accepts this API key (JSON-2 on Odoo 19); Db::configure then
+    /// stores the key instead of the password.
+    pub api_key: Option<String>,
     pub uid: i64,
     agent: ureq::Agent,
+}
+
+/// The Odoo every test runs against unless it names a version itself: ODOO_SYNC_TEST_ODOO=16,
+/// 17, 18, 19 (the default) or 19-json2 (an API key, so the sync uses the JSON-2 transport).
+/// scripts/test.sh runs the core suite once per profile.
+fn profile_args(args: &[&str]) -> (Vec<String>, Option<String>) {
+    let profile = std::env::var("ODOO_SYNC_TEST_ODOO").unwrap_or_default();
+    let mut extra = Vec::new();
+    let (version, json2) = match profile.as_str() {
+        "" => (None, false),
+        "19-json2" => (Some("19"), true),
+        v @ ("16" | "17" | "18" | "19") => (Some(v), false),
+        other => panic!("ODOO_SYNC_TEST_ODOO={other}: use 16, 17, 18, 19 or 19-json2"),
+    };
+    if let Some(v) = version.filter(|_| !args.contains(&"--version")) {
+        extra.extend(["--version".to_string(), v.to_string()]);
+    }
+    let mut key = None;
+    if json2 && !args.contains(&"--api-key") && !args.contains(&"--version") {
+        let k = "a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9".to_string();
+        extra.extend(["--api-key".to_string(), k.clone()]);
+        key = Some(k);
+    }
+    (extra, key)
 }
 
 fn sim_binary() -> PathBuf {
@@ -42,6 +69,8 @@ impl Sim {
         let mut cmd = Command::new(sim_binary());
         cmd.args(["--listen", "127.0.0.1:0", "--db", "odoo", "--user", "admin", "--password", "admin"]);
         cmd.args(args);
+        let (profile, api_key) = profile_args(args);
+        cmd.args(&profile);
         cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("start odoo-sim");
         let mut line = String::new();
@@ -52,7 +81,7 @@ impl Sim {
             .unwrap_or_else(|| panic!("odoo-sim printed {line:?}"))
             .to_owned();
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let mut sim = Sim { child, url, db: "odoo".into(), user: "admin".into(), password: "admin".into(), uid: 0, agent };
+        let mut sim = Sim { child, url, db: "odoo".into(), user: "admin".into(), password: "admin".into(), api_key, uid: 0, agent };
         let auth = sim.rpc("common", "authenticate", json!([sim.db, sim.user, sim.password, {}]));
         sim.uid = auth["result"].as_i64().unwrap_or_else(|| panic!("authenticate: {auth}"));
         sim
