@@ -90,6 +90,9 @@ SELECT rule, count(*) AS rows FROM scout.silver_rejects GROUP BY 1 ORDER BY 2 DE
 SELECT scout.refresh_gold();
 SELECT business_date, transaction_count, revenue, refunds, avg_transaction_value
 FROM scout.v_tx_trends WHERE store_id IS NULL ORDER BY business_date DESC LIMIT 5;
+\echo 'Revenue per Odoo company (multi-company), whole history:'
+SELECT company_id, company_name, count(*) AS business_days, sum(transaction_count) AS transactions, sum(revenue) AS revenue
+FROM scout.gold_company_daily_sales GROUP BY 1, 2 ORDER BY 1;
 \echo 'Top five products by revenue:'
 SELECT revenue_rank, product_name, product_category, brand_name, quantity, revenue
 FROM scout.v_product_mix ORDER BY revenue_rank LIMIT 5;

@@ -23,7 +23,8 @@ step "simulator tests"
 cargo test -q --release -p odoo-sim
 
 step "end-to-end tests (Odoo 19 over JSON-RPC; versions.rs covers the others)"
-cargo test -q -p odoo-sync-tests -- --test-threads="${TEST_THREADS:-4}"
+# --show-output: the fault matrix and crash tests print their counts.
+cargo test -q -p odoo-sync-tests -- --test-threads="${TEST_THREADS:-4}" --show-output
 
 # The core suite once more against each other Odoo the simulator can be: 16, 17, 18, and 19
 # with an API key (the JSON-2 transport). Tests that name their own version keep it.
