@@ -52,7 +52,7 @@ SELECT t.source_id, t.id, t.transaction_code, t."timestamp",
        (t."timestamp" AT TIME ZONE z.tz)::date AS business_date,
        extract(hour FROM t."timestamp" AT TIME ZONE z.tz)::integer AS business_hour,
        t.customer_id, t.company_id,
-       coalesce(CASE WHEN s.company_id = t.company_id THEN s.company_name END, 'Company ' || t.company_id::text) AS company_name,
+       CASE WHEN s.company_id = t.company_id THEN s.company_name END AS company_name,  -- NULL: not known here
        t.currency, t.is_refund, t.payment_method,
        t.gross_amount, t.tax_amount, t.net_amount, t.quantity, t.line_count
 FROM scout.transactions t
@@ -77,7 +77,7 @@ COMMENT ON VIEW scout.v_revenue_items IS 'odoo_sync gold base: the live lines of
 -- Daily sales per store (and the company the orders belong to: one per store in practice).
 CREATE MATERIALIZED VIEW scout.gold_daily_sales AS
 SELECT store_id, min(store_name) AS store_name, business_date, min(timezone) AS timezone,
-       company_id, min(company_name) AS company_name,
+       company_id, coalesce(min(company_name), 'Company ' || company_id::text) AS company_name,
        count(*)                                                 AS transaction_count,
        count(*) FILTER (WHERE NOT is_refund)                    AS sales_count,
        count(*) FILTER (WHERE is_refund)                        AS refund_count,
@@ -96,7 +96,7 @@ COMMENT ON MATERIALIZED VIEW scout.gold_daily_sales IS 'odoo_sync gold: revenue,
 
 -- Daily sales per company (Odoo multi-company): its stores' business days added up.
 CREATE MATERIALIZED VIEW scout.gold_company_daily_sales AS
-SELECT company_id, min(company_name) AS company_name, business_date,
+SELECT company_id, coalesce(min(company_name), 'Company ' || company_id::text) AS company_name, business_date,
        count(DISTINCT store_id)                                 AS store_count,
        count(*)                                                 AS transaction_count,
        count(*) FILTER (WHERE NOT is_refund)                    AS sales_count,

@@ -276,8 +276,10 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
     loop {
         pgrx::check_for_interrupts!();
         let (page, info) = match prefetched.take() {
+            // Stopped by an interrupt that did not end the call (the check above returned), or
+            // never started: fetch it here.
+            None | Some(Err(SyncError::Odoo { error: odoo_client::OdooError::Interrupted, .. })) => fetch(client, &window)?,
             Some(fetched) => fetched?,
-            None => fetch(client, &window)?,
         };
         summary.counts.fetched += info.len as i64;
         pages += 1;
@@ -304,7 +306,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
             let pc = if more {
                 let after = Window { last_id: info.max_id, ..window };
                 let (pc, next) = prefetch::alongside(client, |c| fetch(c, &after), load);
-                prefetched = Some(next);
+                prefetched = next;
                 pc
             } else {
                 load()

@@ -2,14 +2,19 @@
 //! body and the page checks (pure Rust) happen on a second thread, the SQL on this one. Only
 //! this thread ever calls into PostgreSQL.
 //!
-//! The client's wait hook normally checks PostgreSQL's interrupts (a call into PostgreSQL), so
-//! the fetching thread gets a hook that only reads flags: this backend's pending interrupt
-//! (cancel, statement_timeout, terminate), or the SQL having failed. Either stops its retries;
-//! this thread then handles the interrupt or the error as usual.
+//! - The client's wait hook normally checks PostgreSQL's interrupts (a call into PostgreSQL), so
+//!   the fetching thread gets a hook that only reads flags: a cancel or terminate pending for
+//!   this backend, or the SQL having failed. Either stops its retries (OdooError::Interrupted);
+//!   this thread then handles the interrupt or the error as usual.
+//! - The fetching thread blocks every signal, so that PostgreSQL's handlers only ever run on
+//!   this thread.
+//! - If no thread can be started (a process limit), the page is loaded and the next one fetched
+//!   in turn, as without prefetching. So is a fetch that an interrupt stopped but that did not
+//!   end the call.
 
 use odoo_client::{Client, WaitHook};
 use pgrx::pg_sys;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 
 /// Sets the flag when dropped during a panic (a PostgreSQL ERROR unwinding through `work`).
@@ -23,34 +28,53 @@ impl Drop for AbandonOnUnwind {
     }
 }
 
-fn interrupt_pending() -> bool {
-    // SAFETY: a sig_atomic_t that signal handlers set; only read here, never written.
-    unsafe { std::ptr::read_volatile(&raw const pg_sys::InterruptPending) != 0 }
+/// A cancel (pg_cancel_backend, statement_timeout) or terminate is pending: the interrupts
+/// that end the call with an ERROR. Others (a barrier, a memory-context dump) do not stop a fetch.
+fn cancel_or_die_pending() -> bool {
+    // SAFETY: sig_atomic_t flags that signal handlers set; read atomically, never written here.
+    unsafe {
+        let cancel = &*(&raw const pg_sys::QueryCancelPending as *const AtomicI32);
+        let die = &*(&raw const pg_sys::ProcDiePending as *const AtomicI32);
+        cancel.load(Ordering::Relaxed) != 0 || die.load(Ordering::Relaxed) != 0
+    }
 }
 
-/// Runs `work` on this thread and `fetch` with the client on another, and returns both results.
-/// If `work` unwinds, the fetch is told to stop retrying and is waited for (at most one HTTP
-/// call: the client's timeouts bound it) before the unwinding goes on.
-pub fn alongside<T, F: Send>(client: &mut Client, fetch: impl FnOnce(&mut Client) -> F + Send, work: impl FnOnce() -> T) -> (T, F) {
+fn block_all_signals() {
+    // SAFETY: plain libc calls on a local signal set, for the calling thread only.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+    }
+}
+
+/// Runs `work` on this thread and `fetch` with the client on another, and returns both results
+/// (no fetch result if no thread could be started: the caller fetches in turn). If `work`
+/// unwinds, the fetch is told to stop retrying and is waited for (at most one HTTP call: the
+/// client's timeouts bound it) before the unwinding goes on.
+pub fn alongside<T, F: Send>(client: &mut Client, fetch: impl FnOnce(&mut Client) -> F + Send, work: impl FnOnce() -> T) -> (T, Option<F>) {
     let abandon = Arc::new(AtomicBool::new(false));
     let flag = abandon.clone();
-    let thread_hook: WaitHook = Box::new(move || !flag.load(Ordering::Relaxed) && !interrupt_pending());
+    let thread_hook: WaitHook = Box::new(move || !flag.load(Ordering::Relaxed) && !cancel_or_die_pending());
     let own_hook = client.replace_wait_hook(thread_hook);
-    let (done, fetched, client) = std::thread::scope(|scope| {
+    let result = std::thread::scope(|scope| {
         let _guard = AbandonOnUnwind(abandon);
-        let handle = scope.spawn(move || {
-            let r = fetch(&mut *client);
-            (r, client)
+        let lent = &mut *client;
+        let spawned = std::thread::Builder::new().name("odoo_sync prefetch".into()).spawn_scoped(scope, move || {
+            block_all_signals();
+            fetch(lent)
         });
-        let done = work();
-        let (fetched, client) = match handle.join() {
-            Ok(v) => v,
-            // The fetch only runs our own Rust code; a panic there is a bug: surface it here,
-            // on the thread that may report errors.
-            Err(p) => std::panic::resume_unwind(p),
-        };
-        (done, fetched, client)
+        match spawned {
+            Ok(handle) => {
+                let done = work();
+                // The fetch only runs our own Rust code; a panic there is a bug: surface it
+                // here, on the thread that may report errors.
+                let fetched = handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                (done, Some(fetched))
+            }
+            Err(_) => (work(), None),
+        }
     });
     drop(client.replace_wait_hook(own_hook)); // the thread's hook
-    (done, fetched)
+    result
 }
