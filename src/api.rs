@@ -51,7 +51,7 @@ fn required<T>(v: Option<T>, name: &str) -> SyncResult<T> {
 }
 
 fn options(full: bool, dry_run: bool, mode: &'static str) -> RunOptions {
-    RunOptions { full, dry_run, mode, max_pages: None, run_id: None }
+    RunOptions { full, dry_run, mode, max_pages: None, max_time: None, stop_requested: None, run_id: None }
 }
 
 fn sync_one(model: Option<&str>, full: Option<bool>, dry_run: Option<bool>) -> SyncResult<RunSummary> {
@@ -114,7 +114,7 @@ fn step(model: Option<&str>, full: Option<bool>, run_id: Option<i64>, max_pages:
     };
     let spec = models::find(model)?;
     let settings = Settings::current();
-    let opts = RunOptions { full, dry_run: false, mode, max_pages: Some(max_pages as u32), run_id };
+    let opts = RunOptions { full, dry_run: false, mode, max_pages: Some(max_pages as u32), max_time: None, stop_requested: None, run_id };
     let summary = with_session(&settings, |odoo| sync::run_model(&spec, opts, &settings, odoo))?;
     alerts::on_success(&summary);
     Ok(summary)

@@ -204,6 +204,8 @@ fn worker_slot() -> Cluster {
         &format!("odoo_sync.database = '{WORKER_DB}'"),
         "odoo_sync.schedule = '* * * * * *'",
         "odoo_sync.gold_refresh_schedule = '0 0 1 1 *'",
+        // A transaction per page, so that a failure lands between committed pages.
+        "odoo_sync.worker_step_pages = 1",
     ]);
     let db = cluster.create_db_named(WORKER_DB);
     let mut c = db.connect();
@@ -281,6 +283,12 @@ fn worker_scenario(cluster: &Cluster, kind: &Kind, phase: &(&str, Value, i64)) -
                 let (rows, max_id, last_id, finished): (i64, i64, Option<i64>, i64) = (r.get(3), r.get(4), r.get(5), r.get(6));
                 if !(finished == 0 && (rows == 0 || last_id == Some(max_id)) && rows % BATCH == 0) {
                     return Err(format!("half-committed: {rows} rows, max id {max_id}, checkpoint last id {last_id:?}, finished windows {finished}"));
+                }
+                // With a transaction per page (worker_step_pages = 1), exactly the pages before
+                // the failing call stay committed.
+                let before = (phase.2 * BATCH).min(ORDERS.parse::<i64>().unwrap());
+                if rows != before {
+                    return Err(format!("{rows} rows committed when the fault hit, expected the {before} of the pages before it"));
                 }
                 // sync_status names the failure's SQLSTATE while the model is failing (a later
                 // round may already have recovered it).

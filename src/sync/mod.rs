@@ -24,6 +24,10 @@ pub struct RunOptions {
     /// Stop after this many pages with the window still open (status in_progress), so that
     /// the caller can commit and call again; None reads the whole window.
     pub max_pages: Option<u32>,
+    /// Also stop (between two pages) once the call has taken this long.
+    pub max_time: Option<Duration>,
+    /// Also stop (between two pages) when this says so (the worker's SIGTERM).
+    pub stop_requested: Option<fn() -> bool>,
     /// Continue the log row of an earlier step of the same run.
     pub run_id: Option<i64>,
 }
@@ -283,8 +287,14 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
         };
         summary.counts.fetched += info.len as i64;
         pages += 1;
+        // Whether this call stops after this page with the window still open.
+        let step_over = || {
+            opts.max_pages.is_some_and(|m| pages >= m)
+                || opts.max_time.is_some_and(|t| started.elapsed() >= t)
+                || opts.stop_requested.is_some_and(|stop| stop())
+        };
         // Another page follows in this call: fetch it while this one is loaded (prefetch.rs).
-        let more = s.prefetch && info.len >= batch && !opts.max_pages.is_some_and(|m| pages >= m);
+        let more = s.prefetch && info.len >= batch && !step_over();
         if info.len > 0 {
             // The page's SQL arguments (a megabyte of JSON text) are palloc'ed in the current
             // memory context, which lives as long as the SQL call: without a per-page context a
@@ -342,7 +352,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
         if run_id.is_some() {
             loader::save_checkpoint(&cp_id, model, cp.high_water, Some(&window), info.len as i64)?;
         }
-        if opts.max_pages.is_some_and(|m| pages >= m) {
+        if step_over() {
             summary.status = "in_progress";
             summary.checkpoint = cp.high_water;
             break;
