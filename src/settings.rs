@@ -25,7 +25,7 @@ pub static MAX_RESPONSE_MB: GucSetting<i32> = GucSetting::<i32>::new(256);
 pub static PREFETCH: GucSetting<bool> = GucSetting::<bool>::new(true);
 
 pub static WORKER_ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
-pub static WORKER_STEP_PAGES: GucSetting<i32> = GucSetting::<i32>::new(50);
+pub static WORKER_STEP_PAGES: GucSetting<i32> = GucSetting::<i32>::new(1);
 pub static WORKER_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
 pub static SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"*/15 * * * *"));
 pub static GOLD_SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"0 * * * *"));
@@ -128,7 +128,7 @@ pub fn register() {
     GucRegistry::define_int_guc(
         c"odoo_sync.worker_step_pages",
         c"Pages the background worker loads in one transaction (it also commits after about a second).",
-        c"1 commits every page (each commit waits for a WAL flush: slower); more makes longer transactions.",
+        c"1 (the default) commits every page; more commits less often and makes longer transactions.",
         &WORKER_STEP_PAGES,
         1,
         10_000,

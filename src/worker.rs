@@ -1,5 +1,5 @@
 //! The background worker (`shared_preload_libraries = 'odoo_sync'`): syncs every enabled model
-//! on `odoo_sync.schedule`, committing every few pages (checkpoint with the rows), and
+//! on `odoo_sync.schedule`, committing after every page by default (checkpoint with the rows), and
 //! refreshes gold on `odoo_sync.gold_refresh_schedule`.
 //!
 //! - SIGHUP reloads the settings; a new schedule takes effect at once.
@@ -20,10 +20,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const RESTART_AFTER: Duration = Duration::from_secs(5);
 
-/// One transaction of the worker holds at most odoo_sync.worker_step_pages pages (50), or this
-/// much time (then it commits, with the checkpoint, and goes on): short transactions, yet not a
-/// commit per page, which costs a WAL flush each (a commit per page loaded 28 % slower in
-/// bench/run.sh). SIGTERM stops it between two pages whatever the count.
+/// One transaction of the worker holds at most odoo_sync.worker_step_pages pages (default 1),
+/// or this much time (then it commits, with the checkpoint, and goes on). SIGTERM stops it
+/// between two pages whatever the count. bench/worker_step.sh compares step sizes: with silver
+/// on, 50 pages per transaction measured no faster than 1 (within the run-to-run noise).
 const STEP_TIME: Duration = Duration::from_secs(1);
 
 /// Set in the postmaster when the library is preloaded; backends inherit it through fork.
