@@ -557,7 +557,8 @@ def table(res, a):
         rest = r["wall"] - sql - sim
         lines.append(f"where the time goes, pos.order.line full load ({name}): wall {r['wall']:.1f} s = SQL {sql:.1f} s "
                      f"(bronze upsert {up:.1f}, silver {sv:.1f}, checkpoints {cp:.1f}, other {sql - up - sv - cp:.1f}) "
-                     f"+ simulator serving {sim:.1f} s (its CPU) + rest {rest:.1f} s (HTTP client, JSON checks, waits)")
+                     f"+ simulator serving {sim:.1f} s (its CPU) + rest {rest:.1f} s (HTTP client, JSON checks, waits; "
+                     f"below zero when fetching overlaps the SQL)")
     lines.append("")
     hdr2 = f"{'incremental runs, silver on (fresh session; median of 3)':<{w}} {'fetched':>10} {'wall ms':>9} {'DB ms':>8} {'backend CPU ms':>15} {'sync_logs ms':>13}"
     lines += [hdr2, "-" * len(hdr2)]
