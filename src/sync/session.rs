@@ -5,7 +5,7 @@
 use crate::errors::{SyncError, SyncResult};
 use crate::secret;
 use crate::settings::{validate_base_url, Settings};
-use odoo_client::shape::{Shape, Shapes};
+use odoo_client::shape::{shapes_of, Shapes};
 use odoo_client::{Client, ClientConfig, FieldInfo, TransportChoice};
 use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
@@ -121,11 +121,6 @@ impl OdooSession {
     /// The value shape of each of these fields, from the `fields_get` answer that
     /// `existing_fields` read (id and write_date are checked on their own).
     pub fn shapes(&self, model: &str, fields: &[String]) -> Shapes {
-        let Some(known) = self.fields.get(model) else { return Shapes::new() };
-        fields
-            .iter()
-            .filter(|f| *f != "id" && *f != "write_date")
-            .filter_map(|f| known.get(f).map(|info| (f.clone(), Shape::of(&info.kind))))
-            .collect()
+        self.fields.get(model).map(|known| shapes_of(known, fields)).unwrap_or_default()
     }
 }

@@ -7,7 +7,7 @@
 //! PARALLEL > 1, the id range is split into that many contiguous slices, each paged by its own
 //! thread and connection (what a parallel full sync would do). Prints one JSON line.
 
-use odoo_client::shape::{scan_page, Shape, Shapes};
+use odoo_client::shape::{scan_page, shapes_of, Shapes};
 use odoo_client::{Client, ClientConfig, Secret};
 use serde_json::{json, Map};
 use std::time::Instant;
@@ -24,8 +24,7 @@ fn page_range(c: &mut Client, model: &str, fields: &[String], batch: u32, lo: i6
     let shapes: Shapes = if std::env::var("RAW_CHECK").as_deref() == Ok("ids") {
         Shapes::new()
     } else {
-        let known = c.fields_get(model).expect("fields_get");
-        fields.iter().filter(|f| *f != "id" && *f != "write_date").filter_map(|f| known.get(f).map(|i| (f.clone(), Shape::of(&i.kind)))).collect()
+        shapes_of(&c.fields_get(model).expect("fields_get"), fields)
     };
     let (mut last, mut n, mut pages, mut bytes) = (lo, 0u64, 0u64, 0u64);
     loop {

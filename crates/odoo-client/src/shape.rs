@@ -4,9 +4,10 @@
 //! judged by its first bytes. (What the sync does with a misshapen record is not decided here.)
 
 use crate::time::parse_odoo;
+use crate::FieldInfo;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 /// The JSON shape a field's values must have, from its `fields_get` type. Odoo renders an empty
@@ -114,6 +115,16 @@ fn starts_with_integer_and_more(b: &[u8]) -> bool {
 
 /// The shape of every field a run asks for, by name.
 pub type Shapes = HashMap<String, Shape>;
+
+/// The shapes of these fields from a model's `fields_get` answer. `id` and `write_date` are
+/// left out: a page's check reads them on its own.
+pub fn shapes_of(fields_get: &BTreeMap<String, FieldInfo>, fields: &[String]) -> Shapes {
+    fields
+        .iter()
+        .filter(|f| *f != "id" && *f != "write_date")
+        .filter_map(|f| fields_get.get(f).map(|info| (f.clone(), Shape::of(&info.kind))))
+        .collect()
+}
 
 /// What one record of a page is, as far as the checks need.
 pub struct RecordHead<'a> {
