@@ -239,16 +239,14 @@ class Bench:
         with self.connect(db) as c:
             c.execute(f"ALTER DATABASE {db} SET odoo_sync.batch_size = {int(n)}")
 
-    SILVER_TABLES = {"pos.order": "scout.transactions", "pos.order.line": "scout.transaction_items"}
-
     def reset_model(self, db, model, table):
         """An empty bronze table (and the model's silver rows) and no checkpoint: the next sync
         is a first load."""
         with self.connect(db) as c:
             c.execute(f"TRUNCATE {table}")
-            st = self.SILVER_TABLES.get(model)
-            if st and c.execute("SELECT to_regclass(%s)", (st,)).fetchone()[0]:
-                c.execute(f"TRUNCATE {st}")
+            st = c.execute("SELECT silver_table FROM scout.sync_models WHERE model = %s", (model,)).fetchone()[0]
+            if st:
+                c.execute(f"TRUNCATE scout.{st}")
             if c.execute("SELECT to_regclass('scout.silver_rejects')").fetchone()[0]:
                 c.execute("DELETE FROM scout.silver_rejects WHERE model = %s", (model,))
             c.execute("DELETE FROM scout.sync_checkpoints WHERE model = %s", (model,))

@@ -18,7 +18,9 @@ CREATE TABLE scout.sync_models (
     optional_fields text[] NOT NULL DEFAULT '{}',
     -- Your own extra fields (x_loyalty_tier, ...): asked for if they exist, like optional ones.
     extra_fields    text[] NOT NULL DEFAULT '{}',
-    enabled         boolean NOT NULL DEFAULT true
+    enabled         boolean NOT NULL DEFAULT true,
+    -- The silver table derived from this model's bronze (set by sql/20_silver.sql; NULL: bronze only).
+    silver_table    text CHECK (silver_table ~ '^[a-z_]+$')
 );
 COMMENT ON TABLE scout.sync_models IS
   'odoo_sync: the Odoo models to sync, their bronze tables, fields and dependency order. Disable a model with UPDATE ... SET enabled = false.';

@@ -135,6 +135,13 @@ AS $$ SELECT CASE
          THEN 'card'
     ELSE 'other' END $$;
 
+-- Which silver table each model's bronze feeds (pos.session feeds none).
+UPDATE scout.sync_models m SET silver_table = v.silver_table
+FROM (VALUES ('product.category', 'categories'), ('product.product', 'products'), ('res.partner', 'customers'),
+             ('pos.config', 'stores'), ('pos.payment.method', 'payment_methods'), ('pos.order', 'transactions'),
+             ('pos.order.line', 'transaction_items'), ('pos.payment', 'payments')) AS v(model, silver_table)
+WHERE m.model = v.model;
+
 -- ------------------------------------------------------------------------------------------
 -- Indexes on bronze for the reverse look-ups the dependencies need (lines of an order, of a
 -- product; payments of an order, of a method; products of a category; partners by name).
@@ -1254,17 +1261,9 @@ DECLARE
     t text;
 BEGIN
     FOR t IN
-        SELECT format('scout.%I', m.bronze_table) FROM scout.sync_models m WHERE m.model = analyze_for_load.model
-        UNION ALL
-        SELECT unnest(CASE analyze_for_load.model
-                        WHEN 'product.category'   THEN ARRAY['scout.categories']
-                        WHEN 'product.product'    THEN ARRAY['scout.products']
-                        WHEN 'res.partner'        THEN ARRAY['scout.customers']
-                        WHEN 'pos.payment.method' THEN ARRAY['scout.payment_methods']
-                        WHEN 'pos.order'          THEN ARRAY['scout.transactions']
-                        WHEN 'pos.order.line'     THEN ARRAY['scout.transaction_items']
-                        WHEN 'pos.payment'        THEN ARRAY['scout.payments']
-                        ELSE '{}'::text[] END)
+        SELECT format('scout.%I', x.t)
+        FROM scout.sync_models m, unnest(ARRAY[m.bronze_table, m.silver_table]) AS x(t)
+        WHERE m.model = analyze_for_load.model AND x.t IS NOT NULL
     LOOP
         EXECUTE 'ANALYZE ' || t;
     END LOOP;

@@ -437,15 +437,21 @@ pub fn assert_all_bronze_matches(db: &Db, sim: &Sim) -> i64 {
 /// duplicated or left stale nothing. With bronze equal to Odoo, silver then equals Odoo's data.
 /// Returns the number of silver rows compared.
 pub fn assert_silver_matches_bronze(db: &Db) -> i64 {
-    const SILVER: [&str; 9] =
-        ["categories", "products", "customers", "stores", "payment_methods", "payments", "transaction_items", "transactions", "silver_rejects"];
+    let mut c = db.connect();
+    // Every model's silver table (scout.sync_models.silver_table), and the quarantine.
+    let mut silver: Vec<String> = c
+        .query("SELECT silver_table FROM scout.sync_models WHERE silver_table IS NOT NULL ORDER BY sync_order", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    silver.push("silver_rejects".into());
     // Bookkeeping columns that say when and by which run a row was written, not what it says.
-    let snapshot = SILVER
+    let snapshot = silver
         .iter()
         .map(|t| format!("SELECT '{t}' AS t, to_jsonb(x) - '{{run_id,synced_at,first_run_id,first_seen,last_seen}}'::text[] AS r FROM scout.{t} x"))
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
-    let mut c = db.connect();
     let mut tx = c.transaction().unwrap();
     tx.batch_execute(&format!("CREATE TEMP TABLE silver_now ON COMMIT DROP AS {snapshot}")).unwrap();
     tx.batch_execute("SELECT scout.silver_rebuild()").unwrap();
