@@ -122,42 +122,28 @@ fn scenario(kind: &Kind, phase: &(&str, Value, i64), procedure: bool, n: usize) 
 
 #[test]
 fn every_fault_in_every_phase_either_recovers_or_fails_cleanly() {
-    let mut cases = Vec::new();
-    for kind in kinds() {
-        for phase in phases() {
-            for procedure in [false, true] {
-                cases.push((kind.name, phase.0, procedure));
-            }
-        }
-    }
-    let total = cases.len();
-    let threads = 4;
-    let outcomes: Vec<Outcome> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
+    let (kinds, phases) = (kinds(), phases());
+    let cases: Vec<(&Kind, &(&str, Value, i64), bool)> =
+        kinds.iter().flat_map(|k| phases.iter().flat_map(move |p| [false, true].map(|procedure| (k, p, procedure)))).collect();
+    let outcomes = spread(4, &cases, || (), |_, &(kind, phase, procedure), n| scenario(kind, phase, procedure, n));
+    report("fault matrix", &outcomes, cases.len());
+}
+
+/// Runs every case, spread over `workers` threads: thread t makes its own `setup()` (a cluster,
+/// say) and takes cases t, t + workers, ...; `run` gets the case's index too.
+fn spread<C: Sync, S>(workers: usize, cases: &[C], setup: impl Fn() -> S + Sync, run: impl Fn(&S, &C, usize) -> Outcome + Sync) -> Vec<Outcome> {
+    let (setup, run) = (&setup, &run);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
             .map(|t| {
                 s.spawn(move || {
-                    let kinds = kinds();
-                    let phases = phases();
-                    let mut out = Vec::new();
-                    let mut n = t;
-                    for (ki, kind) in kinds.iter().enumerate() {
-                        for (pi, phase) in phases.iter().enumerate() {
-                            for (mi, procedure) in [false, true].into_iter().enumerate() {
-                                let index = (ki * phases.len() + pi) * 2 + mi;
-                                if index % threads == t {
-                                    out.push(scenario(kind, phase, procedure, n));
-                                    n += threads;
-                                }
-                            }
-                        }
-                    }
-                    out
+                    let state = setup();
+                    cases.iter().enumerate().skip(t).step_by(workers).map(|(n, case)| run(&state, case, n)).collect::<Vec<_>>()
                 })
             })
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
-    });
-    report("fault matrix", &outcomes, total);
+    })
 }
 
 /// Prints the counts (and each failed scenario), then fails the test if any scenario failed.
@@ -321,25 +307,8 @@ fn model_fields_all(db: &Db, model: &str) -> Vec<String> {
 
 #[test]
 fn every_fault_in_every_phase_through_the_worker() {
-    let slots = 3;
-    let outcomes: Vec<Outcome> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..slots)
-            .map(|t| {
-                s.spawn(move || {
-                    let cluster = worker_slot();
-                    let mut out = Vec::new();
-                    let phases = phases();
-                    for (i, (kind, phase)) in kinds().iter().flat_map(|k| phases.iter().map(move |p| (k, p))).enumerate() {
-                        if i % slots == t {
-                            out.push(worker_scenario(&cluster, kind, phase));
-                        }
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
-    });
-    let total = kinds().len() * phases().len();
-    report("fault matrix (worker)", &outcomes, total);
+    let (kinds, phases) = (kinds(), phases());
+    let cases: Vec<(&Kind, &(&str, Value, i64))> = kinds.iter().flat_map(|k| phases.iter().map(move |p| (k, p))).collect();
+    let outcomes = spread(3, &cases, worker_slot, |cluster, &(kind, phase), _| worker_scenario(cluster, kind, phase));
+    report("fault matrix (worker)", &outcomes, cases.len());
 }
