@@ -10,6 +10,10 @@ bash scripts/bootstrap.sh
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 step() { printf '\n== %s\n' "$*"; }
 
+step "formatting (rustfmt.toml)"
+cargo fmt --all --check
+(cd bench/rawclient && cargo fmt --check)
+
 step "build the simulator"
 cargo build --release -q -p odoo-sim
 

@@ -28,13 +28,13 @@ fn database() -> String {
 
 fn send(text: &str) {
     let Some(url) = settings::alert_webhook_url() else { return };
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(5)))
-        .max_redirects(0)
-        .build()
-        .into();
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(5))).max_redirects(0).build().into();
     let body = serde_json::json!({ "text": redact(text) }).to_string();
     if let Err(e) = agent.post(&url).header("Content-Type", "application/json").send(body) {
-        pgrx::warning!("odoo_sync: could not send the alert to odoo_sync.alert_webhook_url: {}", redact(&e.to_string()));
+        pgrx::warning!(
+            "odoo_sync: could not send the alert to odoo_sync.alert_webhook_url: {}",
+            redact(&e.to_string())
+        );
     }
 }

@@ -1,14 +1,14 @@
 //! The SQL surface. Each function resolves settings, calls the engine, and maps a failure to
 //! one ERROR (errors.rs). Nothing here knows how syncing works.
 
+use crate::alerts;
 use crate::errors::{SyncError, SyncResult};
 use crate::models;
 use crate::settings::Settings;
 use crate::sync::{self, session::with_session, RunOptions, RunSummary};
-use crate::alerts;
 use pgrx::datum::{Interval, TimestampWithTimeZone};
-use pgrx::prelude::*;
 use pgrx::heap_tuple::PgHeapTuple;
+use pgrx::prelude::*;
 
 /// The composite type scout.sync_result (sql/01_core.sql): one row per model per run.
 const RESULT_TYPE: &str = "scout.sync_result";
@@ -17,9 +17,7 @@ const RESULT_TYPE: &str = "scout.sync_result";
 const PG_EPOCH_OFFSET: i64 = 946_684_800;
 
 fn to_row(s: RunSummary) -> SyncResult<pgrx::composite_type!('static, "scout.sync_result")> {
-    let checkpoint = s
-        .checkpoint
-        .and_then(|t| TimestampWithTimeZone::try_from((t - PG_EPOCH_OFFSET) * 1_000_000).ok());
+    let checkpoint = s.checkpoint.and_then(|t| TimestampWithTimeZone::try_from((t - PG_EPOCH_OFFSET) * 1_000_000).ok());
     let mut row = PgHeapTuple::new_composite_type(RESULT_TYPE)
         .map_err(|e| SyncError::Internal(format!("type {RESULT_TYPE}: {e}")))?;
     let unchanged = s.counts.unchanged();
@@ -60,7 +58,8 @@ fn sync_one(model: Option<&str>, full: Option<bool>, dry_run: Option<bool>) -> S
     let dry_run = required(dry_run, "dry_run")?;
     let spec = models::find(model)?;
     let settings = Settings::current();
-    let summary = with_session(&settings, |odoo| sync::run_model(&spec, options(full, dry_run, "function"), &settings, odoo))?;
+    let summary =
+        with_session(&settings, |odoo| sync::run_model(&spec, options(full, dry_run, "function"), &settings, odoo))?;
     alerts::on_success(&summary);
     Ok(summary)
 }
@@ -95,26 +94,46 @@ fn odoo_sync_all(
     SetOfIterator::new(rows)
 }
 
-fn step(model: Option<&str>, full: Option<bool>, run_id: Option<i64>, max_pages: Option<i32>, mode: Option<&str>) -> SyncResult<RunSummary> {
+fn step(
+    model: Option<&str>,
+    full: Option<bool>,
+    run_id: Option<i64>,
+    max_pages: Option<i32>,
+    mode: Option<&str>,
+) -> SyncResult<RunSummary> {
     let model = required(model, "model")?;
     let full = required(full, "full")?;
     let max_pages = required(max_pages, "max_pages")?;
     if max_pages < 1 {
-        return Err(SyncError::InvalidArgument { message: format!("max_pages must be at least 1, not {max_pages}"), hint: "Pass 1 or more.".into() });
+        return Err(SyncError::InvalidArgument {
+            message: format!("max_pages must be at least 1, not {max_pages}"),
+            hint: "Pass 1 or more.".into(),
+        });
     }
     let mode = match required(mode, "mode")? {
         "procedure" => "procedure",
         "worker" => "worker",
         other => {
             return Err(SyncError::InvalidArgument {
-                message: format!("mode must be procedure or worker, not \"{}\"", other.chars().take(40).collect::<String>()),
+                message: format!(
+                    "mode must be procedure or worker, not \"{}\"",
+                    other.chars().take(40).collect::<String>()
+                ),
                 hint: "This function is the building block of scout.odoo_sync_run().".into(),
             })
         }
     };
     let spec = models::find(model)?;
     let settings = Settings::current();
-    let opts = RunOptions { full, dry_run: false, mode, max_pages: Some(max_pages as u32), max_time: None, stop_requested: None, run_id };
+    let opts = RunOptions {
+        full,
+        dry_run: false,
+        mode,
+        max_pages: Some(max_pages as u32),
+        max_time: None,
+        stop_requested: None,
+        run_id,
+    };
     let summary = with_session(&settings, |odoo| sync::run_model(&spec, opts, &settings, odoo))?;
     alerts::on_success(&summary);
     Ok(summary)
@@ -134,13 +153,27 @@ fn odoo_sync_step(
     or_report(step(model, full, run_id, max_pages, mode).and_then(to_row))
 }
 
-fn record_failure(model: Option<&str>, run_id: Option<i64>, message: Option<&str>, mode: Option<&str>, error_code: Option<&str>) -> SyncResult<()> {
+fn record_failure(
+    model: Option<&str>,
+    run_id: Option<i64>,
+    message: Option<&str>,
+    mode: Option<&str>,
+    error_code: Option<&str>,
+) -> SyncResult<()> {
     let model = required(model, "model")?;
     let spec = models::find(model)?;
     let mode = if mode == Some("worker") { "worker" } else { "procedure" };
     // A SQLSTATE is five digits or upper-case letters; anything else is not recorded as one.
-    let error_code = error_code.filter(|c| c.len() == 5 && c.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()));
-    sync::record_failure(&Settings::current(), &spec.model, run_id, mode, error_code, message.unwrap_or("unknown error"))
+    let error_code =
+        error_code.filter(|c| c.len() == 5 && c.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()));
+    sync::record_failure(
+        &Settings::current(),
+        &spec.model,
+        run_id,
+        mode,
+        error_code,
+        message.unwrap_or("unknown error"),
+    )
 }
 
 /// Records that a committing run failed, in the caller's (new) transaction: the log row, the

@@ -96,9 +96,9 @@ impl SyncError {
                 "Pass an Odoo model name as listed in scout.sync_models, e.g. scout.odoo_sync('pos.order').".into(),
             ),
             SyncError::InvalidArgument { hint, .. } => Some(hint.clone()),
-            SyncError::NotConfigured { setting, .. } => Some(format!(
-                "As a superuser: ALTER DATABASE <db> SET {setting} = '...'; then reconnect."
-            )),
+            SyncError::NotConfigured { setting, .. } => {
+                Some(format!("As a superuser: ALTER DATABASE <db> SET {setting} = '...'; then reconnect."))
+            }
             SyncError::InvalidSetting { setting, .. } if setting.starts_with("scout.") => {
                 Some(format!("Correct {setting} (UPDATE scout.sync_models ...), or create the field in Odoo."))
             }

@@ -72,7 +72,13 @@ pub fn read_checkpoint(checkpoint_id: &str) -> SyncResult<Checkpoint> {
 /// whose high-water mark is `high_water`. Called in the same transaction as the page's rows.
 /// Returns the status the checkpoint had before, so that a recovery can be noticed.
 /// A 'failed' status stays until a window completes: half a window is not a recovery.
-pub fn save_checkpoint(cp_id: &str, model: &str, high_water: Option<i64>, window: Option<&Window>, records: i64) -> SyncResult<Option<String>> {
+pub fn save_checkpoint(
+    cp_id: &str,
+    model: &str,
+    high_water: Option<i64>,
+    window: Option<&Window>,
+    records: i64,
+) -> SyncResult<Option<String>> {
     let sql = "WITH old AS (SELECT status FROM scout.sync_checkpoints WHERE id = $1) \
                INSERT INTO scout.sync_checkpoints AS c \
                  (id, model, last_sync_at, last_record_id, window_start, window_end, window_full, \
@@ -216,7 +222,13 @@ pub fn start_log(cp_id: &str, model: &str, full: bool, run_mode: &str) -> SyncRe
 }
 
 /// Opens a log row that also records Odoo's count of the window, for progress reporting.
-pub fn start_log_with_estimate(cp_id: &str, model: &str, full: bool, run_mode: &str, estimate: Option<i64>) -> SyncResult<i64> {
+pub fn start_log_with_estimate(
+    cp_id: &str,
+    model: &str,
+    full: bool,
+    run_mode: &str,
+    estimate: Option<i64>,
+) -> SyncResult<i64> {
     // A 'running' row whose backend is gone belongs to a run that was cut off (crash, kill,
     // shutdown) and could not record its end: say so instead of leaving it running forever.
     Spi::run_with_args(
@@ -308,7 +320,14 @@ pub fn update_log(run_id: i64, u: &LogUpdate) -> SyncResult<()> {
 /// Records a failed run in its own transaction (the run's data was rolled back): the log row
 /// (created if the run failed before it had one) and the checkpoint's status. Returns the
 /// checkpoint's previous status, so that callers can alert on a change.
-pub fn record_failure(cp_id: &str, model: &str, run_id: Option<i64>, mode: &str, error_code: Option<&str>, message: &str) -> SyncResult<Option<String>> {
+pub fn record_failure(
+    cp_id: &str,
+    model: &str,
+    run_id: Option<i64>,
+    mode: &str,
+    error_code: Option<&str>,
+    message: &str,
+) -> SyncResult<Option<String>> {
     let run_id = match run_id {
         Some(id) => id,
         None => start_log(cp_id, model, false, mode)?,

@@ -289,7 +289,11 @@ unsafe fn proposed<'a>(newval: *mut *mut c_char) -> &'a str {
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn check_base_url(newval: *mut *mut c_char, _extra: *mut *mut c_void, _source: pg_sys::GucSource::Type) -> bool {
+unsafe extern "C-unwind" fn check_base_url(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
     let v = unsafe { proposed(newval) };
     if v.is_empty() {
         return true; // unset: fall back to ODOO_BASE_URL
@@ -301,7 +305,11 @@ unsafe extern "C-unwind" fn check_base_url(newval: *mut *mut c_char, _extra: *mu
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn check_schedule(newval: *mut *mut c_char, _extra: *mut *mut c_void, _source: pg_sys::GucSource::Type) -> bool {
+unsafe extern "C-unwind" fn check_schedule(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
     match schedule::Schedule::parse(unsafe { proposed(newval) }) {
         Ok(_) => true,
         Err(e) => unsafe { reject(&e.0) },
@@ -313,12 +321,20 @@ pub fn parse_company_ids(v: &str) -> Result<Vec<i64>, String> {
     v.split(',')
         .map(str::trim)
         .filter(|x| !x.is_empty())
-        .map(|x| x.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| format!("\"{x}\" is not a company id; use positive integers separated by commas, e.g. 1,3.")))
+        .map(|x| {
+            x.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                format!("\"{x}\" is not a company id; use positive integers separated by commas, e.g. 1,3.")
+            })
+        })
         .collect()
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn check_company_ids(newval: *mut *mut c_char, _extra: *mut *mut c_void, _source: pg_sys::GucSource::Type) -> bool {
+unsafe extern "C-unwind" fn check_company_ids(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
     match parse_company_ids(unsafe { proposed(newval) }) {
         Ok(_) => true,
         Err(d) => unsafe { reject(&d) },
@@ -326,7 +342,11 @@ unsafe extern "C-unwind" fn check_company_ids(newval: *mut *mut c_char, _extra: 
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn check_timezone(newval: *mut *mut c_char, _extra: *mut *mut c_void, _source: pg_sys::GucSource::Type) -> bool {
+unsafe extern "C-unwind" fn check_timezone(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
     let v = unsafe { proposed(newval) };
     if v.is_empty() {
         return true;
@@ -334,14 +354,20 @@ unsafe extern "C-unwind" fn check_timezone(newval: *mut *mut c_char, _extra: *mu
     let name = CString::new(v).unwrap_or_default();
     // pg_tzset loads PostgreSQL's own zone data: the same names SET TIME ZONE accepts.
     if unsafe { pg_sys::pg_tzset(name.as_ptr()) }.is_null() {
-        unsafe { reject(&format!("\"{v}\" is not a time zone PostgreSQL knows (see pg_timezone_names), e.g. Asia/Manila.")) }
+        unsafe {
+            reject(&format!("\"{v}\" is not a time zone PostgreSQL knows (see pg_timezone_names), e.g. Asia/Manila."))
+        }
     } else {
         true
     }
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn check_transport(newval: *mut *mut c_char, _extra: *mut *mut c_void, _source: pg_sys::GucSource::Type) -> bool {
+unsafe extern "C-unwind" fn check_transport(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
     match unsafe { proposed(newval) } {
         "" | "auto" | "jsonrpc" | "json2" => true,
         other => unsafe { reject(&format!("\"{other}\" is not one of auto, jsonrpc, json2.")) },

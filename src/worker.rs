@@ -126,7 +126,14 @@ fn sync_model(spec: &models::ModelSpec) {
                 let code = e.sqlstate_text();
                 let recorded = in_transaction(|| {
                     apply_database_settings()?;
-                    sync::record_failure(&settings::Settings::current(), &spec.model, run_id, "worker", Some(&code), &message)
+                    sync::record_failure(
+                        &settings::Settings::current(),
+                        &spec.model,
+                        run_id,
+                        "worker",
+                        Some(&code),
+                        &message,
+                    )
                 });
                 if let Err(e) = recorded {
                     pgrx::warning!("odoo_sync worker: could not record the failure: {e}");
@@ -158,7 +165,8 @@ fn sync_all_models() {
 
 fn refresh_gold() {
     let r = in_transaction(|| {
-        let exists = Spi::get_one::<bool>("SELECT to_regprocedure('scout.refresh_gold()') IS NOT NULL")?.unwrap_or(false);
+        let exists =
+            Spi::get_one::<bool>("SELECT to_regprocedure('scout.refresh_gold()') IS NOT NULL")?.unwrap_or(false);
         if exists {
             Spi::run("SELECT scout.refresh_gold()")?;
         }

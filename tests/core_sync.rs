@@ -26,7 +26,17 @@ fn full_sync_of_every_model_equals_the_simulator() {
     let models: Vec<&str> = rows.iter().map(|r| r.model.as_str()).collect();
     assert_eq!(
         models,
-        ["product.category", "product.product", "res.partner", "pos.config", "pos.session", "pos.payment.method", "pos.order", "pos.order.line", "pos.payment"],
+        [
+            "product.category",
+            "product.product",
+            "res.partner",
+            "pos.config",
+            "pos.session",
+            "pos.payment.method",
+            "pos.order",
+            "pos.order.line",
+            "pos.payment"
+        ],
         "dependency order"
     );
     for r in &rows {
@@ -37,9 +47,17 @@ fn full_sync_of_every_model_equals_the_simulator() {
     let compared = assert_all_bronze_matches(&db, &sim);
     assert!(compared > 2000, "compared only {compared} records");
     // The optional fields this simulator has were requested and landed in bronze.
-    let with_brand: i64 = db.connect().query_one("SELECT count(*) FROM scout.bronze_product_product WHERE payload ? 'product_brand_id'", &[]).unwrap().get(0);
+    let with_brand: i64 = db
+        .connect()
+        .query_one("SELECT count(*) FROM scout.bronze_product_product WHERE payload ? 'product_brand_id'", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(with_brand, db.count("scout.bronze_product_product"));
-    let with_region: i64 = db.connect().query_one("SELECT count(*) FROM scout.bronze_res_partner WHERE payload ? 'x_region_code'", &[]).unwrap().get(0);
+    let with_region: i64 = db
+        .connect()
+        .query_one("SELECT count(*) FROM scout.bronze_res_partner WHERE payload ? 'x_region_code'", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(with_region, db.count("scout.bronze_res_partner"));
     // One log row per model, successful, with its counts.
     let logs: Vec<(String, String, i64)> = db
@@ -74,7 +92,10 @@ fn the_suite_runs_against_the_odoo_it_was_asked_for() {
     db.configure(&sim, &[]);
     let r = sync(&db, "pos.order", "");
     assert_eq!(r.fetched, sim.count("pos.order"));
-    let row = db.connect().query_one("SELECT odoo_version, transport FROM scout.sync_logs WHERE id = $1", &[&r.run_id.unwrap()]).unwrap();
+    let row = db
+        .connect()
+        .query_one("SELECT odoo_version, transport FROM scout.sync_logs WHERE id = $1", &[&r.run_id.unwrap()])
+        .unwrap();
     let (logged_version, logged_transport): (String, String) = (row.get(0), row.get(1));
     assert!(logged_version.starts_with(version), "{profile}: Odoo {logged_version}");
     assert_eq!(logged_transport, transport, "{profile}");
@@ -88,7 +109,11 @@ fn without_optional_fields_the_sync_works_and_omits_them() {
     for r in sync_all(&db, "") {
         assert_eq!(r.status, "success");
     }
-    let with_brand: i64 = db.connect().query_one("SELECT count(*) FROM scout.bronze_product_product WHERE payload ? 'product_brand_id'", &[]).unwrap().get(0);
+    let with_brand: i64 = db
+        .connect()
+        .query_one("SELECT count(*) FROM scout.bronze_product_product WHERE payload ? 'product_brand_id'", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(with_brand, 0);
     assert_all_bronze_matches(&db, &sim);
 }
@@ -186,7 +211,8 @@ fn a_late_commit_inside_the_lookback_is_picked_up() {
     // A long Odoo transaction starts (its write_date is fixed now), changes 5 orders, and
     // commits only after a sync has already moved the high-water mark past that write_date.
     let tx = sim.control("/sim/tx/begin", json!({}));
-    let late = sim.control("/sim/tx/mutate", json!({"tx": tx["tx"], "model": "pos.order", "action": "update", "count": 5}));
+    let late =
+        sim.control("/sim/tx/mutate", json!({"tx": tx["tx"], "model": "pos.order", "action": "update", "count": 5}));
     sim.advance_clock(30.0);
     sim.mutate("pos.order", "update", 2);
     sim.advance_clock(10.0);
@@ -321,7 +347,10 @@ fn a_full_sync_soft_deletes_what_odoo_deleted() {
     assert_eq!((r.deleted, r.inserted), (3, 0), "{r:?}");
     let marked: i64 = db
         .connect()
-        .query_one("SELECT count(*) FROM scout.bronze_res_partner WHERE id = ANY($1) AND deleted_at IS NOT NULL", &[&gone_ids])
+        .query_one(
+            "SELECT count(*) FROM scout.bronze_res_partner WHERE id = ANY($1) AND deleted_at IS NOT NULL",
+            &[&gone_ids],
+        )
         .unwrap()
         .get(0);
     assert_eq!(marked, 3, "soft-deleted, kept for history");
@@ -339,9 +368,13 @@ fn a_custom_field_lands_in_bronze_and_a_missing_one_is_a_clear_error() {
     // x_region_code exists on this Odoo: as a user extra field on pos.config's partner model.
     c.batch_execute("UPDATE scout.sync_models SET optional_fields = '{}', extra_fields = '{x_region_code}' WHERE model = 'res.partner'").unwrap();
     sync(&db, "res.partner", "");
-    let with: i64 = c.query_one("SELECT count(*) FROM scout.bronze_res_partner WHERE payload ? 'x_region_code'", &[]).unwrap().get(0);
+    let with: i64 = c
+        .query_one("SELECT count(*) FROM scout.bronze_res_partner WHERE payload ? 'x_region_code'", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(with, sim.count("res.partner"));
-    c.batch_execute("UPDATE scout.sync_models SET extra_fields = '{x_loyalty_tier}' WHERE model = 'pos.order'").unwrap();
+    c.batch_execute("UPDATE scout.sync_models SET extra_fields = '{x_loyalty_tier}' WHERE model = 'pos.order'")
+        .unwrap();
     let e = c.query("SELECT * FROM scout.odoo_sync('pos.order')", &[]).expect_err("missing custom field");
     let e = DbErr::of(&e);
     assert_eq!(e.code, "22023", "{}", e.all_text());

@@ -18,7 +18,9 @@ fn unknown_and_malicious_model_names_are_rejected() {
     let db = Cluster::shared().create_db("bad_model");
     db.configure(&sim, &[]);
     let long = "x".repeat(10_000);
-    for name in ["pos.nope", "pos.order'; DROP TABLE scout.sync_logs; --", "pos.order\"", "ürün.ürün", long.as_str(), ""] {
+    for name in
+        ["pos.nope", "pos.order'; DROP TABLE scout.sync_logs; --", "pos.order\"", "ürün.ürün", long.as_str(), ""]
+    {
         let mut c = db.connect();
         let e = c.query("SELECT * FROM scout.odoo_sync($1)", &[&name]).expect_err(name);
         let e = DbErr::of(&e);
@@ -148,8 +150,16 @@ fn an_error_while_the_next_page_is_being_fetched_leaves_nothing_behind() {
     let e = DbErr::of(&e);
     assert_eq!(e.code, "P0001", "{}", e.all_text());
     assert!(e.message.contains("refused by the test trigger"), "{}", e.all_text());
-    assert!(started.elapsed() < std::time::Duration::from_secs(5), "waited {:?} for the page being fetched", started.elapsed());
-    assert_eq!(c.query_one("SELECT count(*) FROM scout.bronze_pos_order", &[]).unwrap().get::<_, i64>(0), 0, "nothing committed");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "waited {:?} for the page being fetched",
+        started.elapsed()
+    );
+    assert_eq!(
+        c.query_one("SELECT count(*) FROM scout.bronze_pos_order", &[]).unwrap().get::<_, i64>(0),
+        0,
+        "nothing committed"
+    );
     // The same session syncs normally afterwards (the fetching thread's hook was not kept).
     c.batch_execute("DROP TRIGGER refuse ON scout.bronze_pos_order").unwrap();
     sim.set_faults(json!([{"kind": "latency", "ms": 300, "match": {"method": "search_read", "model": "pos.order"}, "skip": 1, "times": 2}]));

@@ -31,7 +31,11 @@ fn kinds() -> Vec<Kind> {
         k("truncated JSON (connection cut)", json!({"kind": "truncated_json"}), None),
         k("truncated JSON (well framed)", json!({"kind": "truncated_json_framed"}), Some("08P01")),
         k("invalid JSON", json!({"kind": "invalid_json"}), Some("08P01")),
-        k("Odoo fault envelope", json!({"kind": "odoo_fault", "name": "odoo.exceptions.ValidationError", "message": "broken rule"}), Some("38000")),
+        k(
+            "Odoo fault envelope",
+            json!({"kind": "odoo_fault", "name": "odoo.exceptions.ValidationError", "message": "broken rule"}),
+            Some("38000"),
+        ),
         k("session expired", json!({"kind": "session_expired"}), Some("38000")),
         k("AccessDenied", json!({"kind": "access_denied"}), Some("28000")),
         k("expired API key", json!({"kind": "api_key_expired"}), Some("28000")),
@@ -59,14 +63,26 @@ fn scenario(kind: &Kind, phase: &(&str, Value, i64), procedure: bool, n: usize) 
     let check = || -> Result<(), String> {
         let sim = Sim::start(&["--orders", ORDERS, "--seed", "17"]);
         let db = Cluster::shared().create_db(&format!("fm{n}"));
-        db.configure(&sim, &[("odoo_sync.batch_size", &BATCH.to_string()), ("odoo_sync.max_retries", "2"), ("odoo_sync.http_timeout", "2"), ("odoo_sync.max_response_mb", "1")]);
+        db.configure(
+            &sim,
+            &[
+                ("odoo_sync.batch_size", &BATCH.to_string()),
+                ("odoo_sync.max_retries", "2"),
+                ("odoo_sync.http_timeout", "2"),
+                ("odoo_sync.max_response_mb", "1"),
+            ],
+        );
         let mut fault = kind.fault.clone();
         fault["match"] = phase.1.clone();
         fault["skip"] = json!(phase.2);
         fault["times"] = json!(1);
         sim.set_faults(json!([fault]));
         let mut c = db.connect();
-        let sql = if procedure { "CALL scout.odoo_sync_run('pos.order')" } else { "SELECT * FROM scout.odoo_sync('pos.order')" };
+        let sql = if procedure {
+            "CALL scout.odoo_sync_run('pos.order')"
+        } else {
+            "SELECT * FROM scout.odoo_sync('pos.order')"
+        };
         let result = c.batch_execute(sql);
         let fields = requested_fields(&sim, "pos.order", &model_fields(&db)[6].2, &[]);
         match (result, kind.fails_with) {
@@ -90,7 +106,8 @@ fn scenario(kind: &Kind, phase: &(&str, Value, i64), procedure: bool, n: usize) 
                         &[],
                     )
                     .map_err(|e| describe(&e))?;
-                let (rows, max_id, last_id, finished): (i64, i64, Option<i64>, i64) = (r.get(0), r.get(1), r.get(2), r.get(3));
+                let (rows, max_id, last_id, finished): (i64, i64, Option<i64>, i64) =
+                    (r.get(0), r.get(1), r.get(2), r.get(3));
                 let consistent = if procedure {
                     finished == 0 && (rows == 0 || last_id == Some(max_id)) && rows % BATCH == 0
                 } else {
@@ -114,7 +131,9 @@ fn scenario(kind: &Kind, phase: &(&str, Value, i64), procedure: bool, n: usize) 
         // A clean rerun converges to exactly Odoo's data.
         sim.set_faults(json!([]));
         c.batch_execute(sql).map_err(|e| format!("clean rerun failed: {}", describe(&e)))?;
-        let compare = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| assert_bronze_matches(&db, &sim, "pos.order", "bronze_pos_order", &fields)));
+        let compare = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            assert_bronze_matches(&db, &sim, "pos.order", "bronze_pos_order", &fields)
+        }));
         compare.map(|_| ()).map_err(|_| "bronze differs from Odoo after the rerun".to_string())
     };
     Outcome { label, problem: check().err() }
@@ -123,22 +142,35 @@ fn scenario(kind: &Kind, phase: &(&str, Value, i64), procedure: bool, n: usize) 
 #[test]
 fn every_fault_in_every_phase_either_recovers_or_fails_cleanly() {
     let (kinds, phases) = (kinds(), phases());
-    let cases: Vec<(&Kind, &(&str, Value, i64), bool)> =
-        kinds.iter().flat_map(|k| phases.iter().flat_map(move |p| [false, true].map(|procedure| (k, p, procedure)))).collect();
+    let cases: Vec<(&Kind, &(&str, Value, i64), bool)> = kinds
+        .iter()
+        .flat_map(|k| phases.iter().flat_map(move |p| [false, true].map(|procedure| (k, p, procedure))))
+        .collect();
     let outcomes = spread(4, &cases, || (), |_, &(kind, phase, procedure), n| scenario(kind, phase, procedure, n));
     report("fault matrix", &outcomes, cases.len());
 }
 
 /// Runs every case, spread over `workers` threads: thread t makes its own `setup()` (a cluster,
 /// say) and takes cases t, t + workers, ...; `run` gets the case's index too.
-fn spread<C: Sync, S>(workers: usize, cases: &[C], setup: impl Fn() -> S + Sync, run: impl Fn(&S, &C, usize) -> Outcome + Sync) -> Vec<Outcome> {
+fn spread<C: Sync, S>(
+    workers: usize,
+    cases: &[C],
+    setup: impl Fn() -> S + Sync,
+    run: impl Fn(&S, &C, usize) -> Outcome + Sync,
+) -> Vec<Outcome> {
     let (setup, run) = (&setup, &run);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|t| {
                 s.spawn(move || {
                     let state = setup();
-                    cases.iter().enumerate().skip(t).step_by(workers).map(|(n, case)| run(&state, case, n)).collect::<Vec<_>>()
+                    cases
+                        .iter()
+                        .enumerate()
+                        .skip(t)
+                        .step_by(workers)
+                        .map(|(n, case)| run(&state, case, n))
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();
@@ -149,7 +181,12 @@ fn spread<C: Sync, S>(workers: usize, cases: &[C], setup: impl Fn() -> S + Sync,
 /// Prints the counts (and each failed scenario), then fails the test if any scenario failed.
 fn report(name: &str, outcomes: &[Outcome], total: usize) {
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.problem.is_some()).collect();
-    println!("{name}: {} scenarios run, {} passed, {} failed", outcomes.len(), outcomes.len() - failed.len(), failed.len());
+    println!(
+        "{name}: {} scenarios run, {} passed, {} failed",
+        outcomes.len(),
+        outcomes.len() - failed.len(),
+        failed.len()
+    );
     for f in &failed {
         println!("  FAILED {}: {}", f.label, f.problem.as_deref().unwrap_or(""));
     }
@@ -198,8 +235,15 @@ fn worker_slot() -> Cluster {
     // The same model as the function and procedure scenarios.
     c.batch_execute("UPDATE scout.sync_models SET enabled = (model = 'pos.order')").unwrap();
     c.batch_execute(SNAPSHOT_SQL).unwrap();
-    for (k, v) in [("odoo_sync.db", "odoo"), ("odoo_sync.username", "admin"), ("odoo_sync.safety_lag", "0"), ("odoo_sync.batch_size", &BATCH.to_string()),
-                   ("odoo_sync.max_retries", "2"), ("odoo_sync.http_timeout", "2"), ("odoo_sync.max_response_mb", "1")] {
+    for (k, v) in [
+        ("odoo_sync.db", "odoo"),
+        ("odoo_sync.username", "admin"),
+        ("odoo_sync.safety_lag", "0"),
+        ("odoo_sync.batch_size", &BATCH.to_string()),
+        ("odoo_sync.max_retries", "2"),
+        ("odoo_sync.http_timeout", "2"),
+        ("odoo_sync.max_response_mb", "1"),
+    ] {
         c.batch_execute(&format!("ALTER DATABASE {WORKER_DB} SET {k} = '{v}'")).unwrap();
     }
     c.execute("SELECT scout.odoo_set_secret(password => 'admin')", &[]).unwrap();
@@ -248,7 +292,13 @@ fn worker_scenario(cluster: &Cluster, kind: &Kind, phase: &(&str, Value, i64)) -
                                    (SELECT count(*) FROM scout.sync_logs WHERE model = 'pos.order' AND status = 'success')", &[])
                 .unwrap();
             let (failures, successes): (i64, i64) = (r.get(0), r.get(1));
-            if failures > 0 { Some(true) } else if successes > 0 { Some(false) } else { None }
+            if failures > 0 {
+                Some(true)
+            } else if successes > 0 {
+                Some(false)
+            } else {
+                None
+            }
         });
         match (failed, kind.fails_with) {
             (false, None) => {}
@@ -266,7 +316,8 @@ fn worker_scenario(cluster: &Cluster, kind: &Kind, phase: &(&str, Value, i64)) -
                     return Err("the error names the password".into());
                 }
                 // Nothing half-committed: the pages committed before the failure and their checkpoint agree.
-                let (rows, max_id, last_id, finished): (i64, i64, Option<i64>, i64) = (r.get(3), r.get(4), r.get(5), r.get(6));
+                let (rows, max_id, last_id, finished): (i64, i64, Option<i64>, i64) =
+                    (r.get(3), r.get(4), r.get(5), r.get(6));
                 if !(finished == 0 && (rows == 0 || last_id == Some(max_id)) && rows % BATCH == 0) {
                     return Err(format!("half-committed: {rows} rows, max id {max_id}, checkpoint last id {last_id:?}, finished windows {finished}"));
                 }
@@ -274,11 +325,16 @@ fn worker_scenario(cluster: &Cluster, kind: &Kind, phase: &(&str, Value, i64)) -
                 // the failing call stay committed.
                 let before = (phase.2 * BATCH).min(ORDERS.parse::<i64>().unwrap());
                 if rows != before {
-                    return Err(format!("{rows} rows committed when the fault hit, expected the {before} of the pages before it"));
+                    return Err(format!(
+                        "{rows} rows committed when the fault hit, expected the {before} of the pages before it"
+                    ));
                 }
                 // sync_status names the failure's SQLSTATE while the model is failing (a later
                 // round may already have recovered it).
-                let shown: Option<String> = c.query_one("SELECT current_error_code FROM scout.sync_status WHERE model = 'pos.order'", &[]).unwrap().get(0);
+                let shown: Option<String> = c
+                    .query_one("SELECT current_error_code FROM scout.sync_status WHERE model = 'pos.order'", &[])
+                    .unwrap()
+                    .get(0);
                 if shown.as_deref().is_some_and(|s| s != code) {
                     return Err(format!("sync_status shows error code {shown:?}, expected {code}"));
                 }
@@ -293,7 +349,9 @@ fn worker_scenario(cluster: &Cluster, kind: &Kind, phase: &(&str, Value, i64)) -
             (r.get::<_, i64>(0) == 1).then_some(())
         });
         let fields = requested_fields(&sim, "pos.order", &model_fields_all(&db, "pos.order"), &[]);
-        let compare = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| assert_bronze_matches(&db, &sim, "pos.order", "bronze_pos_order", &fields)));
+        let compare = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            assert_bronze_matches(&db, &sim, "pos.order", "bronze_pos_order", &fields)
+        }));
         idle_worker(&db); // before the simulator goes away with this scope
         compare.map(|_| ()).map_err(|_| "bronze differs from Odoo after the worker's later rounds".to_string())
     };
@@ -308,7 +366,8 @@ fn model_fields_all(db: &Db, model: &str) -> Vec<String> {
 #[test]
 fn every_fault_in_every_phase_through_the_worker() {
     let (kinds, phases) = (kinds(), phases());
-    let cases: Vec<(&Kind, &(&str, Value, i64))> = kinds.iter().flat_map(|k| phases.iter().map(move |p| (k, p))).collect();
+    let cases: Vec<(&Kind, &(&str, Value, i64))> =
+        kinds.iter().flat_map(|k| phases.iter().map(move |p| (k, p))).collect();
     let outcomes = spread(3, &cases, worker_slot, |cluster, &(kind, phase), _| worker_scenario(cluster, kind, phase));
     report("fault matrix (worker)", &outcomes, cases.len());
 }

@@ -63,7 +63,8 @@ fn record(id: Value, write_date: &str, name: &str) -> Value {
 fn expect_refusal(case: &str, url: &str, code: &str, says: &str) {
     let db = Cluster::shared().create_db("hostile");
     let mut c = db.connect();
-    for (k, v) in [("base_url", url), ("db", "odoo"), ("username", "admin"), ("max_retries", "0"), ("safety_lag", "0")] {
+    for (k, v) in [("base_url", url), ("db", "odoo"), ("username", "admin"), ("max_retries", "0"), ("safety_lag", "0")]
+    {
         c.batch_execute(&format!("ALTER DATABASE {} SET odoo_sync.{k} = '{v}'", db.name)).unwrap();
     }
     c.execute("SELECT scout.odoo_set_secret(password => 'admin')", &[]).unwrap();
@@ -81,9 +82,24 @@ fn expect_refusal(case: &str, url: &str, code: &str, says: &str) {
 fn answers_that_break_the_invariants_are_refused_before_loading() {
     let ok = "2026-11-20 10:00:00";
     let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
-        ("a record outside the requested window", rpc_page(json!([record(json!(1), ok, "a"), record(json!(2), "2027-01-01 00:00:00", "b")])), "22000", "outside the requested window"),
-        ("duplicate ids in one page", rpc_page(json!([record(json!(1), ok, "a"), record(json!(1), ok, "a")])), "22000", "duplicate"),
-        ("ids out of order", rpc_page(json!([record(json!(5), ok, "a"), record(json!(3), ok, "b")])), "22000", "not above the previous id"),
+        (
+            "a record outside the requested window",
+            rpc_page(json!([record(json!(1), ok, "a"), record(json!(2), "2027-01-01 00:00:00", "b")])),
+            "22000",
+            "outside the requested window",
+        ),
+        (
+            "duplicate ids in one page",
+            rpc_page(json!([record(json!(1), ok, "a"), record(json!(1), ok, "a")])),
+            "22000",
+            "duplicate",
+        ),
+        (
+            "ids out of order",
+            rpc_page(json!([record(json!(5), ok, "a"), record(json!(3), ok, "b")])),
+            "22000",
+            "not above the previous id",
+        ),
         ("an id that is not an integer", rpc_page(json!([record(json!("abc"), ok, "a")])), "22000", "not an integer"),
         ("a record without write_date", rpc_page(json!([{"id": 1, "name": "a"}])), "22000", "write_date"),
         ("a result that is not a list", rpc_page(json!({"id": 1})), "08P01", "expected a list"),
@@ -96,11 +112,31 @@ fn answers_that_break_the_invariants_are_refused_before_loading() {
         rpc_page(json!([r]))
     };
     let cases = cases.into_iter().chain(vec![
-        ("a many2one that is a string", wrong("company_id", json!("Company 1")), "22000", "record 1 has company_id = \"Company 1\""),
-        ("a many2one whose id is not an integer", wrong("currency_id", json!(["1", "PHP"])), "22000", "false or [id, name]"),
-        ("a boolean that is a string", wrong("active", json!("yes")), "22000", "active = \"yes\", but Odoo's values of that field are true or false"),
+        (
+            "a many2one that is a string",
+            wrong("company_id", json!("Company 1")),
+            "22000",
+            "record 1 has company_id = \"Company 1\"",
+        ),
+        (
+            "a many2one whose id is not an integer",
+            wrong("currency_id", json!(["1", "PHP"])),
+            "22000",
+            "false or [id, name]",
+        ),
+        (
+            "a boolean that is a string",
+            wrong("active", json!("yes")),
+            "22000",
+            "active = \"yes\", but Odoo's values of that field are true or false",
+        ),
         ("a char field that is a number", wrong("name", json!(42)), "22000", "name = 42"),
-        ("a datetime that is not one", wrong("create_date", json!("yesterday")), "22000", "a datetime YYYY-MM-DD HH:MM:SS"),
+        (
+            "a datetime that is not one",
+            wrong("create_date", json!("yesterday")),
+            "22000",
+            "a datetime YYYY-MM-DD HH:MM:SS",
+        ),
         ("a null where Odoo sends false", wrong("company_id", Value::Null), "22000", "company_id = null"),
     ]);
     for (case, page, code, says) in cases {

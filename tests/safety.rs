@@ -30,7 +30,11 @@ fn the_password_is_readable_by_no_role_but_the_owner() {
     );
     admin.batch_execute(&roles).unwrap();
     let connect = |role: &str| {
-        postgres::Client::connect(&format!("host=127.0.0.1 port={} user={role} dbname={}", db.cluster.port, db.name), postgres::NoTls).unwrap()
+        postgres::Client::connect(
+            &format!("host=127.0.0.1 port={} user={role} dbname={}", db.cluster.port, db.name),
+            postgres::NoTls,
+        )
+        .unwrap()
     };
 
     // The ETL role can sync (the functions read the secret as the extension owner), and cannot
@@ -82,7 +86,10 @@ fn the_password_is_readable_by_no_role_but_the_owner() {
     let mut etl = connect("etl_user");
     let e = etl.query("SELECT * FROM scout.odoo_sync('pos.order')", &[]).expect_err("bad db");
     assert!(!DbErr::of(&e).all_text().contains(SECRET));
-    let logs: String = admin.query_one("SELECT coalesce(string_agg(coalesce(error_message, ''), '|'), '') FROM scout.sync_logs", &[]).unwrap().get(0);
+    let logs: String = admin
+        .query_one("SELECT coalesce(string_agg(coalesce(error_message, ''), '|'), '') FROM scout.sync_logs", &[])
+        .unwrap()
+        .get(0);
     assert!(!logs.contains(SECRET));
     let server_log = std::fs::read_to_string(db.cluster.log_path()).unwrap();
     assert!(!server_log.contains(SECRET), "the server log holds the secret");
@@ -101,7 +108,11 @@ fn cancel_case(setup: &str, cancel: bool) -> (DbErr, Duration) {
     let canceller = std::thread::spawn(move || {
         if cancel {
             std::thread::sleep(Duration::from_millis(700));
-            let mut k = postgres::Client::connect(&format!("host=127.0.0.1 port={port} user=postgres dbname={name}"), postgres::NoTls).unwrap();
+            let mut k = postgres::Client::connect(
+                &format!("host=127.0.0.1 port={port} user=postgres dbname={name}"),
+                postgres::NoTls,
+            )
+            .unwrap();
             k.execute("SELECT pg_cancel_backend($1)", &[&pid]).unwrap();
         }
     });
@@ -147,7 +158,9 @@ fn kill_9_during_loads_loses_and_duplicates_nothing() {
     let db = cluster.create_db_named("crash");
     db.configure(&sim, &[("odoo_sync.batch_size", "100")]);
     // What orders, lines and payments refer to, so that silver is derived in full.
-    for model in ["product.category", "product.product", "res.partner", "pos.config", "pos.session", "pos.payment.method"] {
+    for model in
+        ["product.category", "product.product", "res.partner", "pos.config", "pos.session", "pos.payment.method"]
+    {
         sync(&db, model, "");
     }
     sim.set_faults(json!([{"kind": "latency", "ms": 60, "match": {"method": "search_read"}}]));
@@ -158,7 +171,11 @@ fn kill_9_during_loads_loses_and_duplicates_nothing() {
     // recovers: a connection made just before that is cut, so retry).
     let connect = || {
         wait_for(60, "the server back after a crash", || {
-            let mut c = postgres::Client::connect(&format!("host=127.0.0.1 port={} user=postgres dbname=crash", cluster.port), postgres::NoTls).ok()?;
+            let mut c = postgres::Client::connect(
+                &format!("host=127.0.0.1 port={} user=postgres dbname=crash", cluster.port),
+                postgres::NoTls,
+            )
+            .ok()?;
             std::thread::sleep(Duration::from_millis(300));
             let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).ok()?.get(0);
             Some((c, pid))
@@ -194,7 +211,14 @@ fn kill_9_during_loads_loses_and_duplicates_nothing() {
             assert_bronze_matches(&db, &sim, &model, &table, &f);
         }
     }
-    let open: i64 = db.connect().query_one("SELECT count(*) FROM scout.sync_checkpoints WHERE window_end IS NOT NULL OR status <> 'success'", &[]).unwrap().get(0);
+    let open: i64 = db
+        .connect()
+        .query_one(
+            "SELECT count(*) FROM scout.sync_checkpoints WHERE window_end IS NOT NULL OR status <> 'success'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
     assert_eq!(open, 0, "every window closed, every checkpoint healthy");
     let silver_rows = assert_silver_matches_bronze(&db);
     println!("kill -9: {killed} kills during loads ({i} tries) at seeded random points; then bronze equals Odoo for {models:?} and silver ({silver_rows} rows) equals its fresh derivation");
@@ -204,13 +228,21 @@ fn kill_9_during_loads_loses_and_duplicates_nothing() {
 fn concurrent_syncs_of_the_same_and_other_models_do_not_collide() {
     let sim = Sim::start(&["--orders", "800", "--seed", "21"]);
     // The background worker syncs every model every second while six sessions sync too.
-    let cluster = Cluster::start(&["shared_preload_libraries = 'odoo_sync'", "odoo_sync.database = 'concurrent'", "odoo_sync.schedule = '* * * * * *'"]);
+    let cluster = Cluster::start(&[
+        "shared_preload_libraries = 'odoo_sync'",
+        "odoo_sync.database = 'concurrent'",
+        "odoo_sync.schedule = '* * * * * *'",
+    ]);
     let db = cluster.create_db_named("concurrent");
     db.configure(&sim, &[("odoo_sync.batch_size", "100")]);
     // The worker reconnects once its database exists (5 s after its first try): start the
     // sessions once it is syncing.
     wait_for(60, "the worker syncing", || {
-        let n: i64 = db.connect().query_one("SELECT count(*) FROM scout.sync_logs WHERE run_mode = 'worker'", &[]).unwrap().get(0);
+        let n: i64 = db
+            .connect()
+            .query_one("SELECT count(*) FROM scout.sync_logs WHERE run_mode = 'worker'", &[])
+            .unwrap()
+            .get(0);
         (n > 0).then_some(())
     });
     let conn = format!("host=127.0.0.1 port={} user=postgres dbname={}", db.cluster.port, db.name);
@@ -241,14 +273,16 @@ fn concurrent_syncs_of_the_same_and_other_models_do_not_collide() {
     let statuses: Vec<String> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
     assert!(statuses.iter().all(|s| s == "success" || s == "skipped" || s == "called"), "{statuses:?}");
     assert!(statuses.iter().any(|s| s == "success"));
-    let worker_runs: i64 = db.connect().query_one("SELECT count(*) FROM scout.sync_logs WHERE run_mode = 'worker'", &[]).unwrap().get(0);
+    let worker_runs: i64 =
+        db.connect().query_one("SELECT count(*) FROM scout.sync_logs WHERE run_mode = 'worker'", &[]).unwrap().get(0);
     assert!(worker_runs > 0, "the worker synced meanwhile");
     // Stop the worker, then one more sync of everything: exactly Odoo's data, nothing running.
     let mut c = db.connect();
     c.batch_execute("ALTER SYSTEM SET odoo_sync.worker_enabled = off").unwrap();
     c.batch_execute("SELECT pg_reload_conf()").unwrap();
     wait_for(60, "the worker's round to end", || {
-        let running: i64 = db.connect().query_one("SELECT count(*) FROM scout.sync_status WHERE running", &[]).unwrap().get(0);
+        let running: i64 =
+            db.connect().query_one("SELECT count(*) FROM scout.sync_status WHERE running", &[]).unwrap().get(0);
         (running == 0).then_some(())
     });
     for r in sync_all(&db, "") {
@@ -256,13 +290,17 @@ fn concurrent_syncs_of_the_same_and_other_models_do_not_collide() {
     }
     assert_all_bronze_matches(&db, &sim);
     assert_silver_matches_bronze(&db);
-    let logs_without_end: i64 = db.connect().query_one("SELECT count(*) FROM scout.sync_logs WHERE completed_at IS NULL", &[]).unwrap().get(0);
+    let logs_without_end: i64 =
+        db.connect().query_one("SELECT count(*) FROM scout.sync_logs WHERE completed_at IS NULL", &[]).unwrap().get(0);
     assert_eq!(logs_without_end, 0);
     // No checkpoint update was lost: each is closed and at least as late as every run's window end.
     let behind: i64 = db
         .connect()
-        .query_one("SELECT count(*) FROM scout.sync_checkpoints c WHERE c.window_end IS NOT NULL OR c.last_sync_at < \
-                    (SELECT max(l.window_end) FROM scout.sync_logs l WHERE l.model = c.model AND l.status = 'success')", &[])
+        .query_one(
+            "SELECT count(*) FROM scout.sync_checkpoints c WHERE c.window_end IS NOT NULL OR c.last_sync_at < \
+                    (SELECT max(l.window_end) FROM scout.sync_logs l WHERE l.model = c.model AND l.status = 'success')",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(behind, 0, "a checkpoint moved backwards or stayed open");

@@ -136,7 +136,8 @@ fn local_day_hour(utc: &str, offset_secs: i64) -> (String, i64) {
     let (d, t) = utc.split_once(' ').unwrap_or_else(|| panic!("bad datetime {utc}"));
     let p: Vec<i64> = d.split('-').map(|x| x.parse().unwrap()).collect();
     let q: Vec<i64> = t.split(':').map(|x| x.parse().unwrap()).collect();
-    let secs = civil::days_from_civil(p[0], p[1] as u32, p[2] as u32) * 86_400 + q[0] * 3600 + q[1] * 60 + q[2] + offset_secs;
+    let secs =
+        civil::days_from_civil(p[0], p[1] as u32, p[2] as u32) * 86_400 + q[0] * 3600 + q[1] * 60 + q[2] + offset_secs;
     let (y, m, dd) = civil::civil_from_days(secs.div_euclid(86_400));
     (format!("{y:04}-{m:02}-{dd:02}"), secs.rem_euclid(86_400) / 3600)
 }
@@ -200,7 +201,12 @@ struct Odoo {
 }
 
 fn read_all(sim: &Sim, model: &str, fields: &[&str]) -> Vec<Value> {
-    let v = sim.execute(model, "search_read", json!([[]]), json!({"fields": fields, "order": "id asc", "context": {"active_test": false}}));
+    let v = sim.execute(
+        model,
+        "search_read",
+        json!([[]]),
+        json!({"fields": fields, "order": "id asc", "context": {"active_test": false}}),
+    );
     v.as_array().unwrap().clone()
 }
 
@@ -213,50 +219,74 @@ fn read_odoo(sim: &Sim) -> Odoo {
     let pfields: &[&str] = if with_brand { &["categ_id", "product_brand_id"] } else { &["categ_id"] };
     let products = read_all(sim, "product.product", pfields)
         .iter()
-        .map(|r| (r["id"].as_i64().unwrap(), (m2o(&r["categ_id"]).unwrap(), r.get("product_brand_id").and_then(m2o_name))))
+        .map(|r| {
+            (r["id"].as_i64().unwrap(), (m2o(&r["categ_id"]).unwrap(), r.get("product_brand_id").and_then(m2o_name)))
+        })
         .collect();
     let methods = read_all(sim, "pos.payment.method", &["name", "type"])
         .iter()
         .map(|r| (r["id"].as_i64().unwrap(), (text(&r["name"]).unwrap(), text(&r["type"]).unwrap_or_default())))
         .collect();
-    let configs = read_all(sim, "pos.config", &["name"]).iter().map(|r| (r["id"].as_i64().unwrap(), text(&r["name"]).unwrap())).collect();
-    let orders = read_all(sim, "pos.order", &["name", "date_order", "config_id", "company_id", "session_id", "state", "amount_total", "amount_tax", "amount_paid", "lines"])
+    let configs = read_all(sim, "pos.config", &["name"])
         .iter()
-        .map(|r| {
-            (
-                r["id"].as_i64().unwrap(),
-                OOrder {
-                    name: text(&r["name"]).unwrap(),
-                    date: text(&r["date_order"]).unwrap(),
-                    config: m2o(&r["config_id"]).unwrap(),
-                    company: m2o(&r["company_id"]).unwrap(),
-                    session: m2o(&r["session_id"]).unwrap(),
-                    state: text(&r["state"]).unwrap(),
-                    total: Dec::of(&r["amount_total"]),
-                    tax: Dec::of(&r["amount_tax"]),
-                    paid: Dec::of(&r["amount_paid"]),
-                    lines: r["lines"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect(),
-                },
-            )
-        })
+        .map(|r| (r["id"].as_i64().unwrap(), text(&r["name"]).unwrap()))
         .collect();
-    let lines = read_all(sim, "pos.order.line", &["order_id", "product_id", "qty", "price_unit", "discount", "price_subtotal", "price_subtotal_incl"])
-        .iter()
-        .map(|r| {
-            (
-                r["id"].as_i64().unwrap(),
-                OLine {
-                    order: m2o(&r["order_id"]).unwrap(),
-                    product: m2o(&r["product_id"]).unwrap(),
-                    qty: Dec::of(&r["qty"]),
-                    price: Dec::of(&r["price_unit"]),
-                    disc: Dec::of(&r["discount"]),
-                    sub: Dec::of(&r["price_subtotal"]),
-                    incl: Dec::of(&r["price_subtotal_incl"]),
-                },
-            )
-        })
-        .collect();
+    let orders = read_all(
+        sim,
+        "pos.order",
+        &[
+            "name",
+            "date_order",
+            "config_id",
+            "company_id",
+            "session_id",
+            "state",
+            "amount_total",
+            "amount_tax",
+            "amount_paid",
+            "lines",
+        ],
+    )
+    .iter()
+    .map(|r| {
+        (
+            r["id"].as_i64().unwrap(),
+            OOrder {
+                name: text(&r["name"]).unwrap(),
+                date: text(&r["date_order"]).unwrap(),
+                config: m2o(&r["config_id"]).unwrap(),
+                company: m2o(&r["company_id"]).unwrap(),
+                session: m2o(&r["session_id"]).unwrap(),
+                state: text(&r["state"]).unwrap(),
+                total: Dec::of(&r["amount_total"]),
+                tax: Dec::of(&r["amount_tax"]),
+                paid: Dec::of(&r["amount_paid"]),
+                lines: r["lines"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect(),
+            },
+        )
+    })
+    .collect();
+    let lines = read_all(
+        sim,
+        "pos.order.line",
+        &["order_id", "product_id", "qty", "price_unit", "discount", "price_subtotal", "price_subtotal_incl"],
+    )
+    .iter()
+    .map(|r| {
+        (
+            r["id"].as_i64().unwrap(),
+            OLine {
+                order: m2o(&r["order_id"]).unwrap(),
+                product: m2o(&r["product_id"]).unwrap(),
+                qty: Dec::of(&r["qty"]),
+                price: Dec::of(&r["price_unit"]),
+                disc: Dec::of(&r["discount"]),
+                sub: Dec::of(&r["price_subtotal"]),
+                incl: Dec::of(&r["price_subtotal_incl"]),
+            },
+        )
+    })
+    .collect();
     let payments = read_all(sim, "pos.payment", &["pos_order_id", "payment_method_id", "amount", "is_change"])
         .iter()
         .map(|r| {
@@ -351,7 +381,13 @@ fn expected(odoo: &Odoo, tz: &str, tz_offset: i64) -> Expected {
     };
     for (&id, l) in &valid_lines {
         let (categ, name, path, brand) = cat_of(l.product);
-        e.items.insert(id, format!("{}|{}|{categ}|{name}|{path}|{brand}|{}|{}|{}|{}|{}", l.order, l.product, l.qty, l.price, l.disc, l.sub, l.incl));
+        e.items.insert(
+            id,
+            format!(
+                "{}|{}|{categ}|{name}|{path}|{brand}|{}|{}|{}|{}|{}",
+                l.order, l.product, l.qty, l.price, l.disc, l.sub, l.incl
+            ),
+        );
     }
     // Orders: the rules, then what their valid lines and payments give them.
     let mut lines_of: BTreeMap<i64, Vec<(i64, &OLine)>> = BTreeMap::new();
@@ -391,10 +427,15 @@ fn expected(odoo: &Odoo, tz: &str, tz_offset: i64) -> Expected {
         };
         let cats: BTreeSet<&str> = pays_of
             .get(&id)
-            .map(|v| v.iter().filter(|p| !p.change).map(|p| {
-                let (n, k) = &odoo.methods[&p.method];
-                method_category(n, k)
-            }).collect())
+            .map(|v| {
+                v.iter()
+                    .filter(|p| !p.change)
+                    .map(|p| {
+                        let (n, k) = &odoo.methods[&p.method];
+                        method_category(n, k)
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         let method = match cats.len() {
             0 => "",
@@ -485,10 +526,15 @@ fn expected(odoo: &Odoo, tz: &str, tz_offset: i64) -> Expected {
         let method = {
             let cats: BTreeSet<&str> = pays_of
                 .get(&id)
-                .map(|v| v.iter().filter(|p| !p.change).map(|p| {
-                    let (n, k) = &odoo.methods[&p.method];
-                    method_category(n, k)
-                }).collect())
+                .map(|v| {
+                    v.iter()
+                        .filter(|p| !p.change)
+                        .map(|p| {
+                            let (n, k) = &odoo.methods[&p.method];
+                            method_category(n, k)
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
             match cats.len() {
                 0 => "none".to_owned(),
@@ -533,12 +579,20 @@ fn expected(odoo: &Odoo, tz: &str, tz_offset: i64) -> Expected {
 // Comparisons with our tables
 // ------------------------------------------------------------------------------------------
 
-fn assert_same<K: Ord + fmt::Debug, V: PartialEq + fmt::Debug>(what: &str, expected: &BTreeMap<K, V>, actual: &BTreeMap<K, V>) {
+fn assert_same<K: Ord + fmt::Debug, V: PartialEq + fmt::Debug>(
+    what: &str,
+    expected: &BTreeMap<K, V>,
+    actual: &BTreeMap<K, V>,
+) {
     let mut diffs = Vec::new();
     for (k, v) in expected {
         match actual.get(k) {
             None => diffs.push(format!("  missing {k:?}: expected {v:?}")),
-            Some(a) if a != v => diffs.push(format!("  {k:?}: expected {v:?}\n  {:width$}       got {a:?}", "", width = format!("{k:?}").len())),
+            Some(a) if a != v => diffs.push(format!(
+                "  {k:?}: expected {v:?}\n  {:width$}       got {a:?}",
+                "",
+                width = format!("{k:?}").len()
+            )),
             _ => {}
         }
     }
@@ -547,7 +601,13 @@ fn assert_same<K: Ord + fmt::Debug, V: PartialEq + fmt::Debug>(what: &str, expec
             diffs.push(format!("  unexpected {k:?}: {v:?}"));
         }
     }
-    assert!(diffs.is_empty(), "{what}: {} of {} rows differ from Odoo's data:\n{}", diffs.len(), expected.len(), diffs.iter().take(8).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "{what}: {} of {} rows differ from Odoo's data:\n{}",
+        diffs.len(),
+        expected.len(),
+        diffs.iter().take(8).cloned().collect::<Vec<_>>().join("\n")
+    );
 }
 
 fn dec(r: &postgres::Row, i: usize) -> Dec {
@@ -648,15 +708,13 @@ fn assert_silver(db: &Db, odoo: &Odoo, e: &Expected) {
     .iter()
     .map(|t| c.query_one(&format!("SELECT count(*) FROM {t} WHERE deleted_at IS NULL"), &[]).unwrap().get(0))
     .collect();
-    let want = [
-        odoo.products.len(),
-        odoo.categories.len(),
-        odoo.methods.len(),
-        odoo.configs.len(),
-        odoo.partners,
-        e.payments,
-    ];
-    assert_eq!(counts, want.iter().map(|&n| n as i64).collect::<Vec<_>>(), "products, categories, methods, stores, customers, payments");
+    let want =
+        [odoo.products.len(), odoo.categories.len(), odoo.methods.len(), odoo.configs.len(), odoo.partners, e.payments];
+    assert_eq!(
+        counts,
+        want.iter().map(|&n| n as i64).collect::<Vec<_>>(),
+        "products, categories, methods, stores, customers, payments"
+    );
 }
 
 /// A share rounded to 6 decimals is within half a unit of the exact part / total.
@@ -851,20 +909,37 @@ fn silver_and_gold_equal_odoo_with_brand_and_region_in_a_shifted_time_zone() {
     assert!(e.rejects.is_empty(), "the generated data is clean: {:?}", e.rejects);
     // The data exercises what it should: refunds, several categories and brands, split payments.
     assert!(odoo.orders.values().any(is_refund), "no refund in the data");
-    assert!(e.brands.keys().map(|k| &k.2).collect::<BTreeSet<_>>().len() > 5, "brands: {:?}", e.brands.keys().take(3).collect::<Vec<_>>());
+    assert!(
+        e.brands.keys().map(|k| &k.2).collect::<BTreeSet<_>>().len() > 5,
+        "brands: {:?}",
+        e.brands.keys().take(3).collect::<Vec<_>>()
+    );
     assert!(e.payment_mix.keys().any(|k| k.2 == "split"));
     // The time zone moved sales across midnight: some business day differs from the UTC day.
     let shifted = odoo.orders.values().filter(|o| local_day_hour(&o.date, 14 * 3600).0 != o.date[..10]).count();
     assert!(shifted > 0, "no order crosses midnight in this time zone: the check would not see a UTC bug");
     let mut c = db.connect();
-    let regions: i64 = c.query_one("SELECT count(*) FROM scout.customers WHERE region_code IS NOT NULL", &[]).unwrap().get(0);
+    let regions: i64 =
+        c.query_one("SELECT count(*) FROM scout.customers WHERE region_code IS NOT NULL", &[]).unwrap().get(0);
     assert!(regions > 0, "region codes land in scout.customers");
-    let unknown: i64 = c.query_one("SELECT count(*) FROM scout.products WHERE brand_name <> 'Unknown'", &[]).unwrap().get(0);
+    let unknown: i64 =
+        c.query_one("SELECT count(*) FROM scout.products WHERE brand_name <> 'Unknown'", &[]).unwrap().get(0);
     assert!(unknown > 0, "brands land in scout.products");
     // Archived products and contacts stay in silver, flagged.
     for (model, table) in [("product.product", "scout.products"), ("res.partner", "scout.customers")] {
-        let archived = sim.execute(model, "search_count", json!([[["active", "=", false]]]), json!({"context": {"active_test": false}})).as_i64().unwrap();
-        let flagged: i64 = c.query_one(&format!("SELECT count(*) FROM {table} WHERE NOT active AND deleted_at IS NULL"), &[]).unwrap().get(0);
+        let archived = sim
+            .execute(
+                model,
+                "search_count",
+                json!([[["active", "=", false]]]),
+                json!({"context": {"active_test": false}}),
+            )
+            .as_i64()
+            .unwrap();
+        let flagged: i64 = c
+            .query_one(&format!("SELECT count(*) FROM {table} WHERE NOT active AND deleted_at IS NULL"), &[])
+            .unwrap()
+            .get(0);
         assert!(archived > 0, "{model}: the data has archived records");
         assert_eq!(flagged, archived, "{table}: archived records kept and flagged");
     }
@@ -880,9 +955,11 @@ fn silver_and_gold_equal_odoo_without_optional_fields_in_utc() {
     let (_, e) = sync_and_check(&db, &sim, "UTC", 0);
     assert!(e.brands.keys().all(|k| k.2 == "Unknown"));
     let mut c = db.connect();
-    let regions: i64 = c.query_one("SELECT count(*) FROM scout.customers WHERE region_code IS NOT NULL", &[]).unwrap().get(0);
+    let regions: i64 =
+        c.query_one("SELECT count(*) FROM scout.customers WHERE region_code IS NOT NULL", &[]).unwrap().get(0);
     assert_eq!(regions, 0);
-    let branded: i64 = c.query_one("SELECT count(*) FROM scout.transaction_items WHERE brand_name <> 'Unknown'", &[]).unwrap().get(0);
+    let branded: i64 =
+        c.query_one("SELECT count(*) FROM scout.transaction_items WHERE brand_name <> 'Unknown'", &[]).unwrap().get(0);
     assert_eq!(branded, 0);
 }
 
@@ -901,7 +978,9 @@ fn changes_in_odoo_reach_silver_after_the_sync_and_gold_after_the_refresh() {
     let simple: Vec<i64> = odoo
         .orders
         .iter()
-        .filter(|(id, o)| status_of(&o.state) == "completed" && !is_refund(o) && pays_of(**id).len() == 1 && o.lines.len() >= 2)
+        .filter(|(id, o)| {
+            status_of(&o.state) == "completed" && !is_refund(o) && pays_of(**id).len() == 1 && o.lines.len() >= 2
+        })
         .map(|(id, _)| *id)
         .collect();
     assert!(simple.len() >= 3);
@@ -909,7 +988,13 @@ fn changes_in_odoo_reach_silver_after_the_sync_and_gold_after_the_refresh() {
     //    (a line with a whole quantity and no discount, so that the fix is whole cents).
     let (fix_id, lid) = simple
         .iter()
-        .find_map(|o| odoo.orders[o].lines.iter().find(|l| odoo.lines[l].qty.0 % MICRO == 0 && odoo.lines[l].disc == Dec(0)).map(|l| (*o, *l)))
+        .find_map(|o| {
+            odoo.orders[o]
+                .lines
+                .iter()
+                .find(|l| odoo.lines[l].qty.0 % MICRO == 0 && odoo.lines[l].disc == Dec(0))
+                .map(|l| (*o, *l))
+        })
         .expect("a simple line to fix");
     let others: Vec<i64> = simple.iter().copied().filter(|o| *o != fix_id).collect();
     let (cancel_id, refund_of) = (others[0], others[1]);
@@ -917,8 +1002,18 @@ fn changes_in_odoo_reach_silver_after_the_sync_and_gold_after_the_refresh() {
     let l = &odoo.lines[&lid];
     let d_sub = l.qty; // qty × 1.00
     let d_incl = if l.incl == l.sub { d_sub } else { Dec(d_sub.0 * 112 / 100) };
-    write(&sim, "pos.order.line", lid, json!({"price_unit": (l.price + Dec(MICRO)).json(), "price_subtotal": (l.sub + d_sub).json(), "price_subtotal_incl": (l.incl + d_incl).json()}));
-    write(&sim, "pos.order", fix_id, json!({"amount_total": (fix.total + d_incl).json(), "amount_tax": (fix.tax + d_incl - d_sub).json(), "amount_paid": (fix.paid + d_incl).json()}));
+    write(
+        &sim,
+        "pos.order.line",
+        lid,
+        json!({"price_unit": (l.price + Dec(MICRO)).json(), "price_subtotal": (l.sub + d_sub).json(), "price_subtotal_incl": (l.incl + d_incl).json()}),
+    );
+    write(
+        &sim,
+        "pos.order",
+        fix_id,
+        json!({"amount_total": (fix.total + d_incl).json(), "amount_tax": (fix.tax + d_incl - d_sub).json(), "amount_paid": (fix.paid + d_incl).json()}),
+    );
     let pid = pays_of(fix_id)[0];
     write(&sim, "pos.payment", pid, json!({"amount": (odoo.payments[&pid].amount + d_incl).json()}));
     // 2. A cancellation.
@@ -952,7 +1047,8 @@ fn changes_in_odoo_reach_silver_after_the_sync_and_gold_after_the_refresh() {
     // 5. A sold product moves to another category; a category is renamed; a method is renamed.
     let moved = odoo.lines.values().next().unwrap().product;
     let old_categ = odoo.products[&moved].0;
-    let new_categ = *odoo.categories.keys().find(|c| **c != old_categ && odoo.products.values().any(|p| p.0 == **c)).unwrap();
+    let new_categ =
+        *odoo.categories.keys().find(|c| **c != old_categ && odoo.products.values().any(|p| p.0 == **c)).unwrap();
     write(&sim, "product.product", moved, json!({"categ_id": new_categ}));
     let renamed = odoo.products[&odoo.lines.values().nth(5).unwrap().product].0;
     write(&sim, "product.category", renamed, json!({"name": "Renamed Category"}));
@@ -973,14 +1069,18 @@ fn changes_in_odoo_reach_silver_after_the_sync_and_gold_after_the_refresh() {
     let after = expected(&odoo2, "Asia/Manila", 8 * 3600);
     assert_silver(&db, &odoo2, &after);
     let mut c = db.connect();
-    let status: String = c.query_one("SELECT status FROM scout.transactions WHERE source_id = $1", &[&cancel_id]).unwrap().get(0);
+    let status: String =
+        c.query_one("SELECT status FROM scout.transactions WHERE source_id = $1", &[&cancel_id]).unwrap().get(0);
     assert_eq!(status, "cancelled");
     let refund: (bool, String) = c
         .query_one("SELECT is_refund, gross_amount::text FROM scout.transactions WHERE source_id = $1", &[&refund_id])
         .map(|r| (r.get(0), r.get(1)))
         .unwrap();
     assert_eq!((refund.0, Dec::parse(&refund.1)), (true, -orig.total), "the refund is in silver, negative");
-    let gross: String = c.query_one("SELECT gross_amount::text FROM scout.transactions WHERE source_id = $1", &[&fix_id]).unwrap().get(0);
+    let gross: String = c
+        .query_one("SELECT gross_amount::text FROM scout.transactions WHERE source_id = $1", &[&fix_id])
+        .unwrap()
+        .get(0);
     assert_eq!(Dec::parse(&gross), fix.total + d_incl, "the price fix is in silver");
     // Gold does not move until the refresh ...
     let gold_unrefreshed: Vec<(i64, String, String)> = c
@@ -994,10 +1094,16 @@ fn changes_in_odoo_reach_silver_after_the_sync_and_gold_after_the_refresh() {
     refresh_gold(&db);
     assert_gold(&db, &after);
     let day = |o: &OOrder| (o.config, local_day_hour(&o.date, 8 * 3600).0);
-    let revenue = |e: &Expected, k: &(i64, String)| e.daily.get(k).map(|s| Dec::parse(s.split('|').nth(3).unwrap())).unwrap_or_default();
+    let revenue = |e: &Expected, k: &(i64, String)| {
+        e.daily.get(k).map(|s| Dec::parse(s.split('|').nth(3).unwrap())).unwrap_or_default()
+    };
     let cancelled = &odoo.orders[&cancel_id];
     if day(cancelled) != day(fix) {
-        assert_eq!(revenue(&after, &day(cancelled)), revenue(&before, &day(cancelled)) - cancelled.total, "cancelled order leaves revenue");
+        assert_eq!(
+            revenue(&after, &day(cancelled)),
+            revenue(&before, &day(cancelled)) - cancelled.total,
+            "cancelled order leaves revenue"
+        );
         assert_eq!(revenue(&after, &day(fix)), revenue(&before, &day(fix)) + d_incl, "price fix adds to revenue");
     }
     let refund_day = day(&odoo2.orders[&refund_id]);
@@ -1023,18 +1129,33 @@ fn a_rejected_record_stays_out_of_silver_and_gold_and_leaves_quarantine_when_fix
     // line_total_mismatch: the totals of a line no longer match qty x price.
     let bad_total = odoo.orders[&normal[0]].lines[0];
     let l = &odoo.lines[&bad_total];
-    write(&sim, "pos.order.line", bad_total, json!({"price_subtotal": (l.sub + Dec(5 * MICRO)).json(), "price_subtotal_incl": (l.incl + Dec(5 * MICRO)).json()}));
+    write(
+        &sim,
+        "pos.order.line",
+        bad_total,
+        json!({"price_subtotal": (l.sub + Dec(5 * MICRO)).json(), "price_subtotal_incl": (l.incl + Dec(5 * MICRO)).json()}),
+    );
     // negative_qty_not_refund: a negative quantity (totals consistent) on an ordinary sale.
     let negative = odoo.orders[&normal[1]].lines[0];
     let n = &odoo.lines[&negative];
-    write(&sim, "pos.order.line", negative, json!({"qty": (-n.qty).json(), "price_subtotal": (-n.sub).json(), "price_subtotal_incl": (-n.incl).json()}));
+    write(
+        &sim,
+        "pos.order.line",
+        negative,
+        json!({"qty": (-n.qty).json(), "price_subtotal": (-n.sub).json(), "price_subtotal_incl": (-n.incl).json()}),
+    );
     // payments_mismatch: a payment amount changed.
     let pay_order = normal[2];
     let (&pay_id, pay) = odoo.payments.iter().find(|(_, p)| p.order == pay_order && !p.change).unwrap();
     write(&sim, "pos.payment", pay_id, json!({"amount": (pay.amount + Dec(10 * MICRO)).json()}));
     // order_without_lines: a paid order with nothing in it.
     let empty = sim
-        .execute("pos.order", "create", json!([{"session_id": odoo.orders[&normal[0]].session, "state": "paid"}]), json!({}))
+        .execute(
+            "pos.order",
+            "create",
+            json!([{"session_id": odoo.orders[&normal[0]].session, "state": "paid"}]),
+            json!({}),
+        )
         .as_i64()
         .unwrap();
     // Not a reject: the refund of a free item ("<name> REFUND", total 0, negative quantity).
@@ -1089,19 +1210,40 @@ fn a_rejected_record_stays_out_of_silver_and_gold_and_leaves_quarantine_when_fix
         assert!(!reason.is_empty());
     }
     let reason_of = |rule: &str| rejects.iter().find(|r| r.1 == rule).unwrap().2.clone();
-    assert!(reason_of("line_total_mismatch").contains(&(l.sub + Dec(5 * MICRO)).to_string()), "{}", reason_of("line_total_mismatch"));
-    assert!(reason_of("payments_mismatch").contains(&odoo.orders[&pay_order].total.to_string()), "{}", reason_of("payments_mismatch"));
+    assert!(
+        reason_of("line_total_mismatch").contains(&(l.sub + Dec(5 * MICRO)).to_string()),
+        "{}",
+        reason_of("line_total_mismatch")
+    );
+    assert!(
+        reason_of("payments_mismatch").contains(&odoo.orders[&pay_order].total.to_string()),
+        "{}",
+        reason_of("payments_mismatch")
+    );
     assert_eq!(logged_rejected(&db, lines_run), 2, "pos.order.line run: two lines quarantined");
     assert_eq!(logged_rejected(&db, orders_run), 1, "pos.order run: the empty order");
     // Out of silver: the order of a rejected line keeps only its valid lines.
-    let in_items: i64 = c.query_one("SELECT count(*) FROM scout.transaction_items WHERE source_id = ANY($1)", &[&vec![bad_total, negative]]).unwrap().get(0);
-    let in_tx: i64 = c.query_one("SELECT count(*) FROM scout.transactions WHERE source_id = ANY($1)", &[&vec![pay_order, empty]]).unwrap().get(0);
+    let in_items: i64 = c
+        .query_one(
+            "SELECT count(*) FROM scout.transaction_items WHERE source_id = ANY($1)",
+            &[&vec![bad_total, negative]],
+        )
+        .unwrap()
+        .get(0);
+    let in_tx: i64 = c
+        .query_one("SELECT count(*) FROM scout.transactions WHERE source_id = ANY($1)", &[&vec![pay_order, empty]])
+        .unwrap()
+        .get(0);
     assert_eq!((in_items, in_tx), (0, 0));
     let refund: (bool, String) = c
         .query_one("SELECT is_refund, quantity::text FROM scout.transactions WHERE source_id = $1", &[&free_refund])
         .map(|r| (r.get(0), r.get(1)))
         .unwrap();
-    assert_eq!((refund.0, Dec::parse(&refund.1)), (true, Dec(-MICRO)), "a zero-total refund is a refund, its line is valid");
+    assert_eq!(
+        (refund.0, Dec::parse(&refund.1)),
+        (true, Dec(-MICRO)),
+        "a zero-total refund is a refund, its line is valid"
+    );
 
     // silver_rebuild() derives exactly the same silver and quarantine from bronze.
     let snapshot = |c: &mut postgres::Client| -> Vec<String> {
@@ -1129,8 +1271,18 @@ fn a_rejected_record_stays_out_of_silver_and_gold_and_leaves_quarantine_when_fix
     assert!(incremental == rebuilt, "silver_rebuild() differs from the incremental result");
 
     // Odoo fixes everything: the records leave quarantine by themselves.
-    write(&sim, "pos.order.line", bad_total, json!({"price_subtotal": l.sub.json(), "price_subtotal_incl": l.incl.json()}));
-    write(&sim, "pos.order.line", negative, json!({"qty": n.qty.json(), "price_subtotal": n.sub.json(), "price_subtotal_incl": n.incl.json()}));
+    write(
+        &sim,
+        "pos.order.line",
+        bad_total,
+        json!({"price_subtotal": l.sub.json(), "price_subtotal_incl": l.incl.json()}),
+    );
+    write(
+        &sim,
+        "pos.order.line",
+        negative,
+        json!({"qty": n.qty.json(), "price_subtotal": n.sub.json(), "price_subtotal_incl": n.incl.json()}),
+    );
     write(&sim, "pos.payment", pay_id, json!({"amount": pay.amount.json()}));
     let l0 = &odoo.lines[&odoo.orders[&normal[3]].lines[0]];
     write(
@@ -1146,7 +1298,10 @@ fn a_rejected_record_stays_out_of_silver_and_gold_and_leaves_quarantine_when_fix
     let (_, e) = sync_and_check(&db, &sim, "UTC", 0);
     assert!(e.rejects.is_empty());
     assert_eq!(db.count("scout.silver_rejects"), 0, "quarantine is empty once Odoo is fixed");
-    let back: i64 = c.query_one("SELECT count(*) FROM scout.transactions WHERE source_id = ANY($1)", &[&vec![pay_order, empty]]).unwrap().get(0);
+    let back: i64 = c
+        .query_one("SELECT count(*) FROM scout.transactions WHERE source_id = ANY($1)", &[&vec![pay_order, empty]])
+        .unwrap()
+        .get(0);
     assert_eq!(back, 2);
 }
 
@@ -1221,7 +1376,8 @@ fn a_line_that_arrives_before_its_order_waits_and_is_completed_when_the_order_ar
     assert_eq!(waiting, [(popup, "missing_store".to_string(), Some(config))]);
     sync(&db, "pos.config", "");
     assert_eq!(db.count("scout.silver_rejects"), 0, "the POS's arrival released its order");
-    let store: Option<i64> = c.query_one("SELECT store_id FROM scout.transactions WHERE source_id = $1", &[&popup]).unwrap().get(0);
+    let store: Option<i64> =
+        c.query_one("SELECT store_id FROM scout.transactions WHERE source_id = $1", &[&popup]).unwrap().get(0);
     assert_eq!(store, Some(config));
     sync_all_ok(&db, "");
     // And everything equals Odoo.
@@ -1241,10 +1397,15 @@ fn records_deleted_in_odoo_are_soft_deleted_in_silver_and_gold_ignores_them() {
     db.configure(&sim, &[]);
     let (odoo, before) = sync_and_check(&db, &sim, "UTC", 0);
     // A cancelled order (Odoo deletes only new or cancelled ones; its lines go with it).
-    let (&gone_order, gone) = odoo.orders.iter().find(|(_, o)| o.state == "cancel" && !o.lines.is_empty()).expect("a cancelled order");
+    let (&gone_order, gone) =
+        odoo.orders.iter().find(|(_, o)| o.state == "cancel" && !o.lines.is_empty()).expect("a cancelled order");
     sim.execute("pos.order", "unlink", json!([[gone_order]]), json!({}));
     // A line of a completed sale: gold's product mix and the order's quantity lose it.
-    let (&sale, _) = odoo.orders.iter().find(|(_, o)| status_of(&o.state) == "completed" && !is_refund(o) && o.lines.len() >= 2).unwrap();
+    let (&sale, _) = odoo
+        .orders
+        .iter()
+        .find(|(_, o)| status_of(&o.state) == "completed" && !is_refund(o) && o.lines.len() >= 2)
+        .unwrap();
     let gone_line = odoo.orders[&sale].lines[1];
     sim.execute("pos.order.line", "unlink", json!([[gone_line]]), json!({}));
     sim.advance_clock(5.0);
@@ -1256,14 +1417,23 @@ fn records_deleted_in_odoo_are_soft_deleted_in_silver_and_gold_ignores_them() {
     assert_silver(&db, &odoo2, &e);
     assert_gold(&db, &e);
     let mut c = db.connect();
-    let tx_deleted: bool = c.query_one("SELECT deleted_at IS NOT NULL FROM scout.transactions WHERE source_id = $1", &[&gone_order]).unwrap().get(0);
+    let tx_deleted: bool = c
+        .query_one("SELECT deleted_at IS NOT NULL FROM scout.transactions WHERE source_id = $1", &[&gone_order])
+        .unwrap()
+        .get(0);
     assert!(tx_deleted, "the deleted order is kept, marked deleted");
     let items: (i64, i64) = c
-        .query_one("SELECT count(*), count(deleted_at) FROM scout.transaction_items WHERE order_id = $1", &[&gone_order])
+        .query_one(
+            "SELECT count(*), count(deleted_at) FROM scout.transaction_items WHERE order_id = $1",
+            &[&gone_order],
+        )
         .map(|r| (r.get(0), r.get(1)))
         .unwrap();
     assert_eq!(items, (gone.lines.len() as i64, gone.lines.len() as i64), "its lines are marked deleted with it");
-    let line_deleted: bool = c.query_one("SELECT deleted_at IS NOT NULL FROM scout.transaction_items WHERE source_id = $1", &[&gone_line]).unwrap().get(0);
+    let line_deleted: bool = c
+        .query_one("SELECT deleted_at IS NOT NULL FROM scout.transaction_items WHERE source_id = $1", &[&gone_line])
+        .unwrap()
+        .get(0);
     assert!(line_deleted);
     // The sale lost the deleted line's quantity in silver and in gold.
     let l = &odoo.lines[&gone_line];
@@ -1286,7 +1456,10 @@ fn a_store_gets_its_address_and_region_from_the_contact_named_like_the_pos() {
         db.configure(&sim, &[]);
         sync_all_ok(&db, "");
         let mut c = db.connect();
-        let (id, name): (i64, String) = c.query_one("SELECT id, name FROM scout.stores ORDER BY id DESC LIMIT 1", &[]).map(|r| (r.get(0), r.get(1))).unwrap();
+        let (id, name): (i64, String) = c
+            .query_one("SELECT id, name FROM scout.stores ORDER BY id DESC LIMIT 1", &[])
+            .map(|r| (r.get(0), r.get(1)))
+            .unwrap();
         let city: Option<String> = c.query_one("SELECT city FROM scout.stores WHERE id = $1", &[&id]).unwrap().get(0);
         assert_eq!(city, None, "no contact for the store yet: no guessed address");
         let mut vals = json!({"name": name, "is_company": true, "street": "Pres. Osmeña Blvd", "city": "Cebu City", "zip": "6000"});
@@ -1321,13 +1494,23 @@ fn refresh_gold_populates_unpopulated_views_and_does_not_block_readers() {
         .collect();
     assert_eq!(
         views,
-        ["gold_basket_size", "gold_brand_mix", "gold_category_mix", "gold_company_daily_sales", "gold_daily_sales", "gold_hourly_transactions", "gold_payment_mix", "gold_product_mix"]
+        [
+            "gold_basket_size",
+            "gold_brand_mix",
+            "gold_category_mix",
+            "gold_company_daily_sales",
+            "gold_daily_sales",
+            "gold_hourly_transactions",
+            "gold_payment_mix",
+            "gold_product_mix"
+        ]
     );
     for v in &views {
         c.batch_execute(&format!("REFRESH MATERIALIZED VIEW scout.{v} WITH NO DATA")).unwrap();
     }
     refresh_gold(&db);
-    let populated: i64 = c.query_one("SELECT count(*) FROM pg_matviews WHERE schemaname = 'scout' AND ispopulated", &[]).unwrap().get(0);
+    let populated: i64 =
+        c.query_one("SELECT count(*) FROM pg_matviews WHERE schemaname = 'scout' AND ispopulated", &[]).unwrap().get(0);
     assert_eq!(populated, 8);
     let rows: i64 = c.query_one("SELECT count(*) FROM scout.gold_daily_sales", &[]).unwrap().get(0);
     assert!(rows > 0);
@@ -1353,12 +1536,22 @@ fn a_long_load_refreshes_the_planner_statistics_of_the_tables_it_grows() {
     let sim = Sim::start(&["--orders", "2500", "--seed", "8"]);
     let db = Cluster::shared().create_db("sg_analyze");
     db.configure(&sim, &[]);
-    for model in ["product.category", "product.product", "res.partner", "pos.config", "pos.session", "pos.payment.method", "pos.order"] {
+    for model in [
+        "product.category",
+        "product.product",
+        "res.partner",
+        "pos.config",
+        "pos.session",
+        "pos.payment.method",
+        "pos.order",
+    ] {
         sync(&db, model, "");
     }
     let mut c = db.connect();
     c.batch_execute("ANALYZE scout.bronze_pos_order_line, scout.transaction_items").unwrap();
-    let tuples = |c: &mut postgres::Client, t: &str| -> f32 { c.query_one("SELECT reltuples FROM pg_class WHERE oid = $1::text::regclass", &[&t]).unwrap().get(0) };
+    let tuples = |c: &mut postgres::Client, t: &str| -> f32 {
+        c.query_one("SELECT reltuples FROM pg_class WHERE oid = $1::text::regclass", &[&t]).unwrap().get(0)
+    };
     assert_eq!(tuples(&mut c, "scout.bronze_pos_order_line"), 0.0);
     let r = sync(&db, "pos.order.line", "");
     let lines = sim.count("pos.order.line");

@@ -52,18 +52,36 @@ fn assert_version_fields(sim: &Sim, db: &Db, version: u32) {
     let product_missing = missing_fields(db, "product.product");
     // Odoo 16/17: storable goods are type "product" (and detailed_type); 18+: "consu" + is_storable.
     let storable_in_odoo = if version <= 17 {
-        assert!(product_missing.contains(&"is_storable".into()) && !product_missing.contains(&"detailed_type".into()), "{version}: {product_missing:?}");
+        assert!(
+            product_missing.contains(&"is_storable".into()) && !product_missing.contains(&"detailed_type".into()),
+            "{version}: {product_missing:?}"
+        );
         odoo_count(sim, "product.product", json!([["type", "=", "product"]]))
     } else {
-        assert!(product_missing.contains(&"detailed_type".into()) && !product_missing.contains(&"is_storable".into()), "{version}: {product_missing:?}");
+        assert!(
+            product_missing.contains(&"detailed_type".into()) && !product_missing.contains(&"is_storable".into()),
+            "{version}: {product_missing:?}"
+        );
         odoo_count(sim, "product.product", json!([["is_storable", "=", true]]))
     };
     assert!(storable_in_odoo > 100, "{version}: the simulator has storable products");
-    assert_eq!(one(&mut c, "SELECT count(*) FROM scout.products WHERE is_storable"), storable_in_odoo, "{version}: storable products");
+    assert_eq!(
+        one(&mut c, "SELECT count(*) FROM scout.products WHERE is_storable"),
+        storable_in_odoo,
+        "{version}: storable products"
+    );
     assert_eq!(one(&mut c, "SELECT count(*) FROM scout.products WHERE is_storable IS NULL"), 0, "{version}");
-    assert_eq!(one(&mut c, "SELECT count(*) FROM scout.products WHERE product_type NOT IN ('consu', 'service')"), 0, "{version}: product types read alike");
+    assert_eq!(
+        one(&mut c, "SELECT count(*) FROM scout.products WHERE product_type NOT IN ('consu', 'service')"),
+        0,
+        "{version}: product types read alike"
+    );
     let services = odoo_count(sim, "product.product", json!([["type", "=", "service"]]));
-    assert_eq!(one(&mut c, "SELECT count(*) FROM scout.products WHERE product_type = 'service'"), services, "{version}");
+    assert_eq!(
+        one(&mut c, "SELECT count(*) FROM scout.products WHERE product_type = 'service'"),
+        services,
+        "{version}"
+    );
     // The OCA brand field is not installed on this simulator: missing, and 'Unknown' in silver.
     assert!(product_missing.contains(&"product_brand_id".into()), "{product_missing:?}");
     assert_eq!(one(&mut c, "SELECT count(*) FROM scout.products WHERE brand_name <> 'Unknown'"), 0);
@@ -81,12 +99,17 @@ fn assert_version_fields(sim: &Sim, db: &Db, version: u32) {
     }
     // pos.order: "invoiced" exists up to 18 and is a completed sale in silver; 19 has no such state.
     let invoiced = one(&mut c, "SELECT count(*) FROM scout.transactions WHERE odoo_state = 'invoiced'");
-    let completed_invoiced = one(&mut c, "SELECT count(*) FROM scout.transactions WHERE odoo_state = 'invoiced' AND status = 'completed'");
+    let completed_invoiced =
+        one(&mut c, "SELECT count(*) FROM scout.transactions WHERE odoo_state = 'invoiced' AND status = 'completed'");
     assert_eq!(completed_invoiced, invoiced);
     if version <= 18 {
         let quarantined = one(&mut c, "SELECT count(DISTINCT b.id) FROM scout.bronze_pos_order b JOIN scout.silver_rejects r \
                                        ON r.model = 'pos.order' AND r.source_id = b.id WHERE b.payload ->> 'state' = 'invoiced'");
-        assert_eq!(invoiced + quarantined, odoo_count(sim, "pos.order", json!([["state", "=", "invoiced"]])), "{version}: invoiced orders");
+        assert_eq!(
+            invoiced + quarantined,
+            odoo_count(sim, "pos.order", json!([["state", "=", "invoiced"]])),
+            "{version}: invoiced orders"
+        );
         assert!(invoiced > 0, "{version}: invoiced orders");
     } else {
         assert_eq!(invoiced, 0);
@@ -102,7 +125,8 @@ fn the_core_sync_works_on_every_version_profile() {
         let db = Cluster::shared().create_db(&format!("v{version}"));
         db.configure(&sim, &[]);
         full_then_incremental(&sim, &db);
-        let logged: String = db.connect().query_one("SELECT max(odoo_version) FROM scout.sync_logs", &[]).unwrap().get(0);
+        let logged: String =
+            db.connect().query_one("SELECT max(odoo_version) FROM scout.sync_logs", &[]).unwrap().get(0);
         assert!(logged.starts_with(&version.to_string()), "version detected: {logged}");
         assert_eq!(transport_used(&db), ["jsonrpc"]);
         assert_version_fields(&sim, &db, version);
@@ -117,7 +141,10 @@ fn a_core_field_this_odoo_lacks_is_synced_without_and_noted_once_per_run() {
     let db = Cluster::shared().create_db("core_field_gone");
     db.configure(&sim, &[("odoo_sync.batch_size", "10")]);
     let mut c = db.connect();
-    c.batch_execute("UPDATE scout.sync_models SET fields = array_append(fields, 'x_dropped_in_future') WHERE model = 'pos.config'").unwrap();
+    c.batch_execute(
+        "UPDATE scout.sync_models SET fields = array_append(fields, 'x_dropped_in_future') WHERE model = 'pos.config'",
+    )
+    .unwrap();
     let r = sync(&db, "pos.config", "");
     assert_eq!(r.status, "success");
     assert_eq!(r.fetched, sim.count("pos.config"));
@@ -129,7 +156,13 @@ fn a_core_field_this_odoo_lacks_is_synced_without_and_noted_once_per_run() {
     assert_eq!(message.matches("x_dropped_in_future").count(), 1, "named once: {message}");
     assert!(message.contains("pos.config"), "{message}");
     assert_eq!(missing, ["x_dropped_in_future"]);
-    assert_bronze_matches(&db, &sim, "pos.config", "bronze_pos_config", &requested_fields(&sim, "pos.config", &model_fields(&db)[3].2, &[]));
+    assert_bronze_matches(
+        &db,
+        &sim,
+        "pos.config",
+        "bronze_pos_config",
+        &requested_fields(&sim, "pos.config", &model_fields(&db)[3].2, &[]),
+    );
 }
 
 #[test]
@@ -182,7 +215,12 @@ fn json2_on_an_older_odoo_is_a_clear_error() {
 #[test]
 fn the_company_restriction_keeps_other_companies_out() {
     let sim = Sim::start(&["--orders", "300", "--seed", "12"]);
-    let orders = sim.execute("pos.order", "search_read", json!([[]]), json!({"fields": ["company_id"], "context": {"active_test": false}}));
+    let orders = sim.execute(
+        "pos.order",
+        "search_read",
+        json!([[]]),
+        json!({"fields": ["company_id"], "context": {"active_test": false}}),
+    );
     let mut per_company = std::collections::BTreeMap::new();
     for o in orders.as_array().unwrap() {
         let id = o["company_id"][0].as_i64().unwrap_or(0);
@@ -202,7 +240,10 @@ fn the_company_restriction_keeps_other_companies_out() {
     assert_eq!(r.fetched, count, "{r:?}");
     let others: i64 = one
         .connect()
-        .query_one("SELECT count(*) FROM scout.bronze_pos_order WHERE (payload->'company_id'->>0)::bigint <> $1", &[&first])
+        .query_one(
+            "SELECT count(*) FROM scout.bronze_pos_order WHERE (payload->'company_id'->>0)::bigint <> $1",
+            &[&first],
+        )
         .unwrap()
         .get(0);
     assert_eq!(others, 0);

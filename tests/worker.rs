@@ -16,7 +16,10 @@ fn worker_cluster(db: &str, schedule: &str) -> Cluster {
 
 fn successes(db: &Db, model: &str) -> i64 {
     db.connect()
-        .query_one("SELECT count(*) FROM scout.sync_logs WHERE model = $1 AND status = 'success' AND run_mode = 'worker'", &[&model])
+        .query_one(
+            "SELECT count(*) FROM scout.sync_logs WHERE model = $1 AND status = 'success' AND run_mode = 'worker'",
+            &[&model],
+        )
         .unwrap()
         .get(0)
 }
@@ -53,7 +56,11 @@ fn the_worker_syncs_on_its_schedule_and_follows_a_new_schedule() {
     sim.mutate("pos.order", "update", 4);
     sim.advance_clock(2.0);
     wait_for(30, "the update in bronze", || {
-        let n: i64 = db.connect().query_one("SELECT coalesce(sum(updated), 0)::bigint FROM scout.sync_logs WHERE model = 'pos.order'", &[]).unwrap().get(0);
+        let n: i64 = db
+            .connect()
+            .query_one("SELECT coalesce(sum(updated), 0)::bigint FROM scout.sync_logs WHERE model = 'pos.order'", &[])
+            .unwrap()
+            .get(0);
         (n >= 4).then_some(())
     });
     assert_all_bronze_matches(&db, &sim);
@@ -63,7 +70,14 @@ fn the_worker_syncs_on_its_schedule_and_follows_a_new_schedule() {
     c.batch_execute("ALTER SYSTEM SET odoo_sync.schedule = '0 0 1 1 *'").unwrap();
     c.batch_execute("SELECT pg_reload_conf()").unwrap();
     wait_for(10, "the new schedule in sync_status", || {
-        let next: Option<String> = db.connect().query_one("SELECT to_char(min(next_scheduled_run) AT TIME ZONE 'UTC', 'MM-DD HH24:MI') FROM scout.sync_status", &[]).unwrap().get(0);
+        let next: Option<String> = db
+            .connect()
+            .query_one(
+                "SELECT to_char(min(next_scheduled_run) AT TIME ZONE 'UTC', 'MM-DD HH24:MI') FROM scout.sync_status",
+                &[],
+            )
+            .unwrap()
+            .get(0);
         (next.as_deref() == Some("01-01 00:00")).then_some(())
     });
     std::thread::sleep(std::time::Duration::from_secs(3)); // let a round that had started finish
@@ -98,7 +112,10 @@ fn a_terminated_worker_comes_back_and_finishes_a_large_first_load() {
     let total = assert_all_bronze_matches(&db, &sim);
     assert!(total > 25_000, "{total}");
     // The resumed run did not start over: together the runs fetched each line about once.
-    let fetched: i64 = c.query_one("SELECT sum(fetched)::bigint FROM scout.sync_logs WHERE model = 'pos.order.line'", &[]).unwrap().get(0);
+    let fetched: i64 = c
+        .query_one("SELECT sum(fetched)::bigint FROM scout.sync_logs WHERE model = 'pos.order.line'", &[])
+        .unwrap()
+        .get(0);
     let lines = db.count("scout.bronze_pos_order_line");
     assert!(fetched < lines + 200, "fetched {fetched} for {lines} lines: the load restarted instead of resuming");
 }
@@ -116,11 +133,18 @@ fn failures_alert_once_and_recovery_alerts_once() {
     // Odoo breaks for a while: several rounds fail.
     sim.set_faults(json!([{"kind": "http_status", "status": 503, "match": {"model": "pos.order"}}]));
     wait_for(60, "three failed rounds", || {
-        let n: i64 = db.connect().query_one("SELECT count(*) FROM scout.sync_logs WHERE model = 'pos.order' AND status = 'failed'", &[]).unwrap().get(0);
+        let n: i64 = db
+            .connect()
+            .query_one("SELECT count(*) FROM scout.sync_logs WHERE model = 'pos.order' AND status = 'failed'", &[])
+            .unwrap()
+            .get(0);
         (n >= 3).then_some(())
     });
     let status: (bool, Option<String>) = {
-        let r = db.connect().query_one("SELECT healthy, current_error FROM scout.sync_status WHERE model = 'pos.order'", &[]).unwrap();
+        let r = db
+            .connect()
+            .query_one("SELECT healthy, current_error FROM scout.sync_status WHERE model = 'pos.order'", &[])
+            .unwrap();
         (r.get(0), r.get(1))
     };
     assert!(!status.0);
@@ -136,7 +160,11 @@ fn failures_alert_once_and_recovery_alerts_once() {
     let alerts = hook.received();
     assert_eq!(alerts.len(), 2, "{alerts:?}");
     assert!(alerts[1].contains("pos.order recovered"), "{alerts:?}");
-    assert!(db.connect().query_one("SELECT healthy FROM scout.sync_status WHERE model = 'pos.order'", &[]).unwrap().get::<_, bool>(0));
+    assert!(db
+        .connect()
+        .query_one("SELECT healthy FROM scout.sync_status WHERE model = 'pos.order'", &[])
+        .unwrap()
+        .get::<_, bool>(0));
 }
 
 #[test]
@@ -161,7 +189,11 @@ fn the_procedure_commits_per_page_and_resumes_after_being_killed() {
     assert!(running, "sync_status shows the run");
     assert!(done.unwrap_or(0) >= 300, "rows done: {done:?}");
     assert_eq!(estimate, Some(sim.count("pos.order.line")), "estimate from search_count");
-    c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'CALL scout.odoo_sync_run%'", &[]).unwrap();
+    c.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'CALL scout.odoo_sync_run%'",
+        &[],
+    )
+    .unwrap();
     let err = runner.join().unwrap();
     assert!(err.is_some(), "the killed CALL reports an error");
     let kept = db.count("scout.bronze_pos_order_line");
@@ -215,7 +247,9 @@ fn pg_cron_runs_the_sync_and_skips_a_model_another_session_is_syncing() {
     c.batch_execute("CREATE EXTENSION pg_cron").unwrap();
     // Another session is syncing pos.order (it holds that model's lock).
     let mut holder = db.connect();
-    holder.execute("SELECT pg_advisory_lock(hashtext('odoo_sync'), hashtext('odoo_sync_checkpoint:pos.order'))", &[]).unwrap();
+    holder
+        .execute("SELECT pg_advisory_lock(hashtext('odoo_sync'), hashtext('odoo_sync_checkpoint:pos.order'))", &[])
+        .unwrap();
     c.execute("SELECT cron.schedule('odoo-sync', '* * * * *', $$SELECT * FROM scout.odoo_sync_all()$$)", &[]).unwrap();
     let status: String = wait_for(75, "the cron job's first run", || {
         db.connect()
@@ -225,7 +259,9 @@ fn pg_cron_runs_the_sync_and_skips_a_model_another_session_is_syncing() {
     });
     assert_eq!(status, "succeeded");
     let skipped: (String, String) = {
-        let r = c.query_one("SELECT status, message FROM scout.sync_logs WHERE model = 'pos.order' ORDER BY id LIMIT 1", &[]).unwrap();
+        let r = c
+            .query_one("SELECT status, message FROM scout.sync_logs WHERE model = 'pos.order' ORDER BY id LIMIT 1", &[])
+            .unwrap();
         (r.get(0), r.get(1))
     };
     assert_eq!(skipped.0, "skipped");
@@ -253,6 +289,10 @@ fn an_immediate_shutdown_during_a_worker_load_loses_and_duplicates_nothing() {
         .unwrap()
         .get(0);
     assert_eq!(interrupted, 1);
-    let stale: i64 = db.connect().query_one("SELECT count(*) FROM scout.sync_logs WHERE model = 'pos.order.line' AND status = 'running'", &[]).unwrap().get(0);
+    let stale: i64 = db
+        .connect()
+        .query_one("SELECT count(*) FROM scout.sync_logs WHERE model = 'pos.order.line' AND status = 'running'", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(stale, 0);
 }

@@ -49,9 +49,14 @@ fn main() {
         // Records are objects whose first key is "id" (odoo's read() order); nothing else in a
         // pos.order.line record is an object, so each `{"id": ` starts one record.
         let marker = b"{\"id\": ";
-        let starts: Vec<usize> = buf.windows(marker.len()).enumerate().filter(|(_, w)| *w == marker).map(|(i, _)| i).collect();
+        let starts: Vec<usize> =
+            buf.windows(marker.len()).enumerate().filter(|(_, w)| *w == marker).map(|(i, _)| i).collect();
         if starts.is_empty() {
-            assert!(buf.ends_with(b"\"result\": []}"), "unexpected body: {}", String::from_utf8_lossy(&buf[..buf.len().min(300)]));
+            assert!(
+                buf.ends_with(b"\"result\": []}"),
+                "unexpected body: {}",
+                String::from_utf8_lossy(&buf[..buf.len().min(300)])
+            );
             break;
         }
         total += starts.len() as u64;
@@ -60,5 +65,12 @@ fn main() {
         last = digits.parse().expect("id");
     }
     let secs = t0.elapsed().as_secs_f64();
-    println!("records={} pages={} bytes={} seconds={:.3} records_per_sec={:.0}", total, pages, bytes, secs, total as f64 / secs);
+    println!(
+        "records={} pages={} bytes={} seconds={:.3} records_per_sec={:.0}",
+        total,
+        pages,
+        bytes,
+        secs,
+        total as f64 / secs
+    );
 }

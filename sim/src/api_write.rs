@@ -52,7 +52,8 @@ pub fn json_to_val(schema: &Schema, store: &Store, def: &ModelDef, f: &FieldDef,
                     if store.tables[rel].row_of(id).is_none() {
                         return Err(OdooError::missing(format!(
                             "Record does not exist or has been deleted.\n(Record: {}({},), User: 2)",
-                            schema.get(rel).name, id
+                            schema.get(rel).name,
+                            id
                         )));
                     }
                 }
@@ -256,7 +257,9 @@ impl<'a> ApiWriter<'a> {
                         changes.push((c, Val::ids(self.m2m_commands(&cur, v)?)));
                     }
                     Storage::Col(_) if f.ftype == FType::One2many => children.push((f, v)),
-                    Storage::Col(c) | Storage::Alias(c) => changes.push((c, json_to_val(schema, self.store, def, f, v)?)),
+                    Storage::Col(c) | Storage::Alias(c) => {
+                        changes.push((c, json_to_val(schema, self.store, def, f, v)?))
+                    }
                     _ => {}
                 }
             }

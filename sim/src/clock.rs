@@ -133,8 +133,7 @@ pub fn fmt_date(micros: i64) -> String {
 /// RFC 7231 IMF-fixdate, whole seconds: `Wed, 25 Nov 2026 13:35:06 GMT`.
 pub fn http_date(micros: i64) -> String {
     const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MO: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MO: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let p = parts(micros);
     format!(
         "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",

@@ -71,7 +71,8 @@ impl Config {
                 "--orders" => c.orders = val("--orders")?.parse().map_err(|e| format!("--orders: {e}"))?,
                 "--version" => {
                     let v = val("--version")?;
-                    let major: u32 = v.split('.').next().unwrap_or("").parse().map_err(|e| format!("--version: {e}"))?;
+                    let major: u32 =
+                        v.split('.').next().unwrap_or("").parse().map_err(|e| format!("--version: {e}"))?;
                     if !(16..=19).contains(&major) {
                         return Err(format!("--version: {major} is not one of 16, 17, 18, 19"));
                     }

@@ -117,7 +117,8 @@ fn mutate_now(sim: &Sim, body: &Value, forced: Option<Action>) -> CResult {
     let (mi, action, count, seed) = args(sim, body, forced)?;
     let ts = sim.clock.now();
     let mut store = sim.store.write().unwrap_or_else(|e| e.into_inner());
-    let plan = with_rng(sim, seed, |rng| mutate::plan(&sim.schema, &mut store, mi, action, count, rng, ts)).map_err(|e| (400, e))?;
+    let plan = with_rng(sim, seed, |rng| mutate::plan(&sim.schema, &mut store, mi, action, count, rng, ts))
+        .map_err(|e| (400, e))?;
     let mut w = Writer { schema: &sim.schema, store: &mut store };
     for op in plan.ops {
         w.apply(op);
@@ -141,7 +142,8 @@ fn tx_mutate(sim: &Sim, body: &Value) -> CResult {
     let t = txs.open.get_mut(&tx).ok_or((404, format!("no open transaction {tx}")))?;
     // Plan against the visible data, stamped with the transaction's start; apply at commit.
     let mut store = sim.store.write().unwrap_or_else(|e| e.into_inner());
-    let plan = with_rng(sim, seed, |rng| mutate::plan(&sim.schema, &mut store, mi, action, count, rng, t.ts)).map_err(|e| (400, e))?;
+    let plan = with_rng(sim, seed, |rng| mutate::plan(&sim.schema, &mut store, mi, action, count, rng, t.ts))
+        .map_err(|e| (400, e))?;
     t.ids.extend(plan.ids.iter().map(|&id| (mi, id)));
     t.ops.extend(plan.ops);
     Ok(json!({"tx": tx, "ids": plan.ids, "write_date": fmt_dt_micro(t.ts)}))

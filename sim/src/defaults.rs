@@ -111,12 +111,17 @@ pub fn fill(schema: &Schema, store: &Store, model: usize, id: u32, row: &mut Row
                     row[col("tax_ids")] = Val::ids(taxes);
                 }
             }
-            let (qty, price, disc) = (row[col("qty")].as_f64(), row[col("price_unit")].as_f64(), row[col("discount")].as_f64());
+            let (qty, price, disc) =
+                (row[col("qty")].as_f64(), row[col("price_unit")].as_f64(), row[col("discount")].as_f64());
             if row[col("price_subtotal")].as_f64() == 0.0 && row[col("price_subtotal_incl")].as_f64() == 0.0 {
                 let ti = schema.idx("account.tax");
                 let tt = &store.tables[ti];
                 let rate: f64 = match &row[col("tax_ids")] {
-                    Val::Ids(v) => v.iter().filter_map(|t| tt.row_of(*t)).map(|r| tt.f64_at(schema.get(ti).col_of("amount"), r)).sum(),
+                    Val::Ids(v) => v
+                        .iter()
+                        .filter_map(|t| tt.row_of(*t))
+                        .map(|r| tt.f64_at(schema.get(ti).col_of("amount"), r))
+                        .sum(),
                     _ => 0.0,
                 };
                 let sub = round2(qty * price * (1.0 - disc / 100.0));
@@ -191,7 +196,14 @@ pub fn fill(schema: &Schema, store: &Store, model: usize, id: u32, row: &mut Row
 /// Many2one fields whose target may be deleted: PostgreSQL sets them to NULL (without touching
 /// write_date). Any other reference blocks the deletion (ondelete='restrict' in effect).
 fn set_null(child: &str, field: &str) -> bool {
-    matches!((child, field), ("pos.order", "partner_id") | (_, "parent_id") | (_, "create_uid") | (_, "write_uid") | ("product.product", "product_brand_id"))
+    matches!(
+        (child, field),
+        ("pos.order", "partner_id")
+            | (_, "parent_id")
+            | (_, "create_uid")
+            | (_, "write_uid")
+            | ("product.product", "product_brand_id")
+    )
 }
 
 fn references(schema: &Schema, model: usize) -> Vec<(usize, usize, &'static str, bool)> {

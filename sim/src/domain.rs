@@ -240,7 +240,9 @@ impl<'a> Compiler<'a> {
         if let Some(n) = term[0].as_i64() {
             return Ok(if n == 1 { Node::True } else { Node::False });
         }
-        let path = term[0].as_str().ok_or_else(|| OdooError::value(format!("Invalid field {} in {}", py_repr(&term[0]), cond())))?;
+        let path = term[0]
+            .as_str()
+            .ok_or_else(|| OdooError::value(format!("Invalid field {} in {}", py_repr(&term[0]), cond())))?;
         let pred = self.path_pred(model, path, op, &term[2], &cond)?;
         Ok(pred)
     }
@@ -333,9 +335,11 @@ impl<'a> Compiler<'a> {
         // `in` / `not in` need a list (a scalar is accepted as a one-element list, as Odoo does).
         let members: Vec<Value> = if set_op { list.clone().unwrap_or_else(|| vec![val.clone()]) } else { Vec::new() };
         let has_false = members.iter().any(|v| matches!(v, Value::Bool(false) | Value::Null));
-        let non_false: Vec<&Value> = members.iter().filter(|v| !matches!(v, Value::Bool(false) | Value::Null)).collect();
+        let non_false: Vec<&Value> =
+            members.iter().filter(|v| !matches!(v, Value::Bool(false) | Value::Null)).collect();
         let like = |ci: bool, wrap: bool, neg: bool| -> OResult<(Pattern, bool)> {
-            let s = scalar_text(val).ok_or_else(|| OdooError::value(format!("Invalid value {} in {}", py_repr(val), cond())))?;
+            let s = scalar_text(val)
+                .ok_or_else(|| OdooError::value(format!("Invalid value {} in {}", py_repr(val), cond())))?;
             Ok((Pattern::new(&s, ci, wrap), neg))
         };
         let like_op = match op {
@@ -385,13 +389,17 @@ impl<'a> Compiler<'a> {
                 Op::C(Cmp::Eq) if is_false => Pred::Int(col, Cmp::Eq, 0),
                 Op::C(Cmp::Ne) if is_false => Pred::Int(col, Cmp::Ne, 0),
                 Op::C(c) => Pred::Int(col, c, to_int(val, cond)?),
-                _ if set_op => Pred::IntIn(col, non_false.iter().map(|v| to_int(v, cond)).collect::<OResult<_>>()?, negate),
+                _ if set_op => {
+                    Pred::IntIn(col, non_false.iter().map(|v| to_int(v, cond)).collect::<OResult<_>>()?, negate)
+                }
                 _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
             },
             FType::Float | FType::Monetary => match op {
                 Op::C(c) if is_false => Pred::Float(col, c, 0.0),
                 Op::C(c) => Pred::Float(col, c, to_float(val, cond)?),
-                _ if set_op => Pred::FloatIn(col, non_false.iter().map(|v| to_float(v, cond)).collect::<OResult<_>>()?, negate),
+                _ if set_op => {
+                    Pred::FloatIn(col, non_false.iter().map(|v| to_float(v, cond)).collect::<OResult<_>>()?, negate)
+                }
                 _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
             },
             FType::Boolean => {
@@ -427,7 +435,12 @@ impl<'a> Compiler<'a> {
                         Op::C(Cmp::Eq) => Pred::StrIn(col, vec![scalar_text(val).unwrap_or_default()], false, false),
                         Op::C(Cmp::Ne) => Pred::StrIn(col, vec![scalar_text(val).unwrap_or_default()], false, true),
                         Op::C(c) => Pred::StrCmp(col, c, scalar_text(val).unwrap_or_default()),
-                        _ if set_op => Pred::StrIn(col, non_false.iter().filter_map(|v| scalar_text(v)).collect(), has_false, negate),
+                        _ if set_op => Pred::StrIn(
+                            col,
+                            non_false.iter().filter_map(|v| scalar_text(v)).collect(),
+                            has_false,
+                            negate,
+                        ),
                         _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
                     }
                 }
@@ -435,7 +448,13 @@ impl<'a> Compiler<'a> {
             FType::Selection => {
                 if let Some((ci, wrap, neg)) = like_op {
                     let (p, n) = like(ci, wrap, neg)?;
-                    let keys: Vec<u8> = f.selection.iter().enumerate().filter(|(_, (k, _))| p.matches(k)).map(|(i, _)| i as u8).collect();
+                    let keys: Vec<u8> = f
+                        .selection
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (k, _))| p.matches(k))
+                        .map(|(i, _)| i as u8)
+                        .collect();
                     Pred::SelIn(col, keys, false, n)
                 } else {
                     let idx = |v: &Value| scalar_text(v).and_then(|s| f.sel_index(&s));
@@ -445,7 +464,9 @@ impl<'a> Compiler<'a> {
                         Op::C(Cmp::Eq) => Pred::SelIn(col, idx(val).into_iter().collect(), false, false),
                         Op::C(Cmp::Ne) => Pred::SelIn(col, idx(val).into_iter().collect(), false, true),
                         Op::C(c) => Pred::SelCmp(col, c, scalar_text(val).unwrap_or_default()),
-                        _ if set_op => Pred::SelIn(col, non_false.iter().filter_map(|v| idx(v)).collect(), has_false, negate),
+                        _ if set_op => {
+                            Pred::SelIn(col, non_false.iter().filter_map(|v| idx(v)).collect(), has_false, negate)
+                        }
                         _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
                     }
                 }
@@ -476,7 +497,9 @@ impl<'a> Compiler<'a> {
                         let mut ids = Vec::new();
                         for v in &non_false {
                             match (v, rel) {
-                                (Value::String(_), Some(rel)) => ids.extend(self.name_search_ids(rel, Op::C(Cmp::Eq), v, cond)?),
+                                (Value::String(_), Some(rel)) => {
+                                    ids.extend(self.name_search_ids(rel, Op::C(Cmp::Eq), v, cond)?)
+                                }
                                 _ => ids.push(to_int(v, cond)? as u32),
                             }
                         }
@@ -525,7 +548,9 @@ impl<'a> Compiler<'a> {
                     Op::C(Cmp::Eq) if is_false => Pred::Empty(col, true),
                     Op::C(Cmp::Ne) if is_false => Pred::Empty(col, false),
                     Op::C(c) => Pred::Dt(col, c, dt(val)?),
-                    _ if set_op => Pred::DtIn(col, non_false.iter().map(|v| dt(v)).collect::<OResult<_>>()?, has_false, negate),
+                    _ if set_op => {
+                        Pred::DtIn(col, non_false.iter().map(|v| dt(v)).collect::<OResult<_>>()?, has_false, negate)
+                    }
                     _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
                 }
             }
@@ -702,7 +727,9 @@ impl<'a> Eval<'a> {
                 }
             }
             Pred::DisplayLike(pat, neg) => pat.matches(&self.store.display_row(self.schema, self.model, r)) != *neg,
-            Pred::DisplayCmp(c, s) => c.test(self.store.display_row(self.schema, self.model, r).as_str().cmp(s.as_str())),
+            Pred::DisplayCmp(c, s) => {
+                c.test(self.store.display_row(self.schema, self.model, r).as_str().cmp(s.as_str()))
+            }
             Pred::DisplayIn(set, neg) => {
                 let d = self.store.display_row(self.schema, self.model, r);
                 set.contains(&d) != *neg

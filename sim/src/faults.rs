@@ -64,7 +64,9 @@ pub struct Match {
 
 impl Match {
     fn hits(&self, r: &ReqInfo) -> bool {
-        let eq = |want: &Option<String>, got: &Option<String>| want.as_ref().is_none_or(|w| got.as_deref() == Some(w.as_str()));
+        let eq = |want: &Option<String>, got: &Option<String>| {
+            want.as_ref().is_none_or(|w| got.as_deref() == Some(w.as_str()))
+        };
         // A path matches itself and everything below it ("/json/2" covers every JSON-2 call).
         let path_ok = self.path.as_ref().is_none_or(|p| {
             let p = p.trim_end_matches('/');
@@ -159,7 +161,12 @@ fn parse_one(f: &Value) -> Result<Rule, String> {
     }
     Ok(Rule {
         kind,
-        m: Match { path: text(&m, "path"), service: text(&m, "service"), method: text(&m, "method"), model: text(&m, "model") },
+        m: Match {
+            path: text(&m, "path"),
+            service: text(&m, "service"),
+            method: text(&m, "method"),
+            model: text(&m, "model"),
+        },
         skip: num(f, "skip").unwrap_or(0.0) as u64,
         times: num(f, "times").map(|t| t as u64),
         probability,
@@ -171,7 +178,14 @@ fn parse_one(f: &Value) -> Result<Rule, String> {
 
 impl Faults {
     pub fn new(seed: u64) -> Faults {
-        Faults { state: Mutex::new(State { rules: Vec::new(), rng: Rng::new(seed ^ 0xFA17), fired_by_kind: BTreeMap::new(), fired_total: 0 }) }
+        Faults {
+            state: Mutex::new(State {
+                rules: Vec::new(),
+                rng: Rng::new(seed ^ 0xFA17),
+                fired_by_kind: BTreeMap::new(),
+                fired_total: 0,
+            }),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -141,7 +141,8 @@ fn base_records(c: &mut Ctx, n_stores: usize) {
         let def = c.def("res.country.state");
         let mut r = blank(def);
         r[def.col_of("name")] = s(prov);
-        let code: String = prov.split_whitespace().map(|w| w.chars().next().unwrap_or('X')).collect::<String>().to_uppercase();
+        let code: String =
+            prov.split_whitespace().map(|w| w.chars().next().unwrap_or('X')).collect::<String>().to_uppercase();
         r[def.col_of("code")] = s(&format!("{}{}", code, i + 1));
         r[def.col_of("country_id")] = Val::M2o(1);
         c.stamp(def, &mut r, t, t);
@@ -159,7 +160,8 @@ fn base_records(c: &mut Ctx, n_stores: usize) {
     // Users: OdooBot (archived), the API user (uid 2) and one cashier per store.
     let mut rng = Rng::new(c.cfg.seed ^ 0x5555);
     let user = c.cfg.user.clone();
-    let mut users: Vec<(String, String, bool, u32)> = vec![("OdooBot".into(), "__system__".into(), false, 1), ("Administrator".into(), user, true, 1)];
+    let mut users: Vec<(String, String, bool, u32)> =
+        vec![("OdooBot".into(), "__system__".into(), false, 1), ("Administrator".into(), user, true, 1)];
     for (name, _, company) in STORES.iter().take(n_stores) {
         let person = format!("{} {}", rng.pick(FIRST_NAMES), rng.pick(LAST_NAMES));
         let login = format!("cashier.{}", name.to_lowercase().replace(' ', ".").replace(".store", ""));
@@ -176,7 +178,13 @@ fn base_records(c: &mut Ctx, n_stores: usize) {
         c.stamp(def, &mut r, t, t);
         c.put("res.users", i as u32 + 1, r);
     }
-    let taxes = [("12% VAT", 12.0, "sale", 1u32), ("VAT Exempt", 0.0, "sale", 1), ("12% VAT", 12.0, "sale", 2), ("VAT Exempt", 0.0, "sale", 2), ("12% Input VAT", 12.0, "purchase", 1)];
+    let taxes = [
+        ("12% VAT", 12.0, "sale", 1u32),
+        ("VAT Exempt", 0.0, "sale", 1),
+        ("12% VAT", 12.0, "sale", 2),
+        ("VAT Exempt", 0.0, "sale", 2),
+        ("12% Input VAT", 12.0, "purchase", 1),
+    ];
     for (i, (name, amount, use_, company)) in taxes.iter().enumerate() {
         let def = c.def("account.tax");
         let mut r = blank(def);
@@ -239,15 +247,30 @@ fn products(c: &mut Ctx, rng: &mut Rng, categories: &[Vec<u32>]) -> Vec<Product>
         }
     }
     let def = c.def("product.product");
-    let [cname, ccode, cbar, ccat, cprice, ccost, cact, ctype, ctax, ccomp, ctmpl] =
-        cols(def, ["name", "default_code", "barcode", "categ_id", "list_price", "standard_price", "active", "type", "taxes_id", "company_id", "product_tmpl_id"]);
+    let [cname, ccode, cbar, ccat, cprice, ccost, cact, ctype, ctax, ccomp, ctmpl] = cols(
+        def,
+        [
+            "name",
+            "default_code",
+            "barcode",
+            "categ_id",
+            "list_price",
+            "standard_price",
+            "active",
+            "type",
+            "taxes_id",
+            "company_id",
+            "product_tmpl_id",
+        ],
+    );
     let cbrand = def.fdef("product_brand_id").and_then(|f| f.col());
     let cdetailed = def.fdef("detailed_type").and_then(|f| f.col()); // Odoo 16, 17
     let cstorable = def.fdef("is_storable").and_then(|f| f.col()); // Odoo 18+
     let sel = |k: &str| Val::Sel(def.fdef("type").and_then(|f| f.sel_index(k)).unwrap_or(0));
     let taxable: Arc<[u32]> = Arc::from(vec![1, 3]);
     let exempt: Arc<[u32]> = Arc::from(vec![2, 4]);
-    let subs: Vec<(usize, usize)> = DEPARTMENTS.iter().enumerate().flat_map(|(d, (_, _, ss))| (0..ss.len()).map(move |i| (d, i))).collect();
+    let subs: Vec<(usize, usize)> =
+        DEPARTMENTS.iter().enumerate().flat_map(|(d, (_, _, ss))| (0..ss.len()).map(move |i| (d, i))).collect();
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     let target = 2000;
@@ -298,7 +321,13 @@ fn products(c: &mut Ctx, rng: &mut Rng, categories: &[Vec<u32>]) -> Vec<Product>
         let storable = !service && id % 7 != 0;
         match (cdetailed, cstorable) {
             (Some(cd), _) => {
-                let t = if service { "service" } else if storable { "product" } else { "consu" };
+                let t = if service {
+                    "service"
+                } else if storable {
+                    "product"
+                } else {
+                    "consu"
+                };
                 r[ctype] = sel(t);
                 r[cd] = Val::Sel(def.fdef("detailed_type").and_then(|f| f.sel_index(t)).unwrap_or(0));
             }
@@ -337,10 +366,28 @@ fn products(c: &mut Ctx, rng: &mut Rng, categories: &[Vec<u32>]) -> Vec<Product>
 
 fn partners(c: &mut Ctx, rng: &mut Rng) -> u32 {
     let def = c.def("res.partner");
-    let [cname, ccomplete, ctype, cis_co, cparent, cstreet, cstreet2, ccity, czip, cstate, ccountry, cemail, cphone, cact, ccomp, crank] = cols(
-        def,
-        ["name", "complete_name", "type", "is_company", "parent_id", "street", "street2", "city", "zip", "state_id", "country_id", "email", "phone", "active", "company_id", "customer_rank"],
-    );
+    let [cname, ccomplete, ctype, cis_co, cparent, cstreet, cstreet2, ccity, czip, cstate, ccountry, cemail, cphone, cact, ccomp, crank] =
+        cols(
+            def,
+            [
+                "name",
+                "complete_name",
+                "type",
+                "is_company",
+                "parent_id",
+                "street",
+                "street2",
+                "city",
+                "zip",
+                "state_id",
+                "country_id",
+                "email",
+                "phone",
+                "active",
+                "company_id",
+                "customer_rank",
+            ],
+        );
     let cregion = def.fdef("x_region_code").and_then(|f| f.col());
     let cmobile = def.fdef("mobile").and_then(|f| f.col()); // Odoo 16-18
     let region_idx = |code: &str| def.fdef("x_region_code").and_then(|f| f.sel_index(code));
@@ -350,10 +397,13 @@ fn partners(c: &mut Ctx, rng: &mut Rng) -> u32 {
             provinces.push(prov);
         }
     }
-    let cum: Vec<f64> = CITIES.iter().scan(0.0, |a, x| {
-        *a += x.4 as f64;
-        Some(*a)
-    }).collect();
+    let cum: Vec<f64> = CITIES
+        .iter()
+        .scan(0.0, |a, x| {
+            *a += x.4 as f64;
+            Some(*a)
+        })
+        .collect();
     let contact = Val::Sel(0);
     let n = 1000 + c.cfg.orders as u32 / 50;
     let import_base = c.start - 40 * DAY + 10 * HOUR;
@@ -372,7 +422,8 @@ fn partners(c: &mut Ctx, rng: &mut Rng) -> u32 {
             _ if rng.chance(0.05) => (format!("{} {}", rng.pick(LAST_NAMES), rng.pick(COMPANY_SUFFIXES)), true, None),
             _ => {
                 let person = format!("{} {}", rng.pick(FIRST_NAMES), rng.pick(LAST_NAMES));
-                let parent = if !companies.is_empty() && rng.chance(0.04) { Some(rng.pick(&companies).clone()) } else { None };
+                let parent =
+                    if !companies.is_empty() && rng.chance(0.04) { Some(rng.pick(&companies).clone()) } else { None };
                 (person, false, parent)
             }
         };
@@ -391,10 +442,21 @@ fn partners(c: &mut Ctx, rng: &mut Rng) -> u32 {
         r[czip] = s(city.2);
         r[cstate] = Val::M2o(provinces.iter().position(|p| *p == city.1).unwrap_or(0) as u32 + 1);
         r[ccountry] = Val::M2o(1);
-        let handle: String = name.to_lowercase().chars().filter(|ch| ch.is_ascii_alphanumeric() || *ch == ' ').collect::<String>().split_whitespace().collect::<Vec<_>>().join(".");
+        let handle: String = name
+            .to_lowercase()
+            .chars()
+            .filter(|ch| ch.is_ascii_alphanumeric() || *ch == ' ')
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(".");
         let email = format!("{}{}@{}", handle, rng.range(1, 99), rng.pick(EMAIL_DOMAINS));
         r[cemail] = if id > 3 && rng.chance(0.7) && emails.insert(email.clone()) { s(&email) } else { Val::False };
-        r[cphone] = if rng.chance(0.8) { s(&format!("+63 9{:02} {:03} {:04}", rng.range(5, 99), rng.range(0, 999), rng.range(0, 9999))) } else { Val::False };
+        r[cphone] = if rng.chance(0.8) {
+            s(&format!("+63 9{:02} {:03} {:04}", rng.range(5, 99), rng.range(0, 999), rng.range(0, 9999)))
+        } else {
+            Val::False
+        };
         r[cact] = Val::Bool(id <= 3 || !rng.chance(0.02));
         r[ccomp] = Val::False;
         r[crank] = Val::Int(0);
@@ -403,10 +465,18 @@ fn partners(c: &mut Ctx, rng: &mut Rng) -> u32 {
         }
         // A mobile number for every third contact, until Odoo 19 removed the field.
         if let Some(cm) = cmobile {
-            r[cm] = if id % 3 == 0 { s(&format!("+63 917 {:03} {:04}", id % 1000, (id * 7919) % 10000)) } else { Val::False };
+            r[cm] = if id % 3 == 0 {
+                s(&format!("+63 917 {:03} {:04}", id % 1000, (id * 7919) % 10000))
+            } else {
+                Val::False
+            };
         }
         // Some contacts were edited during the period, each in its own transaction.
-        let written = if id > 3 && rng.chance(0.1) { tx_at(c.start + rng.range(0, c.cfg.days as i64 * 86_400 - 1) * MICROS, rng) } else { tx };
+        let written = if id > 3 && rng.chance(0.1) {
+            tx_at(c.start + rng.range(0, c.cfg.days as i64 * 86_400 - 1) * MICROS, rng)
+        } else {
+            tx
+        };
         c.stamp(def, &mut r, tx, written);
         c.put("res.partner", id, r);
         if is_company && id > 2 {
@@ -536,7 +606,8 @@ fn pos_history(c: &mut Ctx, rng: &mut Rng, n_stores: usize, products: &[Product]
     }
     // Session rows.
     let sdef = c.def("pos.session");
-    let [sn, sc, sst, ssa, sso, su, sco] = cols(sdef, ["name", "config_id", "state", "start_at", "stop_at", "user_id", "company_id"]);
+    let [sn, sc, sst, ssa, sso, su, sco] =
+        cols(sdef, ["name", "config_id", "state", "start_at", "stop_at", "user_id", "company_id"]);
     let state = |k: &str| Val::Sel(sdef.fdef("state").and_then(|f| f.sel_index(k)).unwrap_or(0));
     let mut seq_per_store = vec![0u32; n_stores];
     for (i, s_) in sessions.iter_mut().enumerate() {
@@ -571,7 +642,8 @@ fn pos_history(c: &mut Ctx, rng: &mut Rng, n_stores: usize, products: &[Product]
         }
         let lo = s_.start_at + 5 * MIN;
         let hi = s_.stop_at - 10 * MIN;
-        let mut times: Vec<i64> = (0..s_.n_orders).map(|_| whole_second(lo + rng.below((hi - lo) as u64) as i64)).collect();
+        let mut times: Vec<i64> =
+            (0..s_.n_orders).map(|_| whole_second(lo + rng.below((hi - lo) as u64) as i64)).collect();
         times.sort_unstable();
         let mut i = 0;
         while i < times.len() {
@@ -605,16 +677,51 @@ fn pos_history(c: &mut Ctx, rng: &mut Rng, n_stores: usize, products: &[Product]
     let odef = c.def("pos.order");
     let ldef = c.def("pos.order.line");
     let pdef = c.def("pos.payment");
-    let [on, oref, odate, opartner, osession, oconfig, ocomp, ocur, ouser, ototal, otax, opaid, oret, ostate, olines, opays] = cols(
-        odef,
-        ["name", "pos_reference", "date_order", "partner_id", "session_id", "config_id", "company_id", "currency_id", "user_id", "amount_total", "amount_tax", "amount_paid", "amount_return", "state", "lines", "payment_ids"],
-    );
+    let [on, oref, odate, opartner, osession, oconfig, ocomp, ocur, ouser, ototal, otax, opaid, oret, ostate, olines, opays] =
+        cols(
+            odef,
+            [
+                "name",
+                "pos_reference",
+                "date_order",
+                "partner_id",
+                "session_id",
+                "config_id",
+                "company_id",
+                "currency_id",
+                "user_id",
+                "amount_total",
+                "amount_tax",
+                "amount_paid",
+                "amount_return",
+                "state",
+                "lines",
+                "payment_ids",
+            ],
+        );
     let ouuid = odef.fdef("uuid").and_then(|f| f.col()); // Odoo 18 and later
-    let [lorder, lprod, lname, lqty, lprice, ldisc, lsub, lincl, ltax, lcomp] =
-        cols(ldef, ["order_id", "product_id", "full_product_name", "qty", "price_unit", "discount", "price_subtotal", "price_subtotal_incl", "tax_ids", "company_id"]);
-    let [porder, pmethod, pamount, pdate, psession, pchange, pcomp] = cols(pdef, ["pos_order_id", "payment_method_id", "amount", "payment_date", "session_id", "is_change", "company_id"]);
+    let [lorder, lprod, lname, lqty, lprice, ldisc, lsub, lincl, ltax, lcomp] = cols(
+        ldef,
+        [
+            "order_id",
+            "product_id",
+            "full_product_name",
+            "qty",
+            "price_unit",
+            "discount",
+            "price_subtotal",
+            "price_subtotal_incl",
+            "tax_ids",
+            "company_id",
+        ],
+    );
+    let [porder, pmethod, pamount, pdate, psession, pchange, pcomp] = cols(
+        pdef,
+        ["pos_order_id", "payment_method_id", "amount", "payment_date", "session_id", "is_change", "company_id"],
+    );
     let ostate_of = |k: &str| Val::Sel(odef.fdef("state").and_then(|f| f.sel_index(k)).unwrap_or(0));
-    let (st_draft, st_paid, st_done, st_cancel) = (ostate_of("draft"), ostate_of("paid"), ostate_of("done"), ostate_of("cancel"));
+    let (st_draft, st_paid, st_done, st_cancel) =
+        (ostate_of("draft"), ostate_of("paid"), ostate_of("done"), ostate_of("cancel"));
     // Odoo 19 has no invoiced state: an invoiced order stays done. The generator still draws
     // invoiced orders (same data on every version), with a marker value written as done.
     let has_invoiced = odef.fdef("state").and_then(|f| f.sel_index("invoiced")).is_some();
@@ -700,7 +807,11 @@ fn pos_history(c: &mut Ctx, rng: &mut Rng, n_stores: usize, products: &[Product]
             } else if *state == st_inv || *state == st_cancel {
                 let later = tx_at(created + rng.range(30, 1800) * MICROS, rng);
                 // Odoo 19 keeps an invoiced order in the done state, stamped by its session's close.
-                if *state == st_inv && !has_invoiced { closed_at.unwrap_or(created) } else { later }
+                if *state == st_inv && !has_invoiced {
+                    closed_at.unwrap_or(created)
+                } else {
+                    later
+                }
             } else {
                 created
             };
@@ -740,7 +851,15 @@ fn pos_history(c: &mut Ctx, rng: &mut Rng, n_stores: usize, products: &[Product]
                     pays.push((orig.method, total, false));
                 } else {
                     let r_ = rng.unit();
-                    let kind = if r_ < 0.55 { None } else if r_ < 0.80 { Some(0) } else if r_ < 0.92 { Some(1) } else { Some(2) };
+                    let kind = if r_ < 0.55 {
+                        None
+                    } else if r_ < 0.80 {
+                        Some(0)
+                    } else if r_ < 0.92 {
+                        Some(1)
+                    } else {
+                        Some(2)
+                    };
                     match kind {
                         None => {
                             // Cash, often tendered in round bills: the change is a negative payment.

@@ -168,7 +168,8 @@ fn read_request(r: &mut BufReader<TcpStream>, w: &mut TcpStream) -> Result<Reque
             if r.read_line(&mut size_line).map_err(|_| ReadErr::Io)? == 0 {
                 return Err(ReadErr::Closed);
             }
-            let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or(""), 16).map_err(|_| ReadErr::Bad(400, "Bad chunk size"))?;
+            let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or(""), 16)
+                .map_err(|_| ReadErr::Bad(400, "Bad chunk size"))?;
             if size == 0 {
                 // Trailers until an empty line.
                 loop {
@@ -228,7 +229,12 @@ fn connection<H: Handler>(stream: TcpStream, h: &H) -> io::Result<()> {
 }
 
 fn head(resp: &Response, date: &str, content_length: usize, close: bool) -> Vec<u8> {
-    let mut h = format!("HTTP/1.1 {} {}\r\nDate: {}\r\nServer: Werkzeug/3.0.1 Python/3.12.3\r\n", resp.status, reason(resp.status), date);
+    let mut h = format!(
+        "HTTP/1.1 {} {}\r\nDate: {}\r\nServer: Werkzeug/3.0.1 Python/3.12.3\r\n",
+        resp.status,
+        reason(resp.status),
+        date
+    );
     for (k, v) in &resp.headers {
         h.push_str(k);
         h.push_str(": ");
@@ -310,6 +316,12 @@ fn set_linger_zero(s: &TcpStream) {
     let l = Linger { l_onoff: 1, l_linger: 0 };
     // SAFETY: a valid fd owned by `s`, and a correctly sized `struct linger` that outlives the call.
     unsafe {
-        setsockopt(s.as_raw_fd(), SOL_SOCKET, SO_LINGER, &l as *const Linger as *const std::ffi::c_void, std::mem::size_of::<Linger>() as u32);
+        setsockopt(
+            s.as_raw_fd(),
+            SOL_SOCKET,
+            SO_LINGER,
+            &l as *const Linger as *const std::ffi::c_void,
+            std::mem::size_of::<Linger>() as u32,
+        );
     }
 }

@@ -48,7 +48,13 @@ pub fn write_int(out: &mut String, v: i64) {
 /// exponent is < -4 or >= 16, and always a `.0` on integral values in fixed form.
 pub fn write_float(out: &mut String, v: f64) {
     if !v.is_finite() {
-        out.push_str(if v.is_nan() { "NaN" } else if v > 0.0 { "Infinity" } else { "-Infinity" });
+        out.push_str(if v.is_nan() {
+            "NaN"
+        } else if v > 0.0 {
+            "Infinity"
+        } else {
+            "-Infinity"
+        });
         return;
     }
     if v == 0.0 {

@@ -26,7 +26,8 @@ pub fn split_path(path: &str) -> Option<(&str, &str)> {
 }
 
 pub fn info(path: &str) -> ReqInfo {
-    let (model, method) = split_path(path).map(|(a, b)| (Some(a.to_string()), Some(b.to_string()))).unwrap_or((None, None));
+    let (model, method) =
+        split_path(path).map(|(a, b)| (Some(a.to_string()), Some(b.to_string()))).unwrap_or((None, None));
     ReqInfo { path: path.to_string(), service: None, method, model }
 }
 

@@ -4,7 +4,7 @@
 use crate::errors::{OResult, OdooError};
 use crate::faults::ReqInfo;
 use crate::http::Response;
-use crate::json::{write_value, py_repr};
+use crate::json::{py_repr, write_value};
 use crate::orm::{self, Call};
 use crate::sim::Sim;
 use serde_json::{Map, Value};
@@ -22,7 +22,10 @@ pub fn parse(body: &[u8]) -> Result<RpcRequest, Response> {
     let Value::Object(o) = v else {
         return Err(Response::html(400, "Invalid JSON-RPC data"));
     };
-    Ok(RpcRequest { id: o.get("id").cloned().unwrap_or(Value::Null), params: o.get("params").cloned().unwrap_or(Value::Null) })
+    Ok(RpcRequest {
+        id: o.get("id").cloned().unwrap_or(Value::Null),
+        params: o.get("params").cloned().unwrap_or(Value::Null),
+    })
 }
 
 impl RpcRequest {
@@ -39,7 +42,10 @@ impl RpcRequest {
     pub fn info(&self, path: &str) -> ReqInfo {
         let args = self.args();
         let (model, method) = if self.service() == Some("object") {
-            (args.get(3).and_then(|v| v.as_str()).map(String::from), args.get(4).and_then(|v| v.as_str()).map(String::from))
+            (
+                args.get(3).and_then(|v| v.as_str()).map(String::from),
+                args.get(4).and_then(|v| v.as_str()).map(String::from),
+            )
         } else {
             (None, self.method().map(String::from))
         };
@@ -160,8 +166,16 @@ pub fn object(sim: &Sim, method: &str, args: &[Value], out: &mut String, expired
     let uid: i64 = match uid_v {
         Value::Number(n) => n.as_i64().unwrap_or(0),
         Value::Bool(b) => *b as i64,
-        Value::String(s) => s.trim().parse().map_err(|_| OdooError::value(format!("invalid literal for int() with base 10: {}", py_repr(uid_v))))?,
-        _ => return Err(OdooError::type_error(format!("int() argument must be a string, a bytes-like object or a real number, not '{}'", py_type(uid_v)))),
+        Value::String(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| OdooError::value(format!("invalid literal for int() with base 10: {}", py_repr(uid_v))))?,
+        _ => {
+            return Err(OdooError::type_error(format!(
+                "int() argument must be a string, a bytes-like object or a real number, not '{}'",
+                py_type(uid_v)
+            )))
+        }
     };
     let db = db.as_str().unwrap_or("");
     if db != sim.cfg.db {
@@ -177,12 +191,22 @@ pub fn object(sim: &Sim, method: &str, args: &[Value], out: &mut String, expired
             let pos = match arg(args, 5).map_err(|_| missing_arg("execute_kw", &["args"]))? {
                 Value::Array(a) => a.clone(),
                 Value::Null => Vec::new(),
-                other => return Err(OdooError::type_error(format!("Value after * must be an iterable, not {}", py_type(other)))),
+                other => {
+                    return Err(OdooError::type_error(format!(
+                        "Value after * must be an iterable, not {}",
+                        py_type(other)
+                    )))
+                }
             };
             let kw = match args.get(6) {
                 Some(Value::Object(o)) => o.clone(),
                 None | Some(Value::Null) => Map::new(),
-                Some(other) => return Err(OdooError::type_error(format!("argument after ** must be a mapping, not {}", py_type(other)))),
+                Some(other) => {
+                    return Err(OdooError::type_error(format!(
+                        "argument after ** must be a mapping, not {}",
+                        py_type(other)
+                    )))
+                }
             };
             (model, meth, pos, kw)
         }

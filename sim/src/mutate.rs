@@ -64,7 +64,15 @@ fn sel_key<'a>(schema: &'a Schema, store: &Store, model: usize, field: &str, row
     f.selection.get(s as usize).map(|x| x.0).unwrap_or("")
 }
 
-pub fn plan(schema: &Schema, store: &mut Store, model: usize, action: Action, count: usize, rng: &mut Rng, ts: i64) -> Result<Plan, String> {
+pub fn plan(
+    schema: &Schema,
+    store: &mut Store,
+    model: usize,
+    action: Action,
+    count: usize,
+    rng: &mut Rng,
+    ts: i64,
+) -> Result<Plan, String> {
     let def = schema.get(model);
     let t = &store.tables[model];
     match action {
@@ -85,7 +93,9 @@ pub fn plan(schema: &Schema, store: &mut Store, model: usize, action: Action, co
         Action::Delete => {
             let candidates: Vec<usize> = match def.name {
                 // Odoo refuses to delete a POS order unless it is new or cancelled.
-                "pos.order" => (0..t.len()).filter(|&r| matches!(sel_key(schema, store, model, "state", r), "draft" | "cancel")).collect(),
+                "pos.order" => (0..t.len())
+                    .filter(|&r| matches!(sel_key(schema, store, model, "state", r), "draft" | "cancel"))
+                    .collect(),
                 _ => (0..t.len()).collect(),
             };
             let mut picked = Vec::new();
@@ -192,7 +202,14 @@ fn random_id(rng: &mut Rng, store: &Store, model: usize) -> Option<u32> {
     (!t.is_empty()).then(|| t.ids[rng.below(t.len() as u64) as usize])
 }
 
-fn create_one(schema: &Schema, store: &mut Store, model: usize, rng: &mut Rng, ts: i64, ops: &mut Vec<Op>) -> Result<u32, String> {
+fn create_one(
+    schema: &Schema,
+    store: &mut Store,
+    model: usize,
+    rng: &mut Rng,
+    ts: i64,
+    ops: &mut Vec<Op>,
+) -> Result<u32, String> {
     let def = schema.get(model);
     let mut row = blank(schema, model);
     let col = |n: &str| def.col_of(n);
@@ -244,7 +261,15 @@ fn create_one(schema: &Schema, store: &mut Store, model: usize, rng: &mut Rng, t
 }
 
 /// A new paid order in the latest session of a random store, with its lines and payments.
-fn create_order(schema: &Schema, store: &mut Store, model: usize, id: u32, rng: &mut Rng, ts: i64, ops: &mut Vec<Op>) -> Result<u32, String> {
+fn create_order(
+    schema: &Schema,
+    store: &mut Store,
+    model: usize,
+    id: u32,
+    rng: &mut Rng,
+    ts: i64,
+    ops: &mut Vec<Op>,
+) -> Result<u32, String> {
     let si = schema.idx("pos.session");
     let sdef = schema.get(si);
     let st = &store.tables[si];

@@ -35,17 +35,49 @@ pub struct Method {
 }
 
 pub const METHODS: &[Method] = &[
-    Method { name: "search_read", m: M::SearchRead, records: false, params: &[("domain", false), ("fields", false), ("offset", false), ("limit", false), ("order", false), ("load", false)] },
-    Method { name: "search", m: M::Search, records: false, params: &[("domain", true), ("offset", false), ("limit", false), ("order", false)] },
+    Method {
+        name: "search_read",
+        m: M::SearchRead,
+        records: false,
+        params: &[
+            ("domain", false),
+            ("fields", false),
+            ("offset", false),
+            ("limit", false),
+            ("order", false),
+            ("load", false),
+        ],
+    },
+    Method {
+        name: "search",
+        m: M::Search,
+        records: false,
+        params: &[("domain", true), ("offset", false), ("limit", false), ("order", false)],
+    },
     Method { name: "search_count", m: M::SearchCount, records: false, params: &[("domain", true), ("limit", false)] },
     Method { name: "read", m: M::Read, records: true, params: &[("fields", false), ("load", false)] },
-    Method { name: "fields_get", m: M::FieldsGet, records: false, params: &[("allfields", false), ("attributes", false)] },
+    Method {
+        name: "fields_get",
+        m: M::FieldsGet,
+        records: false,
+        params: &[("allfields", false), ("attributes", false)],
+    },
     Method { name: "create", m: M::Create, records: false, params: &[("vals_list", true)] },
     Method { name: "write", m: M::Write, records: true, params: &[("vals", true)] },
     Method { name: "unlink", m: M::Unlink, records: true, params: &[] },
-    Method { name: "name_search", m: M::NameSearch, records: false, params: &[("name", false), ("domain", false), ("operator", false), ("limit", false)] },
+    Method {
+        name: "name_search",
+        m: M::NameSearch,
+        records: false,
+        params: &[("name", false), ("domain", false), ("operator", false), ("limit", false)],
+    },
     Method { name: "flush_model", m: M::ReturnsNone, records: false, params: &[("fnames", false)] },
-    Method { name: "invalidate_model", m: M::ReturnsNone, records: false, params: &[("fnames", false), ("flush", false)] },
+    Method {
+        name: "invalidate_model",
+        m: M::ReturnsNone,
+        records: false,
+        params: &[("fnames", false), ("flush", false)],
+    },
 ];
 
 /// Finds the model and method as Odoo's `execute_kw` does, with its errors.
@@ -167,11 +199,23 @@ pub fn run(sim: &Sim, call: &Call, out: &mut String) -> OResult<bool> {
             match call.method.m {
                 M::SearchRead => {
                     let fields = q.fields(&p[1])?;
-                    let rows = q.search(&p[0], call.context, p[4].as_str(), opt_usize(&p[2], "offset")?.unwrap_or(0), opt_usize(&p[3], "limit")?)?;
+                    let rows = q.search(
+                        &p[0],
+                        call.context,
+                        p[4].as_str(),
+                        opt_usize(&p[2], "offset")?.unwrap_or(0),
+                        opt_usize(&p[3], "limit")?,
+                    )?;
                     q.render(out, &rows, &fields, load_classic(&p[5]));
                 }
                 M::Search => {
-                    let rows = q.search(&p[0], call.context, p[3].as_str(), opt_usize(&p[1], "offset")?.unwrap_or(0), opt_usize(&p[2], "limit")?)?;
+                    let rows = q.search(
+                        &p[0],
+                        call.context,
+                        p[3].as_str(),
+                        opt_usize(&p[1], "offset")?.unwrap_or(0),
+                        opt_usize(&p[2], "limit")?,
+                    )?;
                     let t = &store.tables[call.model];
                     write_id_list(out, rows.iter().map(|&r| t.ids[r]));
                 }

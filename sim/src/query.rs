@@ -48,8 +48,12 @@ impl<'a> Query<'a> {
             Value::Array(a) => {
                 let mut out = Vec::with_capacity(a.len());
                 for x in a {
-                    let name = x.as_str().ok_or_else(|| OdooError::value(format!("Invalid field {} on {}", py_repr(x), py_repr(&Value::from(def.name)))))?;
-                    let fi = def.field(name).ok_or_else(|| OdooError::value(format!("Invalid field '{}' on '{}'", name, def.name)))?;
+                    let name = x.as_str().ok_or_else(|| {
+                        OdooError::value(format!("Invalid field {} on {}", py_repr(x), py_repr(&Value::from(def.name))))
+                    })?;
+                    let fi = def
+                        .field(name)
+                        .ok_or_else(|| OdooError::value(format!("Invalid field '{}' on '{}'", name, def.name)))?;
                     if def.fields[fi].storage != Storage::Id && !out.contains(&fi) {
                         out.push(fi);
                     }
@@ -123,7 +127,14 @@ impl<'a> Query<'a> {
     }
 
     /// Row indexes matching the domain, ordered, after offset/limit.
-    pub fn search(&self, domain: &Value, ctx: &Value, order: Option<&str>, offset: usize, limit: Option<usize>) -> OResult<Vec<usize>> {
+    pub fn search(
+        &self,
+        domain: &Value,
+        ctx: &Value,
+        order: Option<&str>,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> OResult<Vec<usize>> {
         let node = self.compile(domain, ctx)?;
         let keys = self.parse_order(order)?;
         let t = &self.store.tables[self.model];
@@ -203,7 +214,10 @@ impl<'a> Query<'a> {
             let (na, nb, o) = match f.storage {
                 Storage::Id => (false, false, t.ids[a].cmp(&t.ids[b])),
                 Storage::DisplayName => {
-                    let (x, y) = (self.store.display_row(&self.sim.schema, self.model, a), self.store.display_row(&self.sim.schema, self.model, b));
+                    let (x, y) = (
+                        self.store.display_row(&self.sim.schema, self.model, a),
+                        self.store.display_row(&self.sim.schema, self.model, b),
+                    );
                     (false, false, x.cmp(&y))
                 }
                 Storage::Col(c) | Storage::Alias(c) => match &t.cols[c] {
@@ -222,9 +236,27 @@ impl<'a> Query<'a> {
             };
             let o = match (na, nb) {
                 (true, true) => Ordering::Equal,
-                (true, false) => if k.nulls_first { Ordering::Less } else { Ordering::Greater },
-                (false, true) => if k.nulls_first { Ordering::Greater } else { Ordering::Less },
-                _ => if k.desc { o.reverse() } else { o },
+                (true, false) => {
+                    if k.nulls_first {
+                        Ordering::Less
+                    } else {
+                        Ordering::Greater
+                    }
+                }
+                (false, true) => {
+                    if k.nulls_first {
+                        Ordering::Greater
+                    } else {
+                        Ordering::Less
+                    }
+                }
+                _ => {
+                    if k.desc {
+                        o.reverse()
+                    } else {
+                        o
+                    }
+                }
             };
             if o != Ordering::Equal {
                 return o;
@@ -275,7 +307,10 @@ pub fn fields_get(def: &ModelDef, allfields: &Value, attributes: &Value, out: &m
             parts.push(("relation_field", Value::from(inv)));
         }
         if f.ftype == FType::Selection {
-            parts.push(("selection", Value::Array(f.selection.iter().map(|(k, l)| serde_json::json!([k, l])).collect())));
+            parts.push((
+                "selection",
+                Value::Array(f.selection.iter().map(|(k, l)| serde_json::json!([k, l])).collect()),
+            ));
         }
         parts.sort_by(|a, b| a.0.cmp(b.0));
         let mut firsta = true;

@@ -198,7 +198,14 @@ fn model(name: &'static str, description: &'static str, default_order: &'static 
 }
 
 impl MB {
-    fn add(&mut self, name: &'static str, ftype: FType, string: &'static str, relation: Option<&'static str>, storage: Storage) -> &mut Self {
+    fn add(
+        &mut self,
+        name: &'static str,
+        ftype: FType,
+        string: &'static str,
+        relation: Option<&'static str>,
+        storage: Storage,
+    ) -> &mut Self {
         self.m.by_name.insert(name, self.m.fields.len());
         self.m.fields.push(FieldDef {
             name,
@@ -216,7 +223,13 @@ impl MB {
         });
         self
     }
-    fn stored(&mut self, name: &'static str, ftype: FType, string: &'static str, relation: Option<&'static str>) -> &mut Self {
+    fn stored(
+        &mut self,
+        name: &'static str,
+        ftype: FType,
+        string: &'static str,
+        relation: Option<&'static str>,
+    ) -> &mut Self {
         let c = self.m.ncols;
         self.m.ncols += 1;
         self.add(name, ftype, string, relation, Storage::Col(c))
@@ -368,7 +381,8 @@ pub fn build(features: Features) -> Schema {
             b.sel("detailed_type", "Product Type", &types).req();
         }
         17 => {
-            let types = [("consu", "Consumable"), ("service", "Service"), ("product", "Storable Product"), ("combo", "Combo")];
+            let types =
+                [("consu", "Consumable"), ("service", "Service"), ("product", "Storable Product"), ("combo", "Combo")];
             b.sel("type", "Type", &types).req();
             b.sel("detailed_type", "Product Type", &types).req();
         }
@@ -388,7 +402,12 @@ pub fn build(features: Features) -> Schema {
     let mut b = model("res.partner", "Contact", "complete_name ASC, id DESC");
     b.f("name", Char, "Name");
     b.f("complete_name", Char, "Complete Name").ro();
-    let mut address_types = vec![("contact", "Contact"), ("invoice", "Invoice Address"), ("delivery", "Delivery Address"), ("other", "Other Address")];
+    let mut address_types = vec![
+        ("contact", "Contact"),
+        ("invoice", "Invoice Address"),
+        ("delivery", "Delivery Address"),
+        ("other", "Other Address"),
+    ];
     if v == 16 {
         address_types.push(("private", "Private Address"));
     }
@@ -424,7 +443,18 @@ pub fn build(features: Features) -> Schema {
     let mut b = model("pos.session", "Point of Sale Session", "id desc");
     b.f("name", Char, "Session ID").req().ro();
     b.m2o("config_id", "pos.config", "Point of Sale").req().ro();
-    b.sel("state", "Status", &[("opening_control", "Opening Control"), ("opened", "In Progress"), ("closing_control", "Closing Control"), ("closed", "Closed & Posted")]).req().ro();
+    b.sel(
+        "state",
+        "Status",
+        &[
+            ("opening_control", "Opening Control"),
+            ("opened", "In Progress"),
+            ("closing_control", "Closing Control"),
+            ("closed", "Closed & Posted"),
+        ],
+    )
+    .req()
+    .ro();
     b.f("start_at", Datetime, "Opening Date").ro();
     b.f("stop_at", Datetime, "Closing Date").ro();
     b.m2o("user_id", "res.users", "Opened By").req();
@@ -520,7 +550,9 @@ pub fn build(features: Features) -> Schema {
     let mut inverses = vec![Vec::new(); models.len()];
     for (pi, m) in models.iter().enumerate() {
         for f in &m.fields {
-            if let (FType::One2many, Some(child), Some(inv), Some(pcol)) = (f.ftype, f.rel_model, f.relation_field, f.col()) {
+            if let (FType::One2many, Some(child), Some(inv), Some(pcol)) =
+                (f.ftype, f.rel_model, f.relation_field, f.col())
+            {
                 if let Some(ccol) = models[child].fdef(inv).and_then(|cf| cf.col()) {
                     inverses[child].push(Inverse { child_col: ccol, parent_model: pi, parent_col: pcol });
                 }

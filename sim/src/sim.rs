@@ -43,7 +43,8 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(cfg: Config) -> Result<Sim, String> {
-        let schema = schema::build(Features { brand: cfg.with_brand, region_code: cfg.with_region_code, version: cfg.version });
+        let schema =
+            schema::build(Features { brand: cfg.with_brand, region_code: cfg.with_region_code, version: cfg.version });
         let store = generator::generate(&cfg, &schema);
         let faults = Faults::new(cfg.seed);
         if let Some(spec) = &cfg.faults {
@@ -89,10 +90,18 @@ enum Api<'a> {
 }
 
 fn proxy_page(status: u16) -> String {
-    let title = format!("{} {}", status, crate::http::reason(status).split(' ').map(|w| {
-        let mut c = w.chars();
-        c.next().map(|f| f.to_uppercase().collect::<String>() + &c.as_str().to_lowercase()).unwrap_or_default()
-    }).collect::<Vec<_>>().join(" "));
+    let title = format!(
+        "{} {}",
+        status,
+        crate::http::reason(status)
+            .split(' ')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next().map(|f| f.to_uppercase().collect::<String>() + &c.as_str().to_lowercase()).unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     format!("<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
 }
 
@@ -138,7 +147,9 @@ impl Sim {
             Kind::ApiKeyExpired => match api {
                 Api::Json2 => json2::error(&OdooError::invalid_apikey()),
                 // An expired key no longer authenticates: authenticate/login answer false.
-                Api::Rpc { id, service: Some("common"), method: Some("authenticate" | "login") } => jsonrpc::result_json(id, &Value::Bool(false)),
+                Api::Rpc { id, service: Some("common"), method: Some("authenticate" | "login") } => {
+                    jsonrpc::result_json(id, &Value::Bool(false))
+                }
                 _ => odoo_error(OdooError::access_denied()),
             },
             Kind::Oversize { bytes } => {

@@ -82,10 +82,28 @@ impl Column {
             Column::Float(v) => Val::Float(v[i]),
             Column::Bool(v) => Val::Bool(v[i]),
             Column::Str(v) => v[i].clone().map(Val::Str).unwrap_or(Val::False),
-            Column::Sel(v) => if v[i] == NO_SEL { Val::False } else { Val::Sel(v[i]) },
-            Column::M2o(v) => if v[i] == 0 { Val::False } else { Val::M2o(v[i]) },
+            Column::Sel(v) => {
+                if v[i] == NO_SEL {
+                    Val::False
+                } else {
+                    Val::Sel(v[i])
+                }
+            }
+            Column::M2o(v) => {
+                if v[i] == 0 {
+                    Val::False
+                } else {
+                    Val::M2o(v[i])
+                }
+            }
             Column::Ids(v) => Val::Ids(v[i].clone()),
-            Column::Dt(v) => if v[i] == NO_DT { Val::False } else { Val::Dt(v[i]) },
+            Column::Dt(v) => {
+                if v[i] == NO_DT {
+                    Val::False
+                } else {
+                    Val::Dt(v[i])
+                }
+            }
         }
     }
 
@@ -100,14 +118,53 @@ impl Column {
             };
         }
         match self {
-            Column::Int(v) => put!(v, match val { Val::Int(i) => i, Val::Float(f) => f as i64, Val::Bool(b) => b as i64, _ => 0 }),
+            Column::Int(v) => put!(
+                v,
+                match val {
+                    Val::Int(i) => i,
+                    Val::Float(f) => f as i64,
+                    Val::Bool(b) => b as i64,
+                    _ => 0,
+                }
+            ),
             Column::Float(v) => put!(v, val.as_f64()),
             Column::Bool(v) => put!(v, matches!(val, Val::Bool(true)) || matches!(val, Val::Int(i) if i != 0)),
-            Column::Str(v) => put!(v, match val { Val::Str(s) => Some(s), _ => None }),
-            Column::Sel(v) => put!(v, match val { Val::Sel(s) => s, _ => NO_SEL }),
-            Column::M2o(v) => put!(v, match val { Val::M2o(i) => i, Val::Int(i) if i > 0 => i as u32, _ => 0 }),
-            Column::Ids(v) => put!(v, match val { Val::Ids(ids) => ids, _ => Arc::from(Vec::new()) }),
-            Column::Dt(v) => put!(v, match val { Val::Dt(t) => t, _ => NO_DT }),
+            Column::Str(v) => put!(
+                v,
+                match val {
+                    Val::Str(s) => Some(s),
+                    _ => None,
+                }
+            ),
+            Column::Sel(v) => put!(
+                v,
+                match val {
+                    Val::Sel(s) => s,
+                    _ => NO_SEL,
+                }
+            ),
+            Column::M2o(v) => put!(
+                v,
+                match val {
+                    Val::M2o(i) => i,
+                    Val::Int(i) if i > 0 => i as u32,
+                    _ => 0,
+                }
+            ),
+            Column::Ids(v) => put!(
+                v,
+                match val {
+                    Val::Ids(ids) => ids,
+                    _ => Arc::from(Vec::new()),
+                }
+            ),
+            Column::Dt(v) => put!(
+                v,
+                match val {
+                    Val::Dt(t) => t,
+                    _ => NO_DT,
+                }
+            ),
         }
     }
 

@@ -111,7 +111,14 @@ pub fn checkpoint_id(s: &Settings, model: &str) -> String {
 
 /// Records that a committing run (procedure, worker) failed, in a transaction of its own: the
 /// log row, the checkpoint's status and error, and an alert when the model just started failing.
-pub fn record_failure(s: &Settings, model: &str, run_id: Option<i64>, mode: &str, error_code: Option<&str>, message: &str) -> SyncResult<()> {
+pub fn record_failure(
+    s: &Settings,
+    model: &str,
+    run_id: Option<i64>,
+    mode: &str,
+    error_code: Option<&str>,
+    message: &str,
+) -> SyncResult<()> {
     let message = crate::errors::redact(message);
     let previous = loader::record_failure(&checkpoint_id(s, model), model, run_id, mode, error_code, &message)?;
     crate::alerts::on_failure(model, previous.as_deref(), &message);
@@ -153,11 +160,17 @@ impl Progress {
 /// optional fields that this Odoo has (a field a version lacks lands as absent; the run's log
 /// names it in missing_fields, and a missing core field also in its message), and the user's
 /// extra fields, which must exist.
-fn requested_fields(spec: &ModelSpec, odoo: &mut OdooSession, summary: &mut RunSummary) -> SyncResult<(Vec<String>, Vec<String>)> {
+fn requested_fields(
+    spec: &ModelSpec,
+    odoo: &mut OdooSession,
+    summary: &mut RunSummary,
+) -> SyncResult<(Vec<String>, Vec<String>)> {
     let model = spec.model.as_str();
-    let wanted: Vec<String> = spec.fields.iter().chain(&spec.optional_fields).chain(&spec.extra_fields).cloned().collect();
+    let wanted: Vec<String> =
+        spec.fields.iter().chain(&spec.optional_fields).chain(&spec.extra_fields).cloned().collect();
     let (fields, missing) = odoo.existing_fields(model, &wanted)?;
-    let missing_extra: Vec<&str> = missing.iter().filter(|f| spec.extra_fields.contains(f)).map(String::as_str).collect();
+    let missing_extra: Vec<&str> =
+        missing.iter().filter(|f| spec.extra_fields.contains(f)).map(String::as_str).collect();
     if !missing_extra.is_empty() {
         return Err(SyncError::InvalidSetting {
             setting: "scout.sync_models.extra_fields",
@@ -180,17 +193,24 @@ const ID_PAGE: u32 = 50_000;
 
 /// A full sync's safety net for deletes: every id Odoo has now (archived included), compared
 /// with bronze; what Odoo no longer has is soft-deleted (or only counted, in a dry run).
-fn reconcile_deletions(spec: &ModelSpec, client: &mut odoo_client::Client, q: &Query, run_id: Option<i64>) -> SyncResult<Vec<i64>> {
+fn reconcile_deletions(
+    spec: &ModelSpec,
+    client: &mut odoo_client::Client,
+    q: &Query,
+    run_id: Option<i64>,
+) -> SyncResult<Vec<i64>> {
     let model = spec.model.as_str();
     let mut ids: Vec<i64> = Vec::new();
     loop {
         pgrx::check_for_interrupts!();
         let last = ids.last().copied().unwrap_or(0);
-        let page = client
-            .search_ids(model, &q.ids_above(last), ID_PAGE, &q.context)
-            .map_err(|e| SyncError::odoo(model, e))?;
+        let page =
+            client.search_ids(model, &q.ids_above(last), ID_PAGE, &q.context).map_err(|e| SyncError::odoo(model, e))?;
         if page.iter().any(|id| *id <= last) {
-            return Err(SyncError::BadData { model: model.to_owned(), detail: "search returned ids out of order".into() });
+            return Err(SyncError::BadData {
+                model: model.to_owned(),
+                detail: "search returned ids out of order".into(),
+            });
         }
         let n = page.len();
         ids.extend(page);
@@ -227,7 +247,17 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
             None => loader::start_log(&cp_id, model, opts.full, opts.mode)?,
         };
         let counts = RunCounts::default();
-        let u = LogUpdate { status: "skipped", counts: &counts, window: None, odoo_version: None, transport: None, http_calls: 0, http_retries: 0, message: Some(&msg), missing_fields: None };
+        let u = LogUpdate {
+            status: "skipped",
+            counts: &counts,
+            window: None,
+            odoo_version: None,
+            transport: None,
+            http_calls: 0,
+            http_retries: 0,
+            message: Some(&msg),
+            missing_fields: None,
+        };
         loader::update_log(run_id, &u)?;
         summary.run_id = Some(run_id);
         summary.status = "skipped";
@@ -243,7 +273,13 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
     let client = odoo.client(model)?;
     let stats_before = client.stats;
     let odoo_now = client.server_time().ok_or_else(|| {
-        SyncError::odoo(model, odoo_client::OdooError::Protocol { url: "Odoo".into(), detail: "no HTTP Date header: cannot read Odoo's clock".into() })
+        SyncError::odoo(
+            model,
+            odoo_client::OdooError::Protocol {
+                url: "Odoo".into(),
+                detail: "no HTTP Date header: cannot read Odoo's clock".into(),
+            },
+        )
     })?;
     let mut window = plan_window(&cp, opts.full, odoo_now, s);
     let run_id = match (opts.dry_run, opts.run_id) {
@@ -282,7 +318,9 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
         let (page, info) = match prefetched.take() {
             // Stopped by an interrupt that did not end the call (the check above returned), or
             // never started: fetch it here.
-            None | Some(Err(SyncError::Odoo { error: odoo_client::OdooError::Interrupted, .. })) => fetch(client, &window)?,
+            None | Some(Err(SyncError::Odoo { error: odoo_client::OdooError::Interrupted, .. })) => {
+                fetch(client, &window)?
+            }
             Some(fetched) => fetched?,
         };
         summary.counts.fetched += info.len as i64;

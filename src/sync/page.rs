@@ -41,9 +41,10 @@ pub fn validate(model: &str, page: &str, window: &Window, shapes: &Shapes) -> Sy
         prev = id;
         max_id = id;
         let wd_text = h.write_date.map(|r| r.get()).unwrap_or("(missing)");
-        let wd = serde_json::from_str::<String>(wd_text).ok().and_then(|s| parse_odoo(&s)).ok_or_else(|| {
-            bad(format!("record {id} has write_date {wd_text}, not an Odoo datetime"))
-        })?;
+        let wd = serde_json::from_str::<String>(wd_text)
+            .ok()
+            .and_then(|s| parse_odoo(&s))
+            .ok_or_else(|| bad(format!("record {id} has write_date {wd_text}, not an Odoo datetime")))?;
         let below = window.start.is_some_and(|l| wd < l);
         if below || wd >= window.end {
             return Err(bad(format!(

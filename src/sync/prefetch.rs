@@ -52,7 +52,11 @@ fn block_all_signals() {
 /// (no fetch result if no thread could be started: the caller fetches in turn). If `work`
 /// unwinds, the fetch is told to stop retrying and is waited for (at most one HTTP call: the
 /// client's timeouts bound it) before the unwinding goes on.
-pub fn alongside<T, F: Send>(client: &mut Client, fetch: impl FnOnce(&mut Client) -> F + Send, work: impl FnOnce() -> T) -> (T, Option<F>) {
+pub fn alongside<T, F: Send>(
+    client: &mut Client,
+    fetch: impl FnOnce(&mut Client) -> F + Send,
+    work: impl FnOnce() -> T,
+) -> (T, Option<F>) {
     let abandon = Arc::new(AtomicBool::new(false));
     let flag = abandon.clone();
     let thread_hook: WaitHook = Box::new(move || !flag.load(Ordering::Relaxed) && !cancel_or_die_pending());

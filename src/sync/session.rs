@@ -56,10 +56,13 @@ pub fn with_session<T>(s: &Settings, f: impl FnOnce(&mut OdooSession) -> SyncRes
 /// The client settings for a run, and a hash of everything they were built from (a change
 /// of settings or secret means a new session).
 fn client_config(s: &Settings) -> SyncResult<(ClientConfig, u64)> {
-    let base_url = s.base_url.clone().ok_or(SyncError::NotConfigured { setting: "odoo_sync.base_url", env: "ODOO_BASE_URL" })?;
-    validate_base_url(&base_url).map_err(|detail| SyncError::InvalidSetting { setting: "odoo_sync.base_url", detail })?;
+    let base_url =
+        s.base_url.clone().ok_or(SyncError::NotConfigured { setting: "odoo_sync.base_url", env: "ODOO_BASE_URL" })?;
+    validate_base_url(&base_url)
+        .map_err(|detail| SyncError::InvalidSetting { setting: "odoo_sync.base_url", detail })?;
     let db = s.db.clone().ok_or(SyncError::NotConfigured { setting: "odoo_sync.db", env: "ODOO_DB" })?;
-    let login = s.username.clone().ok_or(SyncError::NotConfigured { setting: "odoo_sync.username", env: "ODOO_USERNAME" })?;
+    let login =
+        s.username.clone().ok_or(SyncError::NotConfigured { setting: "odoo_sync.username", env: "ODOO_USERNAME" })?;
     let creds = secret::load()?.ok_or(SyncError::NotConfigured {
         setting: "the Odoo password or API key (scout.odoo_set_secret())",
         env: "ODOO_PASSWORD or ODOO_API_KEY",
@@ -114,7 +117,8 @@ impl OdooSession {
             self.fields.insert(model.to_owned(), f);
         }
         let known = &self.fields[model];
-        let (present, missing): (Vec<String>, Vec<String>) = wanted.iter().cloned().partition(|f| f == "id" || known.contains_key(f));
+        let (present, missing): (Vec<String>, Vec<String>) =
+            wanted.iter().cloned().partition(|f| f == "id" || known.contains_key(f));
         Ok((present, missing))
     }
 

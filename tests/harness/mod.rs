@@ -29,7 +29,12 @@ pub fn free_port() -> u16 {
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// PostgreSQL refuses to run as root: run its tools as the `postgres` OS user when we are root.
@@ -81,12 +86,18 @@ impl Cluster {
         let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
-            let Some(pid) = name.strip_prefix("odoo_sync_test_").and_then(|r| r.split('_').next()).and_then(|p| p.parse::<u32>().ok()) else {
+            let Some(pid) = name
+                .strip_prefix("odoo_sync_test_")
+                .and_then(|r| r.split('_').next())
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
                 continue;
             };
             if !Path::new(&format!("/proc/{pid}")).exists() {
                 let data = e.path().join("data");
-                let _ = as_postgres(&format!("{PG_BIN}/pg_ctl")).args(["-D", &data.to_string_lossy(), "-m", "immediate", "-w", "stop"]).output();
+                let _ = as_postgres(&format!("{PG_BIN}/pg_ctl"))
+                    .args(["-D", &data.to_string_lossy(), "-m", "immediate", "-w", "stop"])
+                    .output();
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
@@ -106,7 +117,18 @@ impl Cluster {
             run(Command::new("chown").args(["postgres:postgres", &dir.to_string_lossy()]));
         }
         let data = dir.join("data");
-        run(as_postgres(&format!("{PG_BIN}/initdb")).args(["-D", &data.to_string_lossy(), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"]));
+        run(as_postgres(&format!("{PG_BIN}/initdb")).args([
+            "-D",
+            &data.to_string_lossy(),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ]));
         let mut lines = vec![
             format!("port = {port}"),
             "listen_addresses = '127.0.0.1'".to_string(),
@@ -148,15 +170,27 @@ impl Cluster {
             });
         }
         let data = self.dir.join("data");
-        run(pg_ctl
-            .env_remove("RUST_BACKTRACE")
-            .args(["-D", &data.to_string_lossy(), "-l", &self.log_path().to_string_lossy(), "-w", "start"]));
+        run(pg_ctl.env_remove("RUST_BACKTRACE").args([
+            "-D",
+            &data.to_string_lossy(),
+            "-l",
+            &self.log_path().to_string_lossy(),
+            "-w",
+            "start",
+        ]));
     }
 
     /// `pg_ctl stop -m immediate` (a crash: no shutdown checkpoint), then start again.
     pub fn crash_and_restart(&self) {
         let data = self.dir.join("data");
-        run(as_postgres(&format!("{PG_BIN}/pg_ctl")).args(["-D", &data.to_string_lossy(), "-m", "immediate", "-w", "stop"]));
+        run(as_postgres(&format!("{PG_BIN}/pg_ctl")).args([
+            "-D",
+            &data.to_string_lossy(),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        ]));
         self.pg_ctl_start();
     }
 
@@ -329,7 +363,11 @@ pub fn read_http_request(stream: &mut impl std::io::Read) -> Option<String> {
         if let Some(end) = text.find("\r\n\r\n") {
             let len = text[..end]
                 .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
                 .unwrap_or(0);
             if buf.len() >= end + 4 + len {
                 return Some(String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string());
@@ -395,7 +433,11 @@ pub fn assert_bronze_matches(db: &Db, sim: &Sim, model: &str, bronze_table: &str
     let mut c = db.connect();
     c.batch_execute("CREATE TEMP TABLE IF NOT EXISTS expected (id bigint, payload jsonb); TRUNCATE expected").unwrap();
     for page in &pages {
-        c.execute("INSERT INTO expected SELECT (r->>'id')::bigint, r FROM jsonb_array_elements($1::text::jsonb) r", &[page]).unwrap();
+        c.execute(
+            "INSERT INTO expected SELECT (r->>'id')::bigint, r FROM jsonb_array_elements($1::text::jsonb) r",
+            &[page],
+        )
+        .unwrap();
     }
     let q = format!(
         "SELECT (SELECT count(*) FROM expected), \

@@ -75,13 +75,19 @@ impl Sim {
         let mut child = cmd.spawn().expect("start odoo-sim");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("odoo-sim printed {line:?}"))
-            .to_owned();
+        let url =
+            line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("odoo-sim printed {line:?}")).to_owned();
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let mut sim = Sim { child, url, db: "odoo".into(), user: "admin".into(), password: "admin".into(), api_key, uid: 0, agent };
+        let mut sim = Sim {
+            child,
+            url,
+            db: "odoo".into(),
+            user: "admin".into(),
+            password: "admin".into(),
+            api_key,
+            uid: 0,
+            agent,
+        };
         let auth = sim.rpc("common", "authenticate", json!([sim.db, sim.user, sim.password, {}]));
         sim.uid = auth["result"].as_i64().unwrap_or_else(|| panic!("authenticate: {auth}"));
         sim

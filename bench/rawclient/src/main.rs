@@ -77,7 +77,8 @@ fn main() {
         let step = (max + parallel - 1) / parallel;
         let handles: Vec<_> = (0..parallel)
             .map(|i| {
-                let (url, db, login, pw, model, fields) = (url.clone(), db.clone(), login.clone(), pw.clone(), model.clone(), fields.clone());
+                let (url, db, login, pw, model, fields) =
+                    (url.clone(), db.clone(), login.clone(), pw.clone(), model.clone(), fields.clone());
                 std::thread::spawn(move || {
                     let mut c = client(&url, &db, &login, &pw);
                     page_range(&mut c, &model, &fields, batch, i * step, Some(((i + 1) * step).min(max)))

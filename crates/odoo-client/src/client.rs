@@ -71,9 +71,7 @@ impl ClientConfig {
     fn validate(&self) -> Result<(), OdooError> {
         let url = &self.base_url;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(OdooError::Config(format!(
-                "base URL \"{url}\" must start with http:// or https://"
-            )));
+            return Err(OdooError::Config(format!("base URL \"{url}\" must start with http:// or https://")));
         }
         if url.len() <= "https://".len() || url["http://".len()..].trim_start_matches('/').is_empty() {
             return Err(OdooError::Config(format!("base URL \"{url}\" has no host")));
@@ -134,7 +132,15 @@ impl Client {
     pub fn new(cfg: ClientConfig) -> Result<Client, OdooError> {
         cfg.validate()?;
         let http = Http::new(cfg.timeout, cfg.max_response_bytes, cfg.extra_ca_pem.as_deref())?;
-        Ok(Client { cfg, http, transport: None, version: None, server_time: None, wait_hook: Box::new(|| true), stats: CallStats::default() })
+        Ok(Client {
+            cfg,
+            http,
+            transport: None,
+            version: None,
+            server_time: None,
+            wait_hook: Box::new(|| true),
+            stats: CallStats::default(),
+        })
     }
 
     /// Sets the [`WaitHook`], so that an embedding program can honour cancellation.
@@ -174,7 +180,9 @@ impl Client {
                 Err(e) if e.is_retryable() && attempt < self.cfg.max_retries => {
                     let backoff = self.cfg.backoff.saturating_mul(1 << attempt.min(16)).min(self.cfg.max_backoff);
                     let delay = match &e {
-                        OdooError::Http { retry_after: Some(s), .. } => Duration::from_secs(*s).min(self.cfg.max_backoff.max(Duration::from_secs(60))),
+                        OdooError::Http { retry_after: Some(s), .. } => {
+                            Duration::from_secs(*s).min(self.cfg.max_backoff.max(Duration::from_secs(60)))
+                        }
                         _ => backoff,
                     };
                     attempt += 1;
@@ -277,17 +285,18 @@ impl Client {
                 return Err(OdooError::Protocol { url, detail: format!("authenticate returned {}", short(&other)) })
             }
         };
-        self.transport = Some(Box::new(JsonRpc {
-            url,
-            db: self.cfg.db.clone(),
-            uid,
-            secret: self.cfg.secret.0.clone(),
-        }));
+        self.transport =
+            Some(Box::new(JsonRpc { url, db: self.cfg.db.clone(), uid, secret: self.cfg.secret.0.clone() }));
         Ok(())
     }
 
     /// `model.method(**kwargs)` with retries; returns the raw JSON text of the result.
-    pub fn call_raw(&mut self, model: &str, method: &str, kwargs: Map<String, Value>) -> Result<Option<String>, OdooError> {
+    pub fn call_raw(
+        &mut self,
+        model: &str,
+        method: &str,
+        kwargs: Map<String, Value>,
+    ) -> Result<Option<String>, OdooError> {
         if self.transport.is_none() {
             self.connect()?;
         }
@@ -302,7 +311,12 @@ impl Client {
         Ok(r.raw)
     }
 
-    fn call_parsed<T: for<'de> Deserialize<'de>>(&mut self, model: &str, method: &str, kwargs: Map<String, Value>) -> Result<T, OdooError> {
+    fn call_parsed<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        model: &str,
+        method: &str,
+        kwargs: Map<String, Value>,
+    ) -> Result<T, OdooError> {
         let raw = self.call_raw(model, method, kwargs)?;
         parse(&format!("{model}.{method}"), raw.as_deref())
     }
@@ -316,7 +330,15 @@ impl Client {
 
     /// One page of `search_read`, returned as the raw JSON array text exactly as Odoo sent it
     /// (numbers untouched, so money is never rounded through a float).
-    pub fn search_read_raw(&mut self, model: &str, domain: &Value, fields: &[String], order: &str, limit: u32, context: &Value) -> Result<String, OdooError> {
+    pub fn search_read_raw(
+        &mut self,
+        model: &str,
+        domain: &Value,
+        fields: &[String],
+        order: &str,
+        limit: u32,
+        context: &Value,
+    ) -> Result<String, OdooError> {
         let mut kw = Map::new();
         kw.insert("domain".into(), domain.clone());
         kw.insert("fields".into(), json!(fields));
@@ -328,7 +350,10 @@ impl Client {
             Some(s) if s.trim_start().starts_with('[') => Ok(s),
             other => Err(OdooError::Protocol {
                 url: format!("{model}.search_read"),
-                detail: format!("expected a list of records, got {}", other.as_deref().map(|s| &s[..s.len().min(80)]).unwrap_or("no result")),
+                detail: format!(
+                    "expected a list of records, got {}",
+                    other.as_deref().map(|s| &s[..s.len().min(80)]).unwrap_or("no result")
+                ),
             }),
         }
     }
@@ -341,7 +366,13 @@ impl Client {
     }
 
     /// Ids matching a domain, in id order, one bounded page at a time.
-    pub fn search_ids(&mut self, model: &str, domain: &Value, limit: u32, context: &Value) -> Result<Vec<i64>, OdooError> {
+    pub fn search_ids(
+        &mut self,
+        model: &str,
+        domain: &Value,
+        limit: u32,
+        context: &Value,
+    ) -> Result<Vec<i64>, OdooError> {
         let mut kw = Map::new();
         kw.insert("domain".into(), domain.clone());
         kw.insert("order".into(), json!("id asc"));
@@ -362,6 +393,8 @@ fn short(v: &Value) -> String {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(what: &str, raw: Option<&str>) -> Result<T, OdooError> {
-    let raw = raw.ok_or_else(|| OdooError::Protocol { url: what.into(), detail: "the response has no result".into() })?;
-    serde_json::from_str(raw).map_err(|e| OdooError::Protocol { url: what.into(), detail: format!("unexpected result: {e}") })
+    let raw =
+        raw.ok_or_else(|| OdooError::Protocol { url: what.into(), detail: "the response has no result".into() })?;
+    serde_json::from_str(raw)
+        .map_err(|e| OdooError::Protocol { url: what.into(), detail: format!("unexpected result: {e}") })
 }

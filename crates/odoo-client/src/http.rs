@@ -41,9 +41,7 @@ impl Http {
             certs.extend(extra);
         }
         if !certs.is_empty() {
-            let tls = ureq::tls::TlsConfig::builder()
-                .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
-                .build();
+            let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::new_with_certs(&certs)).build();
             builder = builder.tls_config(tls);
         }
         Ok(Http { agent: builder.build().into(), timeout, max_bytes })

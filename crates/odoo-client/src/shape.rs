@@ -84,7 +84,9 @@ impl Shape {
             // Valid JSON made of these bytes only is a flat list of integers.
             Shape::IdList => {
                 first == b'['
-                    && b[1..].iter().all(|c| c.is_ascii_digit() || c.is_ascii_whitespace() || matches!(c, b']' | b',' | b'-'))
+                    && b[1..]
+                        .iter()
+                        .all(|c| c.is_ascii_digit() || c.is_ascii_whitespace() || matches!(c, b']' | b',' | b'-'))
             }
             Shape::Many2one => first == b'[' && starts_with_integer_and_more(&b[1..]),
         }
@@ -243,15 +245,27 @@ mod tests {
     #[test]
     fn shapes_accept_what_odoo_sends_and_nothing_else() {
         let cases: &[(Shape, &[&str], &[&str])] = &[
-            (Shape::Many2one, &["false", "[1, \"Shop\"]", "[12,\"x\"]", "[ 3 , false]"], &["1", "\"1\"", "[\"a\", \"b\"]", "[1.5, \"x\"]", "[]", "[1]", "true", "null"]),
+            (
+                Shape::Many2one,
+                &["false", "[1, \"Shop\"]", "[12,\"x\"]", "[ 3 , false]"],
+                &["1", "\"1\"", "[\"a\", \"b\"]", "[1.5, \"x\"]", "[]", "[1]", "true", "null"],
+            ),
             (Shape::IdList, &["[]", "[1, 2, 3]", "[7]"], &["false", "[\"1\"]", "[1.5]", "[[1]]", "[true]", "null"]),
             (Shape::Integer, &["0", "-3", "42", "false"], &["1.5", "1e3", "\"3\"", "true", "null"]),
             (Shape::Number, &["0", "-3.25", "1e-7", "false"], &["\"3.25\"", "true", "[1]", "null"]),
             (Shape::Boolean, &["true", "false"], &["0", "\"true\"", "null"]),
             (Shape::Text, &["\"\"", "\"a b\"", "false"], &["1", "true", "[\"a\"]", "null"]),
             (Shape::Selection, &["\"done\"", "3", "false"], &["true", "[1]", "null"]),
-            (Shape::Date, &["\"2026-11-25\"", "false"], &["\"2026-13-01\"", "\"25/11/2026\"", "\"2026-11-25 10:00:00\"", "20261125"]),
-            (Shape::Datetime, &["\"2026-11-25 13:24:44\"", "false"], &["\"2026-11-25\"", "\"yesterday\"", "\"2026-11-25 25:00:00\"", "1"]),
+            (
+                Shape::Date,
+                &["\"2026-11-25\"", "false"],
+                &["\"2026-13-01\"", "\"25/11/2026\"", "\"2026-11-25 10:00:00\"", "20261125"],
+            ),
+            (
+                Shape::Datetime,
+                &["\"2026-11-25 13:24:44\"", "false"],
+                &["\"2026-11-25\"", "\"yesterday\"", "\"2026-11-25 25:00:00\"", "1"],
+            ),
             (Shape::Any, &["null", "{\"a\": 1}", "\"x\""], &[]),
         ];
         for (shape, good, bad) in cases {
@@ -266,7 +280,8 @@ mod tests {
 
     #[test]
     fn a_page_scan_finds_the_first_misshapen_value() {
-        let shapes: Shapes = [("company_id".to_owned(), Shape::Many2one), ("amount_total".to_owned(), Shape::Number)].into();
+        let shapes: Shapes =
+            [("company_id".to_owned(), Shape::Many2one), ("amount_total".to_owned(), Shape::Number)].into();
         let ok = r#"[{"id": 1, "write_date": "2026-11-25 13:24:41", "company_id": [1, "C"], "amount_total": 4.81, "other": null}]"#;
         let heads = scan_page(ok, &shapes).unwrap();
         assert_eq!((heads.len(), heads[0].id.map(|v| v.get()), heads[0].misshapen.is_none()), (1, Some("1"), true));

@@ -21,7 +21,13 @@ pub struct CallResult {
 
 pub trait Transport {
     /// `model.method(**kwargs)` on Odoo as the configured user.
-    fn call(&mut self, http: &Http, model: &str, method: &str, kwargs: Map<String, Value>) -> Result<CallResult, OdooError>;
+    fn call(
+        &mut self,
+        http: &Http,
+        model: &str,
+        method: &str,
+        kwargs: Map<String, Value>,
+    ) -> Result<CallResult, OdooError>;
     fn name(&self) -> &'static str;
 }
 
@@ -107,7 +113,13 @@ impl JsonRpc {
 }
 
 impl Transport for JsonRpc {
-    fn call(&mut self, http: &Http, model: &str, method: &str, mut kwargs: Map<String, Value>) -> Result<CallResult, OdooError> {
+    fn call(
+        &mut self,
+        http: &Http,
+        model: &str,
+        method: &str,
+        mut kwargs: Map<String, Value>,
+    ) -> Result<CallResult, OdooError> {
         let mut positional = Vec::new();
         for name in positional_for(method) {
             match kwargs.remove(*name) {
@@ -133,7 +145,13 @@ pub struct Json2 {
 }
 
 impl Transport for Json2 {
-    fn call(&mut self, http: &Http, model: &str, method: &str, kwargs: Map<String, Value>) -> Result<CallResult, OdooError> {
+    fn call(
+        &mut self,
+        http: &Http,
+        model: &str,
+        method: &str,
+        kwargs: Map<String, Value>,
+    ) -> Result<CallResult, OdooError> {
         let url = format!("{}/json/2/{}/{}", self.base_url, model, method);
         let auth = format!("bearer {}", self.api_key);
         let mut headers = vec![("Authorization", auth.as_str())];
@@ -143,14 +161,14 @@ impl Transport for Json2 {
         let resp = http.post(&url, Value::Object(kwargs).to_string(), &headers)?;
         if resp.status == 200 {
             // Validate it is JSON without building a tree: the caller parses what it needs.
-            serde_json::from_str::<&RawValue>(&resp.body).map_err(|e| OdooError::Protocol {
-                url: url.clone(),
-                detail: format!("the body is not JSON ({e})"),
-            })?;
+            serde_json::from_str::<&RawValue>(&resp.body)
+                .map_err(|e| OdooError::Protocol { url: url.clone(), detail: format!("the body is not JSON ({e})") })?;
             return Ok(CallResult { server_time: resp.date, raw: Some(resp.body) });
         }
         match serde_json::from_str::<FaultData>(&resp.body) {
-            Ok(f) if !f.name.is_empty() => Err(OdooError::Fault { name: f.name, message: f.message, code: 0, http_status: resp.status }),
+            Ok(f) if !f.name.is_empty() => {
+                Err(OdooError::Fault { name: f.name, message: f.message, code: 0, http_status: resp.status })
+            }
             _ => Err(http_failure(&url, &resp)),
         }
     }

@@ -51,7 +51,11 @@ fn serve(answers: Vec<Canned>) -> Script {
                     if let Some(end) = text.find("\r\n\r\n") {
                         let len = text[..end]
                             .lines()
-                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
                             .unwrap_or(0);
                         if buf.len() >= end + 4 + len {
                             break Some(String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string());
@@ -61,7 +65,10 @@ fn serve(answers: Vec<Canned>) -> Script {
                 let Some(body) = body else { break };
                 seen.lock().unwrap().push(body);
                 let Canned(status, headers, body) = answers.next().unwrap_or(Canned(500, vec![], "exhausted".into()));
-                let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nDate: Wed, 25 Nov 2026 13:50:36 GMT\r\n", body.len());
+                let mut head = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nDate: Wed, 25 Nov 2026 13:50:36 GMT\r\n",
+                    body.len()
+                );
                 for (k, v) in headers {
                     head.push_str(&format!("{k}: {v}\r\n"));
                 }
@@ -98,7 +105,11 @@ fn page(c: &mut Client) -> Result<String, OdooError> {
 
 #[test]
 fn reads_a_page_raw_and_odoos_clock() {
-    let (mut c, s) = connected(vec![Canned(200, vec![], r#"{"jsonrpc":"2.0","id":1,"result":[{"id":1,"amount_total":4.81}]}"#.into())]);
+    let (mut c, s) = connected(vec![Canned(
+        200,
+        vec![],
+        r#"{"jsonrpc":"2.0","id":1,"result":[{"id":1,"amount_total":4.81}]}"#.into(),
+    )]);
     assert_eq!(page(&mut c).unwrap(), r#"[{"id":1,"amount_total":4.81}]"#, "numbers untouched");
     assert_eq!(odoo_client::time::format_odoo(c.server_time().unwrap()), "2026-11-25 13:50:36");
     let reqs = s.requests.lock().unwrap();
@@ -154,7 +165,11 @@ fn a_500_is_not_retried() {
 
 #[test]
 fn garbage_and_wrong_shapes_are_protocol_errors() {
-    let (mut c, _s) = connected(vec![Canned(200, vec![], "<html>Maintenance</html>".into()), ok(json!({"not": "a list"})), Canned(200, vec![], r#"{"jsonrpc":"2.0","id":1}"#.into())]);
+    let (mut c, _s) = connected(vec![
+        Canned(200, vec![], "<html>Maintenance</html>".into()),
+        ok(json!({"not": "a list"})),
+        Canned(200, vec![], r#"{"jsonrpc":"2.0","id":1}"#.into()),
+    ]);
     for _ in 0..3 {
         assert!(matches!(page(&mut c).unwrap_err(), OdooError::Protocol { .. }));
     }
@@ -197,7 +212,12 @@ fn unreachable_and_timeouts() {
 
 #[test]
 fn bad_settings_are_config_errors() {
-    for (url, db, login, secret) in [("odoo.example.com", "d", "l", "s"), ("ftp://x", "d", "l", "s"), ("http://x", "", "l", "s"), ("http://x", "d", "l", "")] {
+    for (url, db, login, secret) in [
+        ("odoo.example.com", "d", "l", "s"),
+        ("ftp://x", "d", "l", "s"),
+        ("http://x", "", "l", "s"),
+        ("http://x", "d", "l", ""),
+    ] {
         let r = Client::new(ClientConfig::new(url, db, login, Secret(secret.into())));
         assert!(matches!(r, Err(OdooError::Config(_))), "{url} {db} {login}");
     }

@@ -29,7 +29,9 @@ impl fmt::Display for ParseError {
 }
 
 fn field(spec: &str, name: &str, min: u32, max: u32) -> Result<Vec<bool>, ParseError> {
-    let err = |why: &str| ParseError(format!("{name} field \"{spec}\": {why} (allowed {min}-{max}, *, */n, a-b, a-b/n, lists)"));
+    let err = |why: &str| {
+        ParseError(format!("{name} field \"{spec}\": {why} (allowed {min}-{max}, *, */n, a-b, a-b/n, lists)"))
+    };
     let mut set = vec![false; max as usize + 1];
     for part in spec.split(',') {
         let (range, step) = match part.split_once('/') {
@@ -72,7 +74,9 @@ impl Schedule {
         let (sec, rest) = match parts.len() {
             5 => ("0", &parts[..]),
             6 => (parts[0], &parts[1..]),
-            n => return Err(ParseError(format!("\"{text}\" has {n} fields; a cron schedule has 5 (minute hour day month weekday) or 6 (seconds first)"))),
+            n => return Err(ParseError(format!(
+                "\"{text}\" has {n} fields; a cron schedule has 5 (minute hour day month weekday) or 6 (seconds first)"
+            ))),
         };
         let mut weekdays = field(rest[4], "day-of-week", 0, 7)?;
         if weekdays[7] {

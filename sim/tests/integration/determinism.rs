@@ -45,12 +45,18 @@ fn orders_flag_scales_everything() {
     // session's close write_date.
     let sessions = sr(s.addr, "pos.session", json!([["state", "=", "closed"]]), json!({"limit": 5, "order": "id asc"}));
     for sess in sessions {
-        let done = sr(s.addr, "pos.order", json!([["session_id", "=", sess["id"]], ["state", "=", "done"]]), json!({"fields": ["write_date"]}));
+        let done = sr(
+            s.addr,
+            "pos.order",
+            json!([["session_id", "=", sess["id"]], ["state", "=", "done"]]),
+            json!({"fields": ["write_date"]}),
+        );
         assert!(done.iter().all(|o| o["write_date"] == sess["write_date"]));
     }
     // History ends at --end-date.
     let last = sr(s.addr, "pos.order", json!([]), json!({"fields": ["date_order"], "limit": 1}));
     assert!(last[0]["date_order"].as_str().unwrap() < "2026-11-01 00:00:00");
-    let first = sr(s.addr, "pos.order", json!([]), json!({"fields": ["date_order"], "limit": 1, "order": "date_order asc"}));
+    let first =
+        sr(s.addr, "pos.order", json!([]), json!({"fields": ["date_order"], "limit": 1, "order": "date_order asc"}));
     assert!(first[0]["date_order"].as_str().unwrap() >= "2026-08-03 00:00:00");
 }

@@ -29,7 +29,14 @@ fn logic_operators_combine_like_sets() {
     // Nested: | a & b c == a or (b and c)
     let paid = id_set(s.addr, "pos.order", json!([["state", "=", "paid"]]));
     let nested: BTreeSet<u64> = paid.union(&and).copied().collect();
-    assert_eq!(id_set(s.addr, "pos.order", json!(["|", ["state", "=", "paid"], "&", ["state", "=", "draft"], ["amount_total", "<", 500]])), nested);
+    assert_eq!(
+        id_set(
+            s.addr,
+            "pos.order",
+            json!(["|", ["state", "=", "paid"], "&", ["state", "=", "draft"], ["amount_total", "<", 500]])
+        ),
+        nested
+    );
     assert_eq!(id_set(s.addr, "pos.order", json!([[1, "=", 1]])), all);
     assert!(id_set(s.addr, "pos.order", json!([[0, "=", 1]])).is_empty());
 }
@@ -37,13 +44,19 @@ fn logic_operators_combine_like_sets() {
 #[test]
 fn comparison_and_set_operators() {
     let s = sim();
-    let all: Vec<Value> = sr(s.addr, "pos.order", json!([]), json!({"fields": ["amount_total", "partner_id", "state", "name"]}));
-    let pick = |f: &dyn Fn(&Value) -> bool| -> BTreeSet<u64> { all.iter().filter(|r| f(r)).map(|r| r["id"].as_u64().unwrap()).collect() };
+    let all: Vec<Value> =
+        sr(s.addr, "pos.order", json!([]), json!({"fields": ["amount_total", "partner_id", "state", "name"]}));
+    let pick = |f: &dyn Fn(&Value) -> bool| -> BTreeSet<u64> {
+        all.iter().filter(|r| f(r)).map(|r| r["id"].as_u64().unwrap()).collect()
+    };
     let amt = |r: &Value| r["amount_total"].as_f64().unwrap();
     assert_eq!(id_set(s.addr, "pos.order", json!([["amount_total", ">", 1000]])), pick(&|r| amt(r) > 1000.0));
     assert_eq!(id_set(s.addr, "pos.order", json!([["amount_total", ">=", 1000.5]])), pick(&|r| amt(r) >= 1000.5));
     assert_eq!(id_set(s.addr, "pos.order", json!([["amount_total", "<=", 0]])), pick(&|r| amt(r) <= 0.0));
-    assert_eq!(id_set(s.addr, "pos.order", json!([["state", "in", ["draft", "cancel"]]])), pick(&|r| r["state"] == "draft" || r["state"] == "cancel"));
+    assert_eq!(
+        id_set(s.addr, "pos.order", json!([["state", "in", ["draft", "cancel"]]])),
+        pick(&|r| r["state"] == "draft" || r["state"] == "cancel")
+    );
     assert_eq!(id_set(s.addr, "pos.order", json!([["state", "not in", ["done"]]])), pick(&|r| r["state"] != "done"));
     assert_eq!(id_set(s.addr, "pos.order", json!([["id", "in", [3, 1, 999999]]])), [1, 3].into_iter().collect());
     assert!(id_set(s.addr, "pos.order", json!([["id", "in", []]])).is_empty());
@@ -51,12 +64,21 @@ fn comparison_and_set_operators() {
     let with_partner = pick(&|r| r["partner_id"] != json!(false));
     assert!(!with_partner.is_empty());
     assert_eq!(id_set(s.addr, "pos.order", json!([["partner_id", "!=", false]])), with_partner);
-    assert_eq!(id_set(s.addr, "pos.order", json!([["partner_id", "=", false]])), pick(&|r| r["partner_id"] == json!(false)));
+    assert_eq!(
+        id_set(s.addr, "pos.order", json!([["partner_id", "=", false]])),
+        pick(&|r| r["partner_id"] == json!(false))
+    );
     let some = all.iter().find(|r| r["partner_id"] != json!(false)).unwrap();
     let pid = some["partner_id"][0].as_u64().unwrap();
     let pname = some["partner_id"][1].as_str().unwrap().to_string();
-    assert_eq!(id_set(s.addr, "pos.order", json!([["partner_id", "=", pid]])), pick(&|r| r["partner_id"][0].as_u64() == Some(pid)));
-    assert_eq!(id_set(s.addr, "pos.order", json!([["partner_id", "!=", pid]])), pick(&|r| r["partner_id"][0].as_u64() != Some(pid)));
+    assert_eq!(
+        id_set(s.addr, "pos.order", json!([["partner_id", "=", pid]])),
+        pick(&|r| r["partner_id"][0].as_u64() == Some(pid))
+    );
+    assert_eq!(
+        id_set(s.addr, "pos.order", json!([["partner_id", "!=", pid]])),
+        pick(&|r| r["partner_id"][0].as_u64() != Some(pid))
+    );
     assert_eq!(
         id_set(s.addr, "pos.order", json!([["partner_id", "in", [pid, false]]])),
         pick(&|r| r["partner_id"][0].as_u64() == Some(pid) || r["partner_id"] == json!(false))
@@ -67,19 +89,35 @@ fn comparison_and_set_operators() {
     assert!(dotted.contains(&some["id"].as_u64().unwrap()));
     // like family on char fields.
     let store = "SM Megamall Store";
-    assert_eq!(id_set(s.addr, "pos.order", json!([["name", "like", "Megamall"]])), pick(&|r| r["name"].as_str().unwrap().contains("Megamall")));
-    assert_eq!(id_set(s.addr, "pos.order", json!([["name", "ilike", "megamall"]])), pick(&|r| r["name"].as_str().unwrap().contains("Megamall")));
+    assert_eq!(
+        id_set(s.addr, "pos.order", json!([["name", "like", "Megamall"]])),
+        pick(&|r| r["name"].as_str().unwrap().contains("Megamall"))
+    );
+    assert_eq!(
+        id_set(s.addr, "pos.order", json!([["name", "ilike", "megamall"]])),
+        pick(&|r| r["name"].as_str().unwrap().contains("Megamall"))
+    );
     assert!(id_set(s.addr, "pos.order", json!([["name", "like", "megamall"]])).is_empty());
     assert_eq!(
         id_set(s.addr, "pos.order", json!([["name", "=like", format!("{store} - 00000_")]])),
-        pick(&|r| r["name"].as_str().unwrap().starts_with(&format!("{store} - 00000")) && r["name"].as_str().unwrap().len() == store.len() + 9)
+        pick(&|r| r["name"].as_str().unwrap().starts_with(&format!("{store} - 00000"))
+            && r["name"].as_str().unwrap().len() == store.len() + 9)
     );
-    assert_eq!(id_set(s.addr, "pos.order", json!([["name", "=ilike", "sm megamall%"]])), pick(&|r| r["name"].as_str().unwrap().starts_with(store)));
-    assert_eq!(id_set(s.addr, "pos.order", json!([["name", "not ilike", "megamall"]])), pick(&|r| !r["name"].as_str().unwrap().contains("Megamall")));
+    assert_eq!(
+        id_set(s.addr, "pos.order", json!([["name", "=ilike", "sm megamall%"]])),
+        pick(&|r| r["name"].as_str().unwrap().starts_with(store))
+    );
+    assert_eq!(
+        id_set(s.addr, "pos.order", json!([["name", "not ilike", "megamall"]])),
+        pick(&|r| !r["name"].as_str().unwrap().contains("Megamall"))
+    );
     // x2many: contains.
     let line = sr(s.addr, "pos.order.line", json!([]), json!({"limit": 1}));
     let oid = line[0]["order_id"][0].as_u64().unwrap();
-    assert_eq!(id_set(s.addr, "pos.order", json!([["lines", "in", [line[0]["id"].clone()]]])), [oid].into_iter().collect());
+    assert_eq!(
+        id_set(s.addr, "pos.order", json!([["lines", "in", [line[0]["id"].clone()]]])),
+        [oid].into_iter().collect()
+    );
     // Hierarchies.
     let under_bev = id_set(s.addr, "product.category", json!([["id", "child_of", 2]]));
     assert!(under_bev.contains(&2) && under_bev.len() > 2);
@@ -93,7 +131,8 @@ fn active_test_hides_archived_records() {
     let s = sim();
     let active = count(s.addr, "product.product", json!([]));
     let archived = count(s.addr, "product.product", json!([["active", "=", false]]));
-    let everything = ok(s.addr, "product.product", "search_count", json!([[]]), json!({"context": {"active_test": false}}));
+    let everything =
+        ok(s.addr, "product.product", "search_count", json!([[]]), json!({"context": {"active_test": false}}));
     assert!(archived > 0);
     assert_eq!(active + archived, 2000);
     assert_eq!(everything, json!(2000));
@@ -111,15 +150,26 @@ fn active_test_hides_archived_records() {
 fn order_limit_offset() {
     let s = sim();
     let all = sr(s.addr, "pos.order.line", json!([]), json!({"fields": ["write_date"]}));
-    let mut expect: Vec<(String, u64)> = all.iter().map(|r| (r["write_date"].as_str().unwrap().to_string(), r["id"].as_u64().unwrap())).collect();
+    let mut expect: Vec<(String, u64)> =
+        all.iter().map(|r| (r["write_date"].as_str().unwrap().to_string(), r["id"].as_u64().unwrap())).collect();
     expect.sort_by(|a, b| b.cmp(a));
-    let got = sr(s.addr, "pos.order.line", json!([]), json!({"fields": ["write_date"], "order": "write_date desc, id desc", "offset": 10, "limit": 25}));
+    let got = sr(
+        s.addr,
+        "pos.order.line",
+        json!([]),
+        json!({"fields": ["write_date"], "order": "write_date desc, id desc", "offset": 10, "limit": 25}),
+    );
     assert_eq!(ids(&got), expect[10..35].iter().map(|x| x.1).collect::<Vec<_>>());
     // Keyset paging on id reads everything exactly once.
     let mut last = 0;
     let mut seen = Vec::new();
     loop {
-        let page = sr(s.addr, "pos.order.line", json!([["id", ">", last]]), json!({"fields": ["id"], "limit": 97, "order": "id asc"}));
+        let page = sr(
+            s.addr,
+            "pos.order.line",
+            json!([["id", ">", last]]),
+            json!({"fields": ["id"], "limit": 97, "order": "id asc"}),
+        );
         if page.is_empty() {
             break;
         }
@@ -164,7 +214,12 @@ fn datetime_comparisons_are_whole_seconds_on_19() {
     assert_eq!(q("<", "2026-11-25 13:35:06").intersection(&set).count(), 0);
     assert_eq!(q(">", "2026-11-25 13:35:05"), set);
     // The rendered value is truncated to the second.
-    let r = sr(s.addr, "pos.order", json!([["id", "in", set.iter().collect::<Vec<_>>()]]), json!({"fields": ["write_date"]}));
+    let r = sr(
+        s.addr,
+        "pos.order",
+        json!([["id", "in", set.iter().collect::<Vec<_>>()]]),
+        json!({"fields": ["write_date"]}),
+    );
     assert!(r.iter().all(|x| x["write_date"] == json!("2026-11-25 13:35:06")));
 }
 

@@ -37,7 +37,11 @@ fn check(v: &serde_json::Value, name: &str, message: &str) {
 #[test]
 fn table_of_errors() {
     let s = sim();
-    check(&ek(s.addr, "pos.nope", "search_read", json!([[]]), json!({})), "odoo.exceptions.UserError", "Object pos.nope doesn't exist");
+    check(
+        &ek(s.addr, "pos.nope", "search_read", json!([[]]), json!({})),
+        "odoo.exceptions.UserError",
+        "Object pos.nope doesn't exist",
+    );
     check(
         &ek(s.addr, "pos.order", "search_read", json!([[]]), json!({"fields": ["name", "no_such_field"]})),
         "builtins.ValueError",
@@ -65,10 +69,16 @@ fn table_of_errors() {
     );
     let v = ek(s.addr, "ir.config_parameter", "search_read", json!([[]]), json!({}));
     assert_eq!(err_data(&v)["name"], json!("odoo.exceptions.AccessError"));
-    assert!(err_data(&v)["message"].as_str().unwrap().starts_with("You are not allowed to access 'System Parameter' (ir.config_parameter) records."));
+    assert!(err_data(&v)["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("You are not allowed to access 'System Parameter' (ir.config_parameter) records."));
     let v = rpc(s.addr, "nosuch", "x", json!([]));
     let d = err_data(&v);
-    assert_eq!((d["name"].clone(), d["message"].clone(), d["arguments"].clone()), (json!("builtins.KeyError"), json!("nosuch"), json!(["nosuch"])));
+    assert_eq!(
+        (d["name"].clone(), d["message"].clone(), d["arguments"].clone()),
+        (json!("builtins.KeyError"), json!("nosuch"), json!(["nosuch"]))
+    );
     assert!(d["debug"].as_str().unwrap().ends_with("KeyError: 'nosuch'\n"));
     // Unknown database, on authenticate and on execute_kw.
     for v in [

@@ -44,7 +44,10 @@ fn latency_delays_then_answers() {
 #[test]
 fn http_status_with_retry_after() {
     let s = sim();
-    set_faults(s.addr, json!([{"kind": "http_status", "status": 429, "retry_after": 7, "times": 1}, {"kind": "http_status", "status": 502}]));
+    set_faults(
+        s.addr,
+        json!([{"kind": "http_status", "status": 429, "retry_after": 7, "times": 1}, {"kind": "http_status", "status": 502}]),
+    );
     let r = http(s.addr, "POST", "/jsonrpc", &[], &search_body());
     assert_eq!(r.status, 429);
     assert_eq!(r.header("Retry-After"), Some("7"));
@@ -170,7 +173,10 @@ fn api_key_expired() {
 #[test]
 fn skip_times_match_and_probability() {
     let s = sim();
-    set_faults(s.addr, json!([{"kind": "http_status", "status": 503, "skip": 2, "times": 2, "match": {"path": "/jsonrpc", "service": "object", "model": "pos.order.line", "method": "search_read"}}]));
+    set_faults(
+        s.addr,
+        json!([{"kind": "http_status", "status": 503, "skip": 2, "times": 2, "match": {"path": "/jsonrpc", "service": "object", "model": "pos.order.line", "method": "search_read"}}]),
+    );
     let statuses: Vec<u16> = (0..6).map(|_| http(s.addr, "POST", "/jsonrpc", &[], &search_body()).status).collect();
     assert_eq!(statuses, vec![200, 200, 503, 503, 200, 200]);
     // Other calls never match.
@@ -183,13 +189,19 @@ fn skip_times_match_and_probability() {
     assert_eq!(stats["requests"]["by_call"]["common/version"], json!(1));
     assert!(stats["requests"]["total"].as_u64().unwrap() >= 8);
 
-    set_faults(s.addr, json!([{"kind": "http_status", "status": 500, "probability": 0.5, "match": {"method": "search_count"}}]));
+    set_faults(
+        s.addr,
+        json!([{"kind": "http_status", "status": 500, "probability": 0.5, "match": {"method": "search_count"}}]),
+    );
     let failed = (0..200)
         .filter(|_| http(s.addr, "POST", "/jsonrpc", &[], json!({"jsonrpc": "2.0", "id": 1, "params": {"service": "object", "method": "execute_kw", "args": ["odoo", 2, "admin", "pos.order", "search_count", [[]]]}}).to_string().as_bytes()).status == 500)
         .count();
     assert!((60..=140).contains(&failed), "about half fail: {failed}");
     // JSON-2 method names match too; control endpoints are never faulted.
-    set_faults(s.addr, json!([{"kind": "http_status", "status": 504, "match": {"path": "/json/2", "method": "search"}}]));
+    set_faults(
+        s.addr,
+        json!([{"kind": "http_status", "status": 504, "match": {"path": "/json/2", "method": "search"}}]),
+    );
     assert_eq!(json2(s.addr, "pos.order", "search", &json!({"domain": []}), Some(KEY)).status, 504);
     assert_eq!(json2(s.addr, "pos.order", "search_count", &json!({"domain": []}), Some(KEY)).status, 200);
     assert_eq!(http(s.addr, "GET", "/sim/clock", &[], b"").status, 200);
@@ -197,9 +209,15 @@ fn skip_times_match_and_probability() {
 
 #[test]
 fn faults_from_the_command_line() {
-    let s = start(odoo_sim::Config { faults: Some(r#"{"faults":[{"kind":"http_status","status":503,"times":1}]}"#.into()), ..config(30) });
+    let s = start(odoo_sim::Config {
+        faults: Some(r#"{"faults":[{"kind":"http_status","status":503,"times":1}]}"#.into()),
+        ..config(30)
+    });
     assert_eq!(http(s.addr, "GET", "/web/version", &[], b"").status, 503);
     assert_eq!(http(s.addr, "GET", "/web/version", &[], b"").status, 200);
-    let bad = odoo_sim::Sim::new(odoo_sim::Config { faults: Some("{\"faults\":[{\"kind\":\"nope\"}]}".into()), ..config(10) });
+    let bad = odoo_sim::Sim::new(odoo_sim::Config {
+        faults: Some("{\"faults\":[{\"kind\":\"nope\"}]}".into()),
+        ..config(10)
+    });
     assert!(bad.is_err());
 }

@@ -7,7 +7,13 @@ use serde_json::json;
 #[test]
 fn success_returns_bare_results() {
     let s = sim();
-    let r = json2(s.addr, "pos.order", "search_read", &json!({"domain": [["id", "<=", 3]], "fields": ["name"], "order": "id"}), Some(KEY));
+    let r = json2(
+        s.addr,
+        "pos.order",
+        "search_read",
+        &json!({"domain": [["id", "<=", 3]], "fields": ["name"], "order": "id"}),
+        Some(KEY),
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.header("Content-Type"), Some("application/json; charset=utf-8"));
     let v = r.json();
@@ -23,7 +29,11 @@ fn success_returns_bare_results() {
         s.addr,
         "POST",
         "/json/2/pos.config/search",
-        &[("Authorization", &format!("BEARER {KEY}")), ("X-Odoo-Database", "odoo"), ("Content-Type", "application/json")],
+        &[
+            ("Authorization", &format!("BEARER {KEY}")),
+            ("X-Odoo-Database", "odoo"),
+            ("Content-Type", "application/json"),
+        ],
         b"{\"domain\": []}",
     );
     assert_eq!(r.status, 200);
@@ -56,11 +66,31 @@ fn error_statuses() {
     bare_error(&r, 401, "werkzeug.exceptions.Unauthorized", "Invalid apikey");
     assert_eq!(r.json()["arguments"], json!(["Invalid apikey", 401]));
     assert!(r.header("WWW-Authenticate").is_some());
-    bare_error(&json2(s.addr, "pos.order", "search_read", &body, Some("wrong")), 401, "werkzeug.exceptions.Unauthorized", "Invalid apikey");
+    bare_error(
+        &json2(s.addr, "pos.order", "search_read", &body, Some("wrong")),
+        401,
+        "werkzeug.exceptions.Unauthorized",
+        "Invalid apikey",
+    );
     // The password is not an API key.
-    bare_error(&json2(s.addr, "pos.order", "search_read", &body, Some("admin")), 401, "werkzeug.exceptions.Unauthorized", "Invalid apikey");
-    bare_error(&json2(s.addr, "pos.nope", "search_read", &body, Some(KEY)), 404, "werkzeug.exceptions.NotFound", "the model 'pos.nope' does not exist");
-    bare_error(&json2(s.addr, "pos.order", "nope", &body, Some(KEY)), 404, "werkzeug.exceptions.NotFound", "The method 'pos.order.nope' does not exist");
+    bare_error(
+        &json2(s.addr, "pos.order", "search_read", &body, Some("admin")),
+        401,
+        "werkzeug.exceptions.Unauthorized",
+        "Invalid apikey",
+    );
+    bare_error(
+        &json2(s.addr, "pos.nope", "search_read", &body, Some(KEY)),
+        404,
+        "werkzeug.exceptions.NotFound",
+        "the model 'pos.nope' does not exist",
+    );
+    bare_error(
+        &json2(s.addr, "pos.order", "nope", &body, Some(KEY)),
+        404,
+        "werkzeug.exceptions.NotFound",
+        "The method 'pos.order.nope' does not exist",
+    );
     bare_error(
         &json2(s.addr, "pos.order", "search_read", &json!({"domain": [], "nope": 1}), Some(KEY)),
         422,

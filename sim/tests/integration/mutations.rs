@@ -20,11 +20,26 @@ fn update_shares_one_write_date_to_the_microsecond() {
         assert_eq!(changed.len(), 25);
         let wd = r["write_date"].as_str().unwrap();
         assert_eq!(wd.len(), 26, "{wd}");
-        let found: BTreeSet<u64> = ids(&sr(s.addr, model, json!([["write_date", "=", wd]]), json!({"fields": ["id"], "context": {"active_test": false}}))).into_iter().collect();
+        let found: BTreeSet<u64> = ids(&sr(
+            s.addr,
+            model,
+            json!([["write_date", "=", wd]]),
+            json!({"fields": ["id"], "context": {"active_test": false}}),
+        ))
+        .into_iter()
+        .collect();
         assert_eq!(found, changed, "{model}");
-        let after = sr(s.addr, model, json!([["id", "in", changed.iter().collect::<Vec<_>>()]]), json!({"fields": ["write_date"], "context": {"active_test": false}}));
+        let after = sr(
+            s.addr,
+            model,
+            json!([["id", "in", changed.iter().collect::<Vec<_>>()]]),
+            json!({"fields": ["write_date"], "context": {"active_test": false}}),
+        );
         assert!(after.iter().all(|x| x["write_date"] == json!(&wd[..19])));
-        assert_eq!(before.len(), sr(s.addr, model, json!([]), json!({"fields": ["id"], "context": {"active_test": false}})).len());
+        assert_eq!(
+            before.len(),
+            sr(s.addr, model, json!([]), json!({"fields": ["id"], "context": {"active_test": false}})).len()
+        );
     }
     // Updates are realistic: a price moves.
     let r = control(s.addr, "/sim/bulk_write", json!({"model": "pos.order", "count": 400}));
@@ -69,7 +84,9 @@ fn create_and_delete_keep_orders_consistent() {
 fn api_create_write_unlink() {
     let s = sim();
     control(s.addr, "/sim/clock/set", json!({"now": "2026-12-01 08:00:00"}));
-    let pid = ok(s.addr, "res.partner", "create", json!([{"name": "Juan Tamad", "city": "Manila"}]), json!({})).as_u64().unwrap();
+    let pid = ok(s.addr, "res.partner", "create", json!([{"name": "Juan Tamad", "city": "Manila"}]), json!({}))
+        .as_u64()
+        .unwrap();
     let list = ok(s.addr, "res.partner", "create", json!([[{"name": "A"}, {"name": "B"}]]), json!({}));
     assert_eq!(list.as_array().unwrap().len(), 2);
     let p = &ok(s.addr, "res.partner", "read", json!([[pid]]), json!({}))[0];
@@ -122,7 +139,8 @@ fn long_transaction_commits_late_with_its_begin_time() {
     let tx = control(s.addr, "/sim/tx/begin", json!({}));
     let t = tx["tx"].clone();
     let begin_wd = tx["write_date"].as_str().unwrap().to_string();
-    let upd = control(s.addr, "/sim/tx/mutate", json!({"tx": t, "model": "pos.order", "action": "update", "count": 10}));
+    let upd =
+        control(s.addr, "/sim/tx/mutate", json!({"tx": t, "model": "pos.order", "action": "update", "count": 10}));
     let cre = control(s.addr, "/sim/tx/mutate", json!({"tx": t, "model": "pos.order", "action": "create", "count": 2}));
     let updated = as_ids(&upd["ids"]);
     let created = as_ids(&cre["ids"]);
@@ -139,10 +157,16 @@ fn long_transaction_commits_late_with_its_begin_time() {
     // Now visible, carrying the begin time: older than rows that were already visible.
     let mut expect: BTreeSet<u64> = updated.iter().copied().collect();
     expect.extend(created.iter().copied());
-    let stamped: BTreeSet<u64> = ids(&sr(s.addr, "pos.order", json!([["write_date", "=", begin_wd.as_str()]]), json!({"fields": ["id"]}))).into_iter().collect();
+    let stamped: BTreeSet<u64> =
+        ids(&sr(s.addr, "pos.order", json!([["write_date", "=", begin_wd.as_str()]]), json!({"fields": ["id"]})))
+            .into_iter()
+            .collect();
     // (A row written by both carries the commit's value: the late commit applies last.)
     assert_eq!(stamped, expect);
-    assert_eq!(ok(s.addr, "pos.order", "read", json!([created, ["write_date"]]), json!({}))[0]["write_date"], json!(&begin_wd[..19]));
+    assert_eq!(
+        ok(s.addr, "pos.order", "read", json!([created, ["write_date"]]), json!({}))[0]["write_date"],
+        json!(&begin_wd[..19])
+    );
     let r = post_json(s.addr, "/sim/tx/commit", &json!({"tx": t}));
     assert_eq!(r.status, 404, "a transaction commits once");
 }
@@ -156,7 +180,13 @@ fn clock_drives_the_date_header() {
     assert!(d1 == "Wed, 25 Nov 2026 13:35:06 GMT" || d1 == "Wed, 25 Nov 2026 13:35:07 GMT", "{d1}");
     let a = control(s.addr, "/sim/clock/advance", json!({"seconds": 3600.5}));
     assert!(a["now"].as_str().unwrap().starts_with("2026-11-25 14:35:0"));
-    let r = http(s.addr, "POST", "/jsonrpc", &[], b"{\"jsonrpc\":\"2.0\",\"params\":{\"service\":\"common\",\"method\":\"version\",\"args\":[]},\"id\":1}");
+    let r = http(
+        s.addr,
+        "POST",
+        "/jsonrpc",
+        &[],
+        b"{\"jsonrpc\":\"2.0\",\"params\":{\"service\":\"common\",\"method\":\"version\",\"args\":[]},\"id\":1}",
+    );
     let d2 = r.header("Date").unwrap();
     assert!(d2.starts_with("Wed, 25 Nov 2026 14:35:0"), "{d2}");
     let now = control_get(s.addr, "/sim/clock");

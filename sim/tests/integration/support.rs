@@ -12,12 +12,7 @@ use std::time::Duration;
 pub const KEY: &str = "test-api-key";
 
 pub fn config(orders: usize) -> Config {
-    Config {
-        listen: "127.0.0.1:0".into(),
-        orders,
-        api_key: Some(KEY.into()),
-        ..Config::default()
-    }
+    Config { listen: "127.0.0.1:0".into(), orders, api_key: Some(KEY.into()), ..Config::default() }
 }
 
 pub fn start(cfg: Config) -> Server {
@@ -73,7 +68,10 @@ pub fn raw(addr: SocketAddr, request: &[u8], timeout: Duration) -> (Vec<u8>, Opt
 }
 
 pub fn request_bytes(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -90,7 +88,8 @@ pub fn parse_raw(bytes: &[u8]) -> Resp {
     let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
     let mut lines = head.split("\r\n");
     let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).expect("status");
-    let headers = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
+    let headers =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
     Resp { status, headers, body: bytes[end + 4..].to_vec() }
 }
 

@@ -70,11 +70,18 @@ fn binary_prints_the_ready_line() {
         .expect("spawn odoo-sim");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim_end().strip_prefix("listening on http://").unwrap_or_else(|| panic!("ready line: {line:?}")).to_string();
+    let url = line
+        .trim_end()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("ready line: {line:?}"))
+        .to_string();
     let addr = url.parse().expect("an address");
     let v = rpc(addr, "common", "version", json!([]));
     assert_eq!(v["result"]["server_version"], json!("17.0"));
-    assert_eq!(rpc(addr, "object", "execute_kw", json!(["odoo", 2, "k", "pos.order", "search_count", [[]]]))["result"], json!(50));
+    assert_eq!(
+        rpc(addr, "object", "execute_kw", json!(["odoo", 2, "k", "pos.order", "search_count", [[]]]))["result"],
+        json!(50)
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let bad = Command::new(env!("CARGO_BIN_EXE_odoo-sim")).args(["--version", "15"]).output().unwrap();

@@ -83,7 +83,10 @@ fn record_values_are_rendered_as_odoo_does() {
     let products = sr(s.addr, "product.product", json!([]), json!({"context": {"active_test": false}}));
     assert_eq!(products.len(), 2000);
     assert!(products.iter().any(|p| p["barcode"] == json!(false)) && products.iter().any(|p| p["barcode"].is_string()));
-    assert!(products.iter().any(|p| p["product_brand_id"] == json!(false)) && products.iter().any(|p| p["product_brand_id"][1].is_string()));
+    assert!(
+        products.iter().any(|p| p["product_brand_id"] == json!(false))
+            && products.iter().any(|p| p["product_brand_id"][1].is_string())
+    );
     for p in products.iter().take(50) {
         if let Some(code) = p["default_code"].as_str() {
             assert_eq!(p["display_name"].as_str().unwrap(), format!("[{}] {}", code, p["name"].as_str().unwrap()));
@@ -92,7 +95,8 @@ fn record_values_are_rendered_as_odoo_does() {
         assert!(p["taxes_id"].is_array());
     }
     let cats = sr(s.addr, "product.category", json!([["parent_id.parent_id", "!=", false]]), json!({}));
-    assert!(cats.iter().all(|c| c["complete_name"].as_str().unwrap().starts_with("All / ") && c["complete_name"].as_str().unwrap().matches(" / ").count() == 2));
+    assert!(cats.iter().all(|c| c["complete_name"].as_str().unwrap().starts_with("All / ")
+        && c["complete_name"].as_str().unwrap().matches(" / ").count() == 2));
     let partners = sr(s.addr, "res.partner", json!([]), json!({"limit": 300}));
     assert!(partners.iter().all(|p| p["country_id"] == json!([1, "Philippines"]) && p["type"] == json!("contact")));
     assert!(partners.iter().any(|p| p["x_region_code"] == json!("NCR")));
@@ -154,15 +158,25 @@ fn totals_are_consistent_to_the_cent() {
 #[test]
 fn fields_get_filters_attributes() {
     let s = start(Config { with_region_code: true, ..config(50) });
-    let all = ok(s.addr, "pos.order", "fields_get", json!([]), json!({"attributes": ["type", "relation", "store", "readonly", "required", "string"]}));
+    let all = ok(
+        s.addr,
+        "pos.order",
+        "fields_get",
+        json!([]),
+        json!({"attributes": ["type", "relation", "store", "readonly", "required", "string"]}),
+    );
     assert_eq!(
         all["company_id"],
         json!({"readonly": true, "relation": "res.company", "required": true, "store": true, "string": "Company", "type": "many2one"})
     );
     assert_eq!(all["amount_total"]["type"], json!("monetary")); // a float field before Odoo 18
     assert_eq!(all["lines"]["type"], json!("one2many"));
-    assert_eq!(all["write_date"], json!({"readonly": true, "required": false, "store": true, "string": "Last Updated on", "type": "datetime"}));
-    let few = ok(s.addr, "res.partner", "fields_get", json!([["x_region_code", "name"]]), json!({"attributes": ["type"]}));
+    assert_eq!(
+        all["write_date"],
+        json!({"readonly": true, "required": false, "store": true, "string": "Last Updated on", "type": "datetime"})
+    );
+    let few =
+        ok(s.addr, "res.partner", "fields_get", json!([["x_region_code", "name"]]), json!({"attributes": ["type"]}));
     assert_eq!(few, json!({"name": {"type": "char"}, "x_region_code": {"type": "selection"}}));
     let full = ok(s.addr, "pos.order", "fields_get", json!([]), json!({}));
     assert!(full["state"]["selection"].as_array().unwrap().contains(&json!(["done", "Posted"])));
@@ -202,7 +216,8 @@ fn each_version_profile_has_its_own_fields() {
     let has = |fields: &Value, name: &str| fields.get(name).is_some();
     for version in [16u32, 17, 18, 19] {
         let s = start(Config { version, ..config(300) });
-        let product = ok(s.addr, "product.product", "fields_get", json!([]), json!({"attributes": ["type", "selection"]}));
+        let product =
+            ok(s.addr, "product.product", "fields_get", json!([]), json!({"attributes": ["type", "selection"]}));
         let partner = ok(s.addr, "res.partner", "fields_get", json!([]), json!({"attributes": ["type"]}));
         let order = ok(s.addr, "pos.order", "fields_get", json!([]), json!({"attributes": ["type", "selection"]}));
         assert_eq!(has(&product, "detailed_type"), version <= 17, "{version}: detailed_type");
@@ -210,7 +225,8 @@ fn each_version_profile_has_its_own_fields() {
         assert_eq!(has(&partner, "mobile"), version <= 18, "{version}: mobile");
         assert_eq!(has(&order, "uuid"), version >= 18, "{version}: uuid");
         assert_eq!(order["amount_total"]["type"], json!(if version >= 18 { "monetary" } else { "float" }), "{version}");
-        let states: Vec<&str> = order["state"]["selection"].as_array().unwrap().iter().map(|p| p[0].as_str().unwrap()).collect();
+        let states: Vec<&str> =
+            order["state"]["selection"].as_array().unwrap().iter().map(|p| p[0].as_str().unwrap()).collect();
         assert_eq!(states.contains(&"invoiced"), version <= 18, "{version}: {states:?}");
         // The data follows: storable goods are type "product" before 18, is_storable after.
         let storable = if version <= 17 {
