@@ -4,8 +4,15 @@
 -- the checkpoints and run logs of the reference design, the secret store, and one bronze table
 -- per model. Everything is created from sync_models so that adding a model is adding a row.
 
+-- Odoo field names are identifiers (letters, digits, underscores): a list element such as
+-- 'a,b' or 'name desc' would reach Odoo as something else than one field.
+CREATE FUNCTION scout.are_field_names(names text[]) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce(bool_and(f ~ '^[A-Za-z_][A-Za-z0-9_]*$'), true) FROM unnest(names) AS f $$;
+
 -- Which Odoo models are synced, in which order, and which fields are asked for.
--- Asking only for the fields we need is several times faster than fields: [] (odoo-facts.md).
+-- Asking only for the fields we need is several times faster than fields: [] (docs/odoo-facts.md).
 CREATE TABLE scout.sync_models (
     model           text PRIMARY KEY,
     bronze_table    text NOT NULL UNIQUE CHECK (bronze_table ~ '^bronze_[a-z0-9_]+$'),
@@ -18,6 +25,8 @@ CREATE TABLE scout.sync_models (
     optional_fields text[] NOT NULL DEFAULT '{}',
     -- Your own extra fields (x_loyalty_tier, ...): asked for if they exist, like optional ones.
     extra_fields    text[] NOT NULL DEFAULT '{}',
+    CONSTRAINT fields_are_odoo_field_names
+      CHECK (scout.are_field_names(fields) AND scout.are_field_names(optional_fields) AND scout.are_field_names(extra_fields)),
     enabled         boolean NOT NULL DEFAULT true,
     -- The silver table derived from this model's bronze (set by sql/20_silver.sql; NULL: bronze only).
     silver_table    text CHECK (silver_table ~ '^[a-z_]+$')
@@ -64,6 +73,10 @@ CREATE TABLE scout.sync_checkpoints (
     window_start    timestamptz,                   -- L of the unfinished window (NULL: no lower bound)
     window_end      timestamptz,                   -- U of the unfinished window (NULL: none open)
     window_full     boolean NOT NULL DEFAULT false, -- the unfinished window belongs to a full sync
+    -- Which records a window selects (odoo_sync.company_ids, extra_fields) as of the last
+    -- completed window: when it changes, the next run re-reads every record, so that records
+    -- the old selection left out (or read without a new field) are not stranded.
+    selection       text,
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE scout.sync_checkpoints IS

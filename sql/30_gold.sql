@@ -17,31 +17,13 @@
 --   * multi-company: every order keeps its Odoo company (company_id); gold_daily_sales carries
 --     it, and gold_company_daily_sales sums each company's stores per business day;
 --   * the business day and hour are in the store's time zone: the store's tz from Odoo when
---     known (scout.stores.timezone), else the odoo_sync.timezone setting, else UTC. The setting
---     is read when the views are refreshed.
+--     known (scout.stores.timezone), else the odoo_sync.timezone setting (superuser-only), else
+--     UTC. The setting is read when the views are refreshed.
 
--- The time zone of business days when Odoo gives none for a store: odoo_sync.timezone, or UTC
--- when it is not set (empty).
-CREATE FUNCTION scout.business_timezone() RETURNS text
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    tz text := nullif(btrim(current_setting('odoo_sync.timezone', true)), '');
-BEGIN
-    IF tz IS NULL THEN
-        RETURN 'UTC';
-    END IF;
-    -- The setting is validated when set; check again because a wrong zone would silently move
-    -- revenue between days: a wrong figure is worse than an error.
-    IF scout.known_timezone(tz) IS NULL THEN
-        RAISE EXCEPTION 'odoo_sync: odoo_sync.timezone = "%" is not a time zone PostgreSQL knows', tz
-              USING ERRCODE = 'invalid_parameter_value',
-                    HINT = 'Use a name from pg_timezone_names, e.g. Asia/Manila.';
-    END IF;
-    RETURN tz;
-END;
-$$;
+-- scout.business_timezone(): the time zone of business days when Odoo gives none for a store,
+-- odoo_sync.timezone or UTC, is a C function (src/api.rs): calling it loads the library, so a
+-- value that a role SET as a placeholder in a session without the library is discarded and
+-- never moves everyone's business days.
 
 -- The orders that count, with their store's business day and hour. The fallback time zone is an
 -- uncorrelated scalar subquery: evaluated once per query, not per row.

@@ -18,19 +18,25 @@ DECLARE
   err_msg text;
   err_detail text;
   err_hint text;
+  fetched bigint := 0;
+  inserted bigint := 0;
+  updated bigint := 0;
+  unchanged bigint := 0;
+  started timestamptz := clock_timestamp();
 BEGIN
   LOOP
     BEGIN
-      r := scout.odoo_sync_step(model, "full", run, pages_per_commit, 'procedure');
+      r := scout.odoo_sync_step(model, "full", run, pages_per_commit);
     EXCEPTION WHEN OTHERS THEN
       GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_msg = MESSAGE_TEXT,
                               err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT;
     END;
     IF err_state IS NOT NULL THEN
       -- The failed page was rolled back; what was committed before it stays. Record the
-      -- failure in its own transaction so that it survives, then raise it unchanged.
+      -- failure (the step remembered it: model, run, SQLSTATE and text are not ours to choose)
+      -- in its own transaction so that it survives, then raise it unchanged.
       BEGIN
-        PERFORM scout.odoo_sync_record_failure(model, run, err_msg, 'procedure', err_state);
+        PERFORM scout.odoo_sync_record_failure();
       EXCEPTION WHEN OTHERS THEN
         -- Never let the bookkeeping hide the real error.
         RAISE WARNING 'odoo_sync: could not record the failure: %', SQLERRM;
@@ -40,10 +46,15 @@ BEGIN
                             DETAIL = coalesce(err_detail, ''), HINT = coalesce(err_hint, '');
     END IF;
     run := r.run_id;
+    fetched := fetched + r.fetched;
+    inserted := inserted + r.inserted;
+    updated := updated + r.updated;
+    unchanged := unchanged + r.unchanged;
     COMMIT;
     EXIT WHEN r.status IS DISTINCT FROM 'in_progress';
   END LOOP;
+  -- The whole run's figures, not its last step's.
   RAISE NOTICE 'odoo_sync: % %: % fetched, % inserted, % updated, % unchanged in %',
-    model, r.status, r.fetched, r.inserted, r.updated, r.unchanged, r.duration;
+    model, r.status, fetched, inserted, updated, unchanged, clock_timestamp() - started;
 END
 $$;

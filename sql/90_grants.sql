@@ -6,30 +6,69 @@
 --   GRANT EXECUTE ON FUNCTION scout.odoo_sync(text, boolean, boolean), scout.odoo_sync_all(boolean) TO etl;
 --   -- and for long loads (the procedure calls the two functions):
 --   GRANT EXECUTE ON PROCEDURE scout.odoo_sync_run(text, boolean, integer) TO etl;
---   GRANT EXECUTE ON FUNCTION scout.odoo_sync_step(text, boolean, bigint, integer, text),
---                             scout.odoo_sync_record_failure(text, bigint, text, text, text) TO etl;
+--   GRANT EXECUTE ON FUNCTION scout.odoo_sync_step(text, boolean, bigint, integer),
+--                             scout.odoo_sync_record_failure() TO etl;
 -- The sync functions run as the extension owner (SECURITY DEFINER) so that they can read the
 -- secret, which the calling role itself cannot.
 
 -- Stores the Odoo password and/or API key (an API key is used when both are set).
--- Superuser only. Avoid logging the call: run it from psql with log_statement off (the default).
-CREATE FUNCTION scout.odoo_set_secret(password text DEFAULT NULL, api_key text DEFAULT NULL)
-RETURNS void LANGUAGE sql VOLATILE
+-- Superuser only. The values given as literals travel in the SQL text: a server with
+-- log_statement = 'all' logs them, an error logs the statement, and pg_monitor members read it
+-- in pg_stat_activity while the session is idle. Ways that keep them out of SQL text:
+--   SELECT scout.odoo_set_secret(file => '/etc/odoo_sync/secret');   -- a file of the server's
+--       (lines "password = ..." and/or "api_key = ..."; readable by the server's user only)
+--   odoo-sync-set-secret (crates/set-secret): reads the value from standard input and sends it
+--       as a bound parameter, with its own session's statement logging off;
+--   the server's environment: ODOO_API_KEY / ODOO_PASSWORD.
+CREATE FUNCTION scout.odoo_set_secret(password text DEFAULT NULL, api_key text DEFAULT NULL, file text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  line text;
+  k text;
+  n int := 0;
+BEGIN
+  IF file IS NOT NULL THEN
+    IF password IS NOT NULL OR api_key IS NOT NULL THEN
+      RAISE EXCEPTION 'odoo_sync: pass either file or password/api_key, not both'
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Errors name the file and the line number, never a line's content.
+    FOR line IN SELECT btrim(l, E' \t\r') FROM regexp_split_to_table(pg_read_file(file), E'\n') AS l LOOP
+      n := n + 1;
+      CONTINUE WHEN line = '' OR line LIKE '#%';
+      k := btrim(split_part(line, '=', 1));
+      IF strpos(line, '=') = 0 OR k NOT IN ('password', 'api_key') THEN
+        RAISE EXCEPTION 'odoo_sync: line % of % is not "password = ..." or "api_key = ..."', n, file
+          USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'One setting per line; blank lines and lines starting with # are ignored.';
+      END IF;
+      IF k = 'password' THEN
+        password := btrim(substr(line, strpos(line, '=') + 1));
+      ELSE
+        api_key := btrim(substr(line, strpos(line, '=') + 1));
+      END IF;
+    END LOOP;
+    IF password IS NULL AND api_key IS NULL THEN
+      RAISE EXCEPTION 'odoo_sync: % sets neither password nor api_key', file
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END IF;
   INSERT INTO scout.sync_secret (id, password, api_key, updated_at)
   VALUES (1, password, api_key, now())
   ON CONFLICT (id) DO UPDATE SET password = EXCLUDED.password, api_key = EXCLUDED.api_key, updated_at = now();
+END
 $$;
 
 ALTER FUNCTION scout.odoo_sync(text, boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION scout.odoo_sync_all(boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION scout.odoo_sync_step(text, boolean, bigint, integer, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION scout.odoo_sync_record_failure(text, bigint, text, text, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION scout.odoo_sync_step(text, boolean, bigint, integer) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION scout.odoo_sync_record_failure() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 REVOKE ALL ON FUNCTION scout.odoo_sync(text, boolean, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout.odoo_sync_all(boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION scout.odoo_set_secret(text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION scout.odoo_sync_step(text, boolean, bigint, integer, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION scout.odoo_sync_record_failure(text, bigint, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.odoo_set_secret(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.odoo_sync_step(text, boolean, bigint, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.odoo_sync_record_failure() FROM PUBLIC;
 REVOKE ALL ON PROCEDURE scout.odoo_sync_run(text, boolean, integer) FROM PUBLIC;

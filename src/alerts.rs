@@ -1,24 +1,32 @@
 //! Failure alerts to a Slack-compatible webhook (`{"text": ...}`): one when a model starts
 //! failing, one when it recovers; never one per retry or per run. The transition is read from
 //! the checkpoint's status, which the failure and success paths update.
-//! Alerts carry the (redacted) error message, never settings or secrets. A webhook that
-//! fails is reported as a WARNING and never fails the sync.
+//!
+//! An alert is sent only once the transaction that recorded its transition commits (a
+//! transaction callback), never from inside it: a rolled-back run's transition never happened,
+//! so `BEGIN; SELECT scout.odoo_sync(...); ROLLBACK;` sends nothing. Alerts carry the (redacted)
+//! error message, never settings or secrets. A webhook that fails is reported as a WARNING and
+//! never fails the sync.
+//!
+//! This module knows nothing of the engine: the engine tells it about transitions.
 
 use crate::errors::redact;
 use crate::settings;
-use crate::sync::RunSummary;
 use pgrx::prelude::*;
+use pgrx::{register_xact_callback, PgXactCallbackEvent};
 use std::time::Duration;
 
-pub fn on_success(summary: &RunSummary) {
-    if summary.status == "success" && summary.previous_status.as_deref() == Some("failed") {
-        send(&format!("odoo_sync on database {}: {} recovered; it syncs again.", database(), summary.model));
+/// A model that had been failing synced successfully.
+pub fn recovered(model: &str, previous_status: Option<&str>) {
+    if previous_status == Some("failed") {
+        after_commit(format!("odoo_sync on database {}: {model} recovered; it syncs again.", database()));
     }
 }
 
-pub fn on_failure(model: &str, previous_status: Option<&str>, message: &str) {
+/// A model's run failed; alerts when it was not failing already.
+pub fn failing(model: &str, previous_status: Option<&str>, message: &str) {
     if previous_status != Some("failed") {
-        send(&format!("odoo_sync on database {}: {model} started failing: {message}", database()));
+        after_commit(format!("odoo_sync on database {}: {model} started failing: {message}", database()));
     }
 }
 
@@ -26,12 +34,19 @@ fn database() -> String {
     Spi::get_one::<String>("SELECT current_database()::text").ok().flatten().unwrap_or_default()
 }
 
-fn send(text: &str) {
+/// Sends `text` when the current transaction commits; drops it if it aborts.
+fn after_commit(text: String) {
     let Some(url) = settings::alert_webhook_url() else { return };
+    let text = redact(&text);
+    register_xact_callback(PgXactCallbackEvent::Commit, move || send(&url, &text));
+}
+
+/// Runs after the commit: makes no PostgreSQL call but the WARNING.
+fn send(url: &str, text: &str) {
     let agent: ureq::Agent =
         ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(5))).max_redirects(0).build().into();
-    let body = serde_json::json!({ "text": redact(text) }).to_string();
-    if let Err(e) = agent.post(&url).header("Content-Type", "application/json").send(body) {
+    let body = serde_json::json!({ "text": text }).to_string();
+    if let Err(e) = agent.post(url).header("Content-Type", "application/json").send(body) {
         pgrx::warning!(
             "odoo_sync: could not send the alert to odoo_sync.alert_webhook_url: {}",
             redact(&e.to_string())

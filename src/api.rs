@@ -1,14 +1,17 @@
 //! The SQL surface. Each function resolves settings, calls the engine, and maps a failure to
 //! one ERROR (errors.rs). Nothing here knows how syncing works.
 
-use crate::alerts;
 use crate::errors::{SyncError, SyncResult};
+use crate::loader::{self, LockWait};
 use crate::models;
-use crate::settings::Settings;
-use crate::sync::{self, session::with_session, RunOptions, RunSummary};
+use crate::settings::{self, Settings};
+use crate::sync::{self, session::with_session, Failure, RunOptions, RunSummary};
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::prelude::*;
+use std::cell::RefCell;
+use std::panic::AssertUnwindSafe;
+use std::time::SystemTime;
 
 /// The composite type scout.sync_result (sql/01_core.sql): one row per model per run.
 const RESULT_TYPE: &str = "scout.sync_result";
@@ -49,7 +52,16 @@ fn required<T>(v: Option<T>, name: &str) -> SyncResult<T> {
 }
 
 fn options(full: bool, dry_run: bool, mode: &'static str) -> RunOptions {
-    RunOptions { full, dry_run, mode, max_pages: None, max_time: None, stop_requested: None, run_id: None }
+    RunOptions {
+        full,
+        dry_run,
+        mode,
+        max_pages: None,
+        max_time: None,
+        stop_requested: None,
+        run_id: None,
+        lock_wait: LockWait::Unbounded,
+    }
 }
 
 fn sync_one(model: Option<&str>, full: Option<bool>, dry_run: Option<bool>) -> SyncResult<RunSummary> {
@@ -58,10 +70,7 @@ fn sync_one(model: Option<&str>, full: Option<bool>, dry_run: Option<bool>) -> S
     let dry_run = required(dry_run, "dry_run")?;
     let spec = models::find(model)?;
     let settings = Settings::current();
-    let summary =
-        with_session(&settings, |odoo| sync::run_model(&spec, options(full, dry_run, "function"), &settings, odoo))?;
-    alerts::on_success(&summary);
-    Ok(summary)
+    with_session(&settings, |odoo| sync::run_and_alert(&spec, options(full, dry_run, "function"), &settings, odoo))
 }
 
 /// Syncs one Odoo model into its bronze table, in the caller's transaction (all or nothing).
@@ -78,11 +87,9 @@ fn sync_all(full: Option<bool>) -> SyncResult<Vec<RunSummary>> {
     let full = required(full, "full")?;
     let settings = Settings::current();
     let specs = models::enabled()?;
-    let all: Vec<RunSummary> = with_session(&settings, |odoo| {
-        specs.iter().map(|spec| sync::run_model(spec, options(full, false, "function"), &settings, odoo)).collect()
-    })?;
-    all.iter().for_each(alerts::on_success);
-    Ok(all)
+    with_session(&settings, |odoo| {
+        specs.iter().map(|spec| sync::run_and_alert(spec, options(full, false, "function"), &settings, odoo)).collect()
+    })
 }
 
 /// Syncs every enabled model in dependency order, in the caller's transaction.
@@ -94,14 +101,7 @@ fn odoo_sync_all(
     SetOfIterator::new(rows)
 }
 
-fn step(
-    model: Option<&str>,
-    full: Option<bool>,
-    run_id: Option<i64>,
-    max_pages: Option<i32>,
-    mode: Option<&str>,
-) -> SyncResult<RunSummary> {
-    let model = required(model, "model")?;
+fn step(model: &str, full: Option<bool>, run_id: Option<i64>, max_pages: Option<i32>) -> SyncResult<RunSummary> {
     let full = required(full, "full")?;
     let max_pages = required(max_pages, "max_pages")?;
     if max_pages < 1 {
@@ -110,81 +110,99 @@ fn step(
             hint: "Pass 1 or more.".into(),
         });
     }
-    let mode = match required(mode, "mode")? {
-        "procedure" => "procedure",
-        "worker" => "worker",
-        other => {
-            return Err(SyncError::InvalidArgument {
-                message: format!(
-                    "mode must be procedure or worker, not \"{}\"",
-                    other.chars().take(40).collect::<String>()
-                ),
-                hint: "This function is the building block of scout.odoo_sync_run().".into(),
-            })
-        }
-    };
     let spec = models::find(model)?;
     let settings = Settings::current();
+    if let Some(id) = run_id {
+        // Only a run that is still going on can be continued: a caller must not rewrite the log
+        // row of another, finished run.
+        if !loader::is_running(id, &sync::checkpoint_id(&settings, &spec.model))? {
+            return Err(SyncError::InvalidArgument {
+                message: format!("run {id} is not a running run of {}", spec.model),
+                hint: "Pass the run_id that the previous step of this run returned, or NULL to start a run.".into(),
+            });
+        }
+    }
     let opts = RunOptions {
         full,
         dry_run: false,
-        mode,
+        mode: "procedure",
         max_pages: Some(max_pages as u32),
         max_time: None,
         stop_requested: None,
         run_id,
+        lock_wait: LockWait::Unbounded,
     };
-    let summary = with_session(&settings, |odoo| sync::run_model(&spec, opts, &settings, odoo))?;
-    alerts::on_success(&summary);
-    Ok(summary)
+    with_session(&settings, |odoo| sync::run_and_alert(&spec, opts, &settings, odoo))
+}
+
+thread_local! {
+    /// The last step of this backend that failed, kept for scout.odoo_sync_record_failure().
+    static FAILED_STEP: RefCell<Option<Failure>> = const { RefCell::new(None) };
 }
 
 /// One committed step of a long run: up to `max_pages` pages, then returns with status
 /// in_progress (call again with the returned run_id after COMMIT) or success.
-/// The building block of scout.odoo_sync_run() and of the background worker.
+/// The building block of scout.odoo_sync_run(). A step that fails (an Odoo error, or any
+/// PostgreSQL ERROR in its SQL) raises it unchanged, and is remembered in this backend so that
+/// the caller can record it with scout.odoo_sync_record_failure() after rolling back.
 #[pg_extern(name = "odoo_sync_step", volatile, parallel_unsafe)]
 fn odoo_sync_step(
     model: Option<&str>,
     full: default!(Option<bool>, false),
     run_id: default!(Option<i64>, "NULL"),
     max_pages: default!(Option<i32>, 1),
-    mode: default!(Option<&str>, "'procedure'"),
 ) -> pgrx::composite_type!('static, "scout.sync_result") {
-    or_report(step(model, full, run_id, max_pages, mode).and_then(to_row))
+    FAILED_STEP.with(|f| f.borrow_mut().take());
+    let model = or_report(required(model, "model"));
+    let started = SystemTime::now();
+    let remember = |e: &SyncError| {
+        FAILED_STEP.with(|f| *f.borrow_mut() = Some(Failure::new(model, run_id, "procedure", started, e)));
+    };
+    // A PostgreSQL ERROR raised in the step's SQL unwinds through here: remember it (pure Rust,
+    // no SQL after the error), then let it go on unchanged.
+    let result = PgTryBuilder::new(AssertUnwindSafe(|| step(model, full, run_id, max_pages)))
+        .catch_others(|caught| {
+            remember(&SyncError::described(&caught));
+            caught.rethrow()
+        })
+        .execute();
+    match result.and_then(to_row) {
+        Ok(row) => row,
+        Err(e) => {
+            remember(&e);
+            e.report()
+        }
+    }
 }
 
-fn record_failure(
-    model: Option<&str>,
-    run_id: Option<i64>,
-    message: Option<&str>,
-    mode: Option<&str>,
-    error_code: Option<&str>,
-) -> SyncResult<()> {
-    let model = required(model, "model")?;
-    let spec = models::find(model)?;
-    let mode = if mode == Some("worker") { "worker" } else { "procedure" };
-    // A SQLSTATE is five digits or upper-case letters; anything else is not recorded as one.
-    let error_code =
-        error_code.filter(|c| c.len() == 5 && c.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()));
-    sync::record_failure(
-        &Settings::current(),
-        &spec.model,
-        run_id,
-        mode,
-        error_code,
-        message.unwrap_or("unknown error"),
-    )
+fn record_failure() -> SyncResult<()> {
+    let failure = FAILED_STEP.with(|f| f.borrow_mut().take()).ok_or_else(|| SyncError::InvalidArgument {
+        message: "no failed step of scout.odoo_sync_step() in this session to record".into(),
+        hint: "scout.odoo_sync_run() calls this after a step failed and was rolled back; there is nothing to call it for otherwise.".into(),
+    })?;
+    let spec = models::find(&failure.model)?;
+    let failure = Failure { model: spec.model.clone(), ..failure };
+    sync::record_failure(&Settings::current(), &failure)
 }
 
-/// Records that a committing run failed, in the caller's (new) transaction: the log row, the
-/// checkpoint's status and error, and an alert when the model just started failing.
+/// Records the failure of this session's last failed step (scout.odoo_sync_step), in the
+/// caller's new transaction: the log row, the checkpoint's status and error, and an alert when
+/// the model just started failing. What is recorded is what really failed here: the caller
+/// chooses neither the model, the run, nor the text.
 #[pg_extern(name = "odoo_sync_record_failure", volatile, parallel_unsafe)]
-fn odoo_sync_record_failure(
-    model: Option<&str>,
-    run_id: Option<i64>,
-    message: Option<&str>,
-    mode: default!(Option<&str>, "'procedure'"),
-    error_code: default!(Option<&str>, "NULL"),
-) {
-    or_report(record_failure(model, run_id, message, mode, error_code))
+fn odoo_sync_record_failure() {
+    or_report(record_failure())
+}
+
+/// The time zone of business days when Odoo gives none for a store (sql/30_gold.sql):
+/// odoo_sync.timezone, or UTC. A C function on purpose: calling it loads the library, which turns
+/// the setting from a placeholder (which any role may SET in a session where the library was not
+/// loaded yet) into the superuser-only setting, discarding such a value: a role allowed to
+/// refresh gold cannot move everyone's business days.
+#[pg_extern(name = "business_timezone", stable, parallel_safe)]
+fn business_timezone() -> String {
+    or_report(
+        settings::business_timezone()
+            .map_err(|detail| SyncError::InvalidSetting { setting: "odoo_sync.timezone", detail }),
+    )
 }

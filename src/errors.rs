@@ -23,7 +23,16 @@ pub enum SyncError {
     /// Odoo answered, but with data that breaks the sync's invariants (records outside the
     /// requested domain, duplicate ids, a record without an id, ...). Never loaded.
     BadData { model: String, detail: String },
-    /// Our own SQL failed; a bug or a damaged schema.
+    /// A PostgreSQL ERROR raised inside an unattended step (a user's trigger, a lock timeout,
+    /// a value PostgreSQL refuses), caught so that the worker records it and goes on. The
+    /// transaction it was raised in is aborted by whoever caught it.
+    Postgres { code: PgSqlErrorCode, message: String, detail: Option<String>, hint: Option<String> },
+    /// A lock that another session holds and an unattended run does not wait for (the silver
+    /// lock held by a user's open transaction): the model is skipped for the round.
+    Busy { model: String, detail: String },
+    /// An SPI call returned an error code, a composite could not be built, or Rust panicked: a
+    /// bug or a damaged schema. (A PostgreSQL ERROR inside SPI does not come back as a value:
+    /// it unwinds, and only a catching caller such as the worker turns it into `Postgres`.)
     Internal(String),
 }
 
@@ -36,6 +45,21 @@ impl From<pgrx::spi::Error> for SyncError {
 }
 
 impl SyncError {
+    /// What PgTryBuilder caught: a PostgreSQL ERROR (ours or PostgreSQL's) keeps its SQLSTATE,
+    /// message, detail and hint; a Rust panic is an internal error.
+    pub fn described(caught: &pgrx::pg_sys::panic::CaughtError) -> SyncError {
+        use pgrx::pg_sys::panic::CaughtError;
+        match caught {
+            CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => SyncError::Postgres {
+                code: r.sql_error_code(),
+                message: r.message().to_owned(),
+                detail: r.detail().map(str::to_owned),
+                hint: r.hint().map(str::to_owned),
+            },
+            CaughtError::RustPanic { ereport, .. } => SyncError::Internal(format!("panic: {}", ereport.message())),
+        }
+    }
+
     pub fn odoo(model: &str, error: OdooError) -> SyncError {
         SyncError::Odoo { model: Some(model.to_owned()), error }
     }
@@ -65,6 +89,8 @@ impl SyncError {
             SyncError::NotConfigured { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             SyncError::InvalidSetting { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
             SyncError::BadData { .. } => ERRCODE_DATA_EXCEPTION,
+            SyncError::Postgres { code, .. } => *code,
+            SyncError::Busy { .. } => ERRCODE_LOCK_NOT_AVAILABLE,
             SyncError::Internal(_) => ERRCODE_INTERNAL_ERROR,
         }
     }
@@ -85,6 +111,8 @@ impl SyncError {
             SyncError::UnknownModel { known, .. } => Some(format!("Known models: {}.", known.join(", "))),
             SyncError::InvalidSetting { detail, .. } => Some(detail.clone()),
             SyncError::BadData { detail, .. } => Some(detail.clone()),
+            SyncError::Postgres { detail, .. } => detail.clone(),
+            SyncError::Busy { detail, .. } => Some(detail.clone()),
             _ => None,
         }
     }
@@ -106,6 +134,8 @@ impl SyncError {
             SyncError::BadData { .. } => Some(
                 "Nothing from this page was loaded. Check the Odoo server (or proxy) at odoo_sync.base_url.".into(),
             ),
+            SyncError::Postgres { hint, .. } => hint.clone(),
+            SyncError::Busy { .. } => Some("The worker tries again next round; end that session's transaction.".into()),
             SyncError::Internal(_) => Some("This is a bug in odoo_sync; please report it with the server log.".into()),
         }
     }
@@ -138,6 +168,10 @@ impl fmt::Display for SyncError {
             }
             SyncError::InvalidSetting { setting, .. } => write!(f, "odoo_sync: invalid value for {setting}"),
             SyncError::BadData { model, .. } => write!(f, "odoo_sync: Odoo sent unusable data for {model}"),
+            SyncError::Postgres { message, .. } => write!(f, "odoo_sync: {message}"),
+            SyncError::Busy { model, .. } => {
+                write!(f, "odoo_sync: {model} skipped: another session holds a lock it needs")
+            }
             SyncError::Internal(m) => write!(f, "odoo_sync: internal error: {m}"),
         }
     }

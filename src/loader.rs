@@ -3,7 +3,8 @@
 //!
 //! Times cross this boundary as Unix seconds (Odoo's clock has whole-second resolution).
 
-use crate::errors::SyncResult;
+use crate::errors::{SyncError, SyncResult};
+use crate::interrupts;
 use crate::models::ModelSpec;
 use pgrx::prelude::*;
 
@@ -25,6 +26,8 @@ pub struct Checkpoint {
     pub high_water: Option<i64>,
     /// An unfinished window left by an interrupted run.
     pub open_window: Option<Window>,
+    /// What the last completed window selected (sync::selection); None before any.
+    pub selection: Option<String>,
 }
 
 /// Both ints of a per-checkpoint advisory lock: a fixed class for odoo_sync, and the id's hash.
@@ -35,6 +38,13 @@ const LOCK_KEY_SQL: &str = "hashtext('odoo_sync'), hashtext($1)";
 pub fn try_lock(checkpoint_id: &str) -> SyncResult<bool> {
     let sql = format!("SELECT pg_try_advisory_xact_lock({LOCK_KEY_SQL})");
     Ok(Spi::get_one_with_args::<bool>(&sql, &[checkpoint_id.into()])?.unwrap_or(false))
+}
+
+/// Whether a run's log row is still running (a step may continue it).
+pub fn is_running(run_id: i64, checkpoint_id: &str) -> SyncResult<bool> {
+    let sql =
+        "SELECT EXISTS (SELECT 1 FROM scout.sync_logs WHERE id = $1 AND checkpoint_id = $2 AND status = 'running')";
+    Ok(Spi::get_one_with_args::<bool>(sql, &[run_id.into(), checkpoint_id.into()])?.unwrap_or(false))
 }
 
 /// The pid holding a model's lock, for the message of a skipped run.
@@ -48,13 +58,14 @@ pub fn read_checkpoint(checkpoint_id: &str) -> SyncResult<Checkpoint> {
     let sql = "SELECT CASE WHEN isfinite(last_sync_at) THEN extract(epoch FROM last_sync_at)::bigint END, \
                       extract(epoch FROM window_start)::bigint, \
                       extract(epoch FROM window_end)::bigint, \
-                      window_full, last_record_id \
+                      window_full, last_record_id, selection \
                FROM scout.sync_checkpoints WHERE id = $1";
     Spi::connect(|client| {
         let rows = client.select(sql, None, &[checkpoint_id.into()])?;
-        let mut cp = Checkpoint { high_water: None, open_window: None };
+        let mut cp = Checkpoint { high_water: None, open_window: None, selection: None };
         if let Some(row) = rows.into_iter().next() {
             cp.high_water = row.get::<i64>(1)?;
+            cp.selection = row.get::<String>(6)?;
             if let Some(end) = row.get::<i64>(3)? {
                 cp.open_window = Some(Window {
                     start: row.get::<i64>(2)?,
@@ -78,20 +89,21 @@ pub fn save_checkpoint(
     high_water: Option<i64>,
     window: Option<&Window>,
     records: i64,
+    selection: Option<&str>,
 ) -> SyncResult<Option<String>> {
     let sql = "WITH old AS (SELECT status FROM scout.sync_checkpoints WHERE id = $1) \
                INSERT INTO scout.sync_checkpoints AS c \
                  (id, model, last_sync_at, last_record_id, window_start, window_end, window_full, \
-                  records_synced, status, error_message, updated_at) \
+                  records_synced, status, error_message, updated_at, selection) \
                VALUES ($1, $2, COALESCE(to_timestamp($3), '-infinity'), $4, to_timestamp($5), to_timestamp($6), \
-                       COALESCE($7, false), $8, CASE WHEN $6 IS NULL THEN 'success' ELSE 'in_progress' END, NULL, now()) \
+                       COALESCE($7, false), $8, CASE WHEN $6 IS NULL THEN 'success' ELSE 'in_progress' END, NULL, now(), $9) \
                ON CONFLICT (id) DO UPDATE SET \
                  last_sync_at = EXCLUDED.last_sync_at, last_record_id = EXCLUDED.last_record_id, \
                  window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end, \
                  window_full = EXCLUDED.window_full, records_synced = c.records_synced + EXCLUDED.records_synced, \
                  status = CASE WHEN EXCLUDED.status = 'in_progress' AND c.status = 'failed' THEN 'failed' ELSE EXCLUDED.status END, \
                  error_message = CASE WHEN EXCLUDED.status = 'success' THEN NULL ELSE c.error_message END, \
-                 updated_at = now() \
+                 updated_at = now(), selection = COALESCE(EXCLUDED.selection, c.selection) \
                RETURNING (SELECT status FROM old)";
     let as_f64 = |v: Option<i64>| v.map(|x| x as f64);
     Ok(Spi::get_one_with_args::<String>(
@@ -105,6 +117,7 @@ pub fn save_checkpoint(
             as_f64(window.map(|w| w.end)).into(),
             window.map(|w| w.full).into(),
             records.into(),
+            selection.into(),
         ],
     )?)
 }
@@ -171,15 +184,49 @@ pub fn mark_deleted(spec: &ModelSpec, odoo_ids: &[i64], run_id: Option<i64>) -> 
 /// sessions syncing different models would update the same silver rows in different orders
 /// and deadlock. One transaction-level lock serialises silver writes instead: a session waits
 /// (cancellably) for another's transaction to end, and never holds half of what it needs.
-fn lock_silver() -> SyncResult<()> {
-    Spi::run("SELECT pg_advisory_xact_lock(hashtext('odoo_sync'), hashtext('silver'))")?;
-    Ok(())
+fn lock_silver(model: &str, wait: LockWait) -> SyncResult<()> {
+    const KEY: &str = "hashtext('odoo_sync'), hashtext('silver')";
+    let LockWait::AtMost(limit) = wait else {
+        Spi::run(&format!("SELECT pg_advisory_xact_lock({KEY})"))?;
+        return Ok(());
+    };
+    // Unattended: try, and wait between tries on the latch (SIGTERM sets it), so that a session
+    // idle in its transaction cannot hold the worker, and a shutdown is never stuck behind it.
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if Spi::get_one::<bool>(&format!("SELECT pg_try_advisory_xact_lock({KEY})"))?.unwrap_or(false) {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline || interrupts::stop_requested() {
+            let holder = Spi::get_one::<String>(
+                "SELECT string_agg(format('pid %s (%s, %s)', a.pid, a.usename, a.state), ', ') \
+                 FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted \
+                   AND l.classid = hashtext('odoo_sync')::oid AND l.objid = hashtext('silver')::oid",
+            )?
+            .unwrap_or_else(|| "a session that has since ended".into());
+            return Err(SyncError::Busy {
+                model: model.to_owned(),
+                detail: format!("The silver lock is held by {holder}; waited {} s.", limit.as_secs()),
+            });
+        }
+        pgrx::check_for_interrupts!();
+        interrupts::wait_on_latch(std::time::Duration::from_millis(100));
+    }
+}
+
+/// How long writing silver may wait for another session's silver work.
+#[derive(Clone, Copy, Debug)]
+pub enum LockWait {
+    /// As long as it takes (cancellable): interactive callers see what they wait for.
+    Unbounded,
+    /// At most this long, then SyncError::Busy (the worker).
+    AtMost(std::time::Duration),
 }
 
 /// Tells silver which records Odoo deleted (sql/20_silver.sql).
-pub fn silver_mark_deleted(model: &str, ids: &[i64]) -> SyncResult<()> {
+pub fn silver_mark_deleted(model: &str, ids: &[i64], wait: LockWait) -> SyncResult<()> {
     if !ids.is_empty() {
-        lock_silver()?;
+        lock_silver(model, wait)?;
         Spi::run_with_args("SELECT scout.silver_mark_deleted($1, $2)", &[model.into(), ids.to_vec().into()])?;
     }
     Ok(())
@@ -187,11 +234,11 @@ pub fn silver_mark_deleted(model: &str, ids: &[i64]) -> SyncResult<()> {
 
 /// Derives silver from the bronze rows just changed, in the same transaction (sql/20_silver.sql).
 /// Returns how many rows the data-quality rules quarantined.
-pub fn apply_silver(model: &str, ids: &[i64], run_id: i64) -> SyncResult<i64> {
+pub fn apply_silver(model: &str, ids: &[i64], run_id: i64, wait: LockWait) -> SyncResult<i64> {
     if ids.is_empty() {
         return Ok(0);
     }
-    lock_silver()?;
+    lock_silver(model, wait)?;
     let sql = "SELECT scout.silver_apply($1, $2, $3)";
     Ok(Spi::get_one_with_args::<i64>(sql, &[model.into(), ids.to_vec().into(), run_id.into()])?.unwrap_or(0))
 }
@@ -327,15 +374,19 @@ pub fn record_failure(
     mode: &str,
     error_code: Option<&str>,
     message: &str,
+    started_at_unix: f64,
 ) -> SyncResult<Option<String>> {
-    let run_id = match run_id {
-        Some(id) => id,
-        None => start_log(cp_id, model, false, mode)?,
+    // A run that failed in its first step has no log row (it was rolled back): make one that
+    // starts when that step started.
+    let (run_id, new_row) = match run_id {
+        Some(id) => (id, false),
+        None => (start_log(cp_id, model, false, mode)?, true),
     };
     Spi::run_with_args(
         "UPDATE scout.sync_logs SET status = 'failed', completed_at = clock_timestamp(), \
-           error_count = error_count + 1, error_message = $2, error_code = $3 WHERE id = $1",
-        &[run_id.into(), message.into(), error_code.into()],
+           error_count = error_count + 1, error_message = $2, error_code = $3, \
+           started_at = CASE WHEN $4 THEN to_timestamp($5) ELSE started_at END WHERE id = $1",
+        &[run_id.into(), message.into(), error_code.into(), new_row.into(), started_at_unix.into()],
     )?;
     // A scalar subquery: one row (NULL status) even when the model has no checkpoint yet.
     let previous = Spi::get_one_with_args::<String>(

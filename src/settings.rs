@@ -374,6 +374,21 @@ unsafe extern "C-unwind" fn check_transport(
     }
 }
 
+/// odoo_sync.timezone, or UTC when unset; an error when PostgreSQL does not know the zone (it
+/// is validated when set; checked again because a wrong zone would silently move revenue
+/// between days: a wrong figure is worse than an error).
+pub fn business_timezone() -> Result<String, String> {
+    let Some(tz) = guc_string(&TIMEZONE).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) else {
+        return Ok("UTC".into());
+    };
+    let name = CString::new(tz.as_str()).map_err(|_| "the time zone contains a NUL character".to_string())?;
+    // SAFETY: pg_tzset only reads the name; it returns NULL for an unknown zone.
+    if unsafe { pg_sys::pg_tzset(name.as_ptr()) }.is_null() {
+        return Err(format!("\"{tz}\" is not a time zone PostgreSQL knows (see pg_timezone_names), e.g. Asia/Manila."));
+    }
+    Ok(tz)
+}
+
 pub fn alert_webhook_url() -> Option<String> {
     guc_string(&ALERT_WEBHOOK_URL)
 }

@@ -1,22 +1,32 @@
 //! The background worker (`shared_preload_libraries = 'odoo_sync'`): syncs every enabled model
 //! on `odoo_sync.schedule`, committing after every page by default (checkpoint with the rows), and
-//! refreshes gold on `odoo_sync.gold_refresh_schedule`.
+//! refreshes gold on `odoo_sync.gold_refresh_schedule`. What it does on each kind of error is
+//! in the README ("The background worker").
 //!
-//! - SIGHUP reloads the settings; a new schedule takes effect at once.
-//! - SIGTERM (pg_terminate_backend, shutdown) stops it between two pages, at most one HTTP
-//!   timeout later; it exits with code 1 so that the postmaster starts it again (after
-//!   RESTART_AFTER) unless the server is shutting down. The next start resumes the open window.
-//! - An Odoo failure is recorded (sync_logs, checkpoint, one alert) and the worker carries on
-//!   with the next model and the next schedule: it never crash-loops on a bad Odoo.
+//! - SIGHUP reloads the settings; a new schedule takes effect at once. At the start of every
+//!   transaction it applies the database's `ALTER DATABASE ... SET odoo_sync.*` values as a new
+//!   session of the database would see them (set and reset ones alike).
+//! - SIGTERM (pg_terminate_backend, shutdown) stops it between two pages, in a retry or backoff
+//!   wait, or in a wait for the silver lock: at most one HTTP timeout later. It exits with code 1
+//!   so that the postmaster starts it again (after RESTART_AFTER) unless the server is shutting
+//!   down. The next start resumes the open window.
+//! - Any failure of a step, an Odoo failure or a PostgreSQL ERROR alike (a user's trigger, a
+//!   lock timeout, a value PostgreSQL refuses), rolls the step back and is recorded (sync_logs,
+//!   checkpoint, one alert); the worker goes on with the next model, and the failing model is
+//!   retried with an exponential backoff. Only FATAL or a crash restarts the process.
 
 use crate::errors::{SyncError, SyncResult};
-use crate::sync::{self, session::with_session, RunOptions};
-use crate::{alerts, models, settings};
+use crate::interrupts;
+use crate::loader::LockWait;
+use crate::sync::{self, session::with_session, Failure, RunOptions};
+use crate::{models, settings};
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use schedule::Schedule;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const RESTART_AFTER: Duration = Duration::from_secs(5);
 
@@ -25,6 +35,15 @@ const RESTART_AFTER: Duration = Duration::from_secs(5);
 /// between two pages whatever the count. bench/worker_step.sh compares step sizes: with silver
 /// on, 50 pages per transaction measured no faster than 1 (within the run-to-run noise).
 const STEP_TIME: Duration = Duration::from_secs(1);
+
+/// How long the worker waits for the silver lock that another session holds (a user's
+/// transaction left open), before it skips the model for this round.
+const SILVER_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// A model that keeps failing is retried after 5 s, 10 s, 20 s, ... at most every 10 minutes,
+/// and at once after a success.
+const BACKOFF_FIRST: Duration = Duration::from_secs(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(600);
 
 /// Set in the postmaster when the library is preloaded; backends inherit it through fork.
 static PRELOADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -44,57 +63,159 @@ fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-fn stopping() -> bool {
-    // SAFETY: a flag set by the SIGTERM handler; read-only here.
-    unsafe { std::ptr::read_volatile(&raw const pg_sys::ShutdownRequestPending) != 0 }
-}
-
-/// Runs `f` in its own transaction: committed if it returns Ok, rolled back if it returns Err.
+/// Runs `f` in its own transaction: committed if it returns Ok, rolled back if it returns Err
+/// or raises a PostgreSQL ERROR, which comes back as `SyncError::Postgres` instead of ending
+/// the process. (A PostgreSQL ERROR unwinds as a Rust panic through pgrx; PgTryBuilder catches
+/// it after pgrx has copied and flushed the error state; AbortCurrentTransaction then releases
+/// what the transaction held, as PostgreSQL's own error recovery does.) The commit itself may
+/// fail too (a deferred trigger): that is caught the same way.
 fn in_transaction<T>(f: impl FnOnce() -> SyncResult<T>) -> SyncResult<T> {
+    fn catching<T>(f: impl FnOnce() -> SyncResult<T>) -> SyncResult<T> {
+        PgTryBuilder::new(AssertUnwindSafe(f)).catch_others(|caught| Err(SyncError::described(&caught))).execute()
+    }
+    // SAFETY: the worker's main thread, outside any transaction (each call ends the one it starts).
     unsafe {
         pg_sys::SetCurrentStatementStartTimestamp();
         pg_sys::StartTransactionCommand();
         pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
     }
-    let result = f();
-    unsafe {
-        pg_sys::PopActiveSnapshot();
-        if result.is_ok() {
-            pg_sys::CommitTransactionCommand();
-        } else {
-            pg_sys::AbortCurrentTransaction();
-        }
+    let result = catching(f).and_then(|value| {
+        catching(|| {
+            // SAFETY: the snapshot pushed above is still the active one when `f` returned Ok.
+            unsafe {
+                pg_sys::PopActiveSnapshot();
+                pg_sys::CommitTransactionCommand();
+            }
+            Ok(())
+        })
+        .map(|()| value)
+    });
+    if result.is_err() {
+        // SAFETY: aborting cleans up whatever state the transaction is in (snapshots, SPI,
+        // locks, memory), as after an ERROR at top level.
+        unsafe { pg_sys::AbortCurrentTransaction() };
     }
     result
 }
 
+/// The odoo_sync.* values of postgresql.conf (and ALTER SYSTEM), as the server reads its files:
+/// what a setting falls back to when the database has none. Read at start and on SIGHUP.
+fn file_settings() -> SyncResult<Vec<(String, String)>> {
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT DISTINCT ON (name) name, setting FROM pg_file_settings \
+                 WHERE name LIKE 'odoo\\_sync.%' AND error IS NULL AND setting IS NOT NULL ORDER BY name, seqno DESC",
+                None,
+                &[],
+            )?
+            .map(|row| Ok((row.get(1)?.unwrap_or_default(), row.get(2)?.unwrap_or_default())))
+            .collect()
+    })
+}
+
 /// Applies the database's `ALTER DATABASE ... SET odoo_sync.*` values for this transaction, so
-/// that the worker follows changes made after it connected (PostgreSQL applies them only at
-/// connection time).
-fn apply_database_settings() -> SyncResult<()> {
-    Spi::run(
-        "SELECT set_config(split_part(c, '=', 1), substr(c, strpos(c, '=') + 1), true) \
-         FROM pg_db_role_setting s, unnest(s.setconfig) AS c \
-         WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-           AND s.setrole = 0 AND c LIKE 'odoo\\_sync.%' AND c NOT LIKE 'odoo\\_sync.database=%'",
-    )?;
+/// that the worker sees what a new session of the database would see now (PostgreSQL applies
+/// them only at connection time): a value set since is applied, and one reset since goes back
+/// to what postgresql.conf (or the built-in default) says. Values the worker cannot apply per
+/// database (postgresql.conf-only settings such as odoo_sync.schedule, unknown names) are
+/// skipped, with one WARNING per value.
+fn apply_database_settings(state: &mut Settled) -> SyncResult<()> {
+    let sql = "WITH db AS ( \
+           SELECT split_part(c, '=', 1) AS name, substr(c, strpos(c, '=') + 1) AS value \
+           FROM pg_db_role_setting s, unnest(s.setconfig) AS c \
+           WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             AND s.setrole = 0 AND c LIKE 'odoo\\_sync.%'), \
+         file AS (SELECT * FROM unnest($1::text[], $2::text[]) AS f(name, setting)) \
+         SELECT g.name, coalesce(db.value, file.setting, g.boot_val, ''), \
+                g.context IN ('user', 'superuser'), db.value IS NOT NULL \
+         FROM pg_settings g LEFT JOIN db USING (name) LEFT JOIN file USING (name) \
+         WHERE g.name LIKE 'odoo\\_sync.%' \
+         UNION ALL \
+         SELECT db.name, db.value, false, true FROM db WHERE NOT EXISTS (SELECT 1 FROM pg_settings g WHERE g.name = db.name)";
+    let names: Vec<String> = state.file.iter().map(|(n, _)| n.clone()).collect();
+    let values: Vec<String> = state.file.iter().map(|(_, v)| v.clone()).collect();
+    let wanted: Vec<(String, String, bool, bool)> = Spi::connect(|client| {
+        client
+            .select(sql, None, &[names.into(), values.into()])?
+            .map(|row| {
+                Ok((
+                    row.get(1)?.unwrap_or_default(),
+                    row.get(2)?.unwrap_or_default(),
+                    row.get(3)?.unwrap_or(false),
+                    row.get(4)?.unwrap_or(false),
+                ))
+            })
+            .collect::<SyncResult<Vec<_>>>()
+    })?;
+    for (name, value, settable, from_database) in wanted {
+        if settable {
+            Spi::run_with_args("SELECT set_config($1, $2, true)", &[name.as_str().into(), value.as_str().into()])?;
+        } else if from_database && state.warned.insert(format!("{name}={value}")) {
+            pgrx::warning!(
+                "odoo_sync worker: ignoring ALTER DATABASE ... SET {name}: it cannot be set per database \
+                 (set it in postgresql.conf; to remove it see the README, \"The background worker\")"
+            );
+        }
+    }
     Ok(())
+}
+
+/// What applying the database's settings needs to remember.
+#[derive(Default)]
+struct Settled {
+    /// postgresql.conf's odoo_sync.* values (file_settings).
+    file: Vec<(String, String)>,
+    /// Values already warned about.
+    warned: HashSet<String>,
 }
 
 fn extension_installed() -> SyncResult<bool> {
     Ok(Spi::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'odoo_sync')")?.unwrap_or(false))
 }
 
+/// What the worker remembers between rounds.
+#[derive(Default)]
+struct State {
+    /// Per failing model: consecutive failures and when it may be tried again.
+    backoff: HashMap<String, (u32, Instant)>,
+    settled: Settled,
+    /// The "not configured" line last logged, so that it is logged once per change.
+    not_configured: Option<String>,
+}
+
+impl State {
+    fn failed(&mut self, model: &str) -> Duration {
+        let (n, _) = self.backoff.get(model).copied().unwrap_or((0, Instant::now()));
+        let wait = BACKOFF_FIRST.saturating_mul(1 << n.min(16)).min(BACKOFF_MAX);
+        self.backoff.insert(model.to_owned(), (n + 1, Instant::now() + wait));
+        wait
+    }
+
+    fn backing_off(&self, model: &str) -> bool {
+        self.backoff.get(model).is_some_and(|(_, until)| Instant::now() < *until)
+    }
+}
+
+/// How a model's turn in a round ended.
+enum Turn {
+    Done,
+    /// Nothing can sync (no base URL, no secret): the rest of the round is skipped too.
+    NotConfigured(String),
+}
+
 /// Syncs one model step by step (odoo_sync.worker_step_pages pages or STEP_TIME, one
-/// transaction each), until its window is done.
-fn sync_model(spec: &models::ModelSpec) {
+/// transaction each), until its window is done, it fails, or the worker is asked to stop.
+fn sync_model(spec: &models::ModelSpec, state: &mut State) -> Turn {
     let mut run_id = None;
     loop {
-        if stopping() {
-            return;
+        if interrupts::stop_requested() {
+            return Turn::Done;
         }
+        let started = SystemTime::now();
+        let settled = &mut state.settled;
         let step = in_transaction(|| {
-            apply_database_settings()?;
+            apply_database_settings(settled)?;
             let s = settings::Settings::current();
             let opts = RunOptions {
                 full: false,
@@ -102,49 +223,54 @@ fn sync_model(spec: &models::ModelSpec) {
                 mode: "worker",
                 max_pages: Some(settings::WORKER_STEP_PAGES.get().max(1) as u32),
                 max_time: Some(STEP_TIME),
-                stop_requested: Some(stopping),
+                stop_requested: Some(interrupts::stop_requested),
                 run_id,
+                lock_wait: LockWait::AtMost(SILVER_LOCK_WAIT),
             };
-            let summary = with_session(&s, |odoo| sync::run_model(spec, opts, &s, odoo))?;
-            alerts::on_success(&summary);
-            Ok(summary)
+            with_session(&s, |odoo| sync::run_and_alert(spec, opts, &s, odoo))
         });
         match step {
             Ok(summary) => {
                 run_id = summary.run_id;
                 if summary.status != "in_progress" {
-                    return;
+                    state.backoff.remove(&spec.model);
+                    return Turn::Done;
                 }
             }
+            // Stopped by SIGTERM in a wait: rolled back, and the open window resumes at the
+            // next start. Not a failure of the model.
+            Err(_) if interrupts::stop_requested() => return Turn::Done,
             Err(SyncError::NotConfigured { setting, env }) => {
-                pgrx::log!("odoo_sync worker: {setting} is not set (nor {env}); not syncing");
-                return;
+                return Turn::NotConfigured(format!("{setting} is not set (nor {env}); not syncing"));
+            }
+            Err(SyncError::Busy { model, detail }) => {
+                pgrx::log!("odoo_sync worker: {model} skipped this round: {detail}");
+                return Turn::Done;
             }
             Err(e) => {
-                let message = crate::errors::redact(&e.to_string());
-                pgrx::warning!("{message}");
-                let code = e.sqlstate_text();
+                let failure = Failure::new(&spec.model, run_id, "worker", started, &e);
+                let retry = state.failed(&spec.model);
+                pgrx::warning!(
+                    "{} (SQLSTATE {}; retried in {} s)",
+                    failure.message,
+                    failure.error_code,
+                    retry.as_secs()
+                );
+                let settled = &mut state.settled;
                 let recorded = in_transaction(|| {
-                    apply_database_settings()?;
-                    sync::record_failure(
-                        &settings::Settings::current(),
-                        &spec.model,
-                        run_id,
-                        "worker",
-                        Some(&code),
-                        &message,
-                    )
+                    apply_database_settings(settled)?;
+                    sync::record_failure(&settings::Settings::current(), &failure)
                 });
                 if let Err(e) = recorded {
                     pgrx::warning!("odoo_sync worker: could not record the failure: {e}");
                 }
-                return;
+                return Turn::Done;
             }
         }
     }
 }
 
-fn sync_all_models() {
+fn sync_all_models(state: &mut State) {
     let specs = match in_transaction(|| if extension_installed()? { models::enabled() } else { Ok(Vec::new()) }) {
         Ok(s) => s,
         Err(e) => {
@@ -156,11 +282,31 @@ fn sync_all_models() {
         pgrx::log!("odoo_sync worker: no enabled model (is the extension created in odoo_sync.database?)");
     }
     for spec in &specs {
-        if stopping() {
+        if interrupts::stop_requested() {
             return;
         }
-        sync_model(spec);
+        if state.backing_off(&spec.model) {
+            continue;
+        }
+        match sync_model(spec, state) {
+            Turn::Done => {}
+            Turn::NotConfigured(line) => {
+                if state.not_configured.as_ref() != Some(&line) {
+                    pgrx::log!("odoo_sync worker: {line}");
+                    state.not_configured = Some(line);
+                }
+                return;
+            }
+        }
     }
+    state.not_configured = None;
+}
+
+fn read_file_settings() -> Vec<(String, String)> {
+    in_transaction(file_settings).unwrap_or_else(|e| {
+        pgrx::warning!("odoo_sync worker: cannot read postgresql.conf's odoo_sync settings: {e}");
+        Vec::new()
+    })
 }
 
 fn refresh_gold() {
@@ -215,20 +361,23 @@ pub extern "C-unwind" fn odoo_sync_worker_main(_arg: pg_sys::Datum) {
     BackgroundWorker::connect_worker_to_spi(Some(&db), None);
     pgrx::log!("odoo_sync worker started on database \"{db}\", schedule \"{}\"", settings::sync_schedule());
     let mut plan = Plan::load(now());
-    while !stopping() {
+    let mut state = State::default();
+    state.settled.file = read_file_settings();
+    while !interrupts::stop_requested() {
         BackgroundWorker::wait_latch(Some(plan.sleep_for(now())));
-        if stopping() {
+        if interrupts::stop_requested() {
             break;
         }
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
             plan = Plan::load(now());
+            state.settled.file = read_file_settings();
             pgrx::log!("odoo_sync worker: settings reloaded, schedule \"{}\"", settings::sync_schedule());
         }
         let t = now();
         if plan.next_sync.is_some_and(|n| t >= n) {
             if settings::WORKER_ENABLED.get() {
-                sync_all_models();
+                sync_all_models(&mut state);
             }
             plan.next_sync = plan.sync.as_ref().and_then(|s| s.next_after(now()));
         }

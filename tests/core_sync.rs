@@ -78,6 +78,91 @@ fn full_sync_of_every_model_equals_the_simulator() {
     assert_all_bronze_matches(&db, &sim);
 }
 
+/// Asserts the window invariant of one logged run: its window ends no earlier than Odoo's clock
+/// at the run's start (`clock_before`, read just before it) less the safety lag and one second.
+fn assert_window_invariant(db: &Db, run_id: i64, clock_before: &str, safety_lag: i64) {
+    let (ok, end): (bool, String) = db
+        .connect()
+        .query_one(
+            "SELECT window_end >= ($2::text::timestamp AT TIME ZONE 'UTC') - make_interval(secs => $3::float8 + 1), window_end::text \
+             FROM scout.sync_logs WHERE id = $1",
+            &[&run_id, &clock_before, &(safety_lag as f64)],
+        )
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert!(
+        ok,
+        "run {run_id}: window_end {end} is more than safety_lag + 1 s behind Odoo's clock {clock_before} at its start"
+    );
+}
+
+#[test]
+fn syncs_in_one_session_see_what_changed_just_before_each_of_them() {
+    // As a psql user does: one backend, sync, change in Odoo, wait past the safety lag, sync
+    // again. Each round's changes arrive with that round's sync, not one round later (the
+    // window must end at Odoo's clock as read by each run, not by the previous run's last call).
+    let sim = Sim::start(SMALL);
+    let db = Cluster::shared().create_db("one_session");
+    db.configure(&sim, &[("odoo_sync.safety_lag", "2")]);
+    let pid = db.session_pid();
+    sync_all(&db, "");
+    for round in 0..5 {
+        let changed = sim.mutate("pos.order", "update", 20);
+        let n = changed["ids"].as_array().unwrap().len() as i64;
+        sim.advance_clock(3.0);
+        let clock = sim.clock();
+        let r = sync(&db, "pos.order", "");
+        // (The look-back re-reads earlier rounds' changes too: those are unchanged.)
+        assert_eq!((r.updated, r.inserted), (n, 0), "round {round}: the changes made before this sync: {r:?}");
+        assert_window_invariant(&db, r.run_id.unwrap(), &clock, 2);
+        // Time passes with nothing changed: still nothing missed, nothing re-read twice over.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert_eq!(db.session_pid(), pid, "all of it in one backend");
+    assert_all_bronze_matches(&db, &sim);
+    assert_silver_matches_bronze(&db);
+}
+
+#[test]
+fn the_procedure_in_one_session_sees_what_changed_just_before_each_call() {
+    let sim = Sim::start(SMALL);
+    let db = Cluster::shared().create_db("one_session_proc");
+    db.configure(&sim, &[("odoo_sync.safety_lag", "2")]);
+    let call = |model: &str| db.session(|c| c.batch_execute(&format!("CALL scout.odoo_sync_run('{model}')")).unwrap());
+    for model in ["pos.config", "pos.session", "pos.payment.method", "pos.order", "pos.order.line", "pos.payment"] {
+        call(model);
+    }
+    for round in 0..4 {
+        let changed = sim.mutate("pos.order", "update", 15);
+        let n = changed["ids"].as_array().unwrap().len() as i64;
+        sim.advance_clock(3.0);
+        let clock = sim.clock();
+        call("pos.order");
+        let (run_id, updated): (i64, i64) = db
+            .connect()
+            .query_one(
+                "SELECT id, updated FROM scout.sync_logs WHERE model = 'pos.order' ORDER BY id DESC LIMIT 1",
+                &[],
+            )
+            .map(|r| (r.get(0), r.get(1)))
+            .unwrap();
+        assert_eq!(updated, n, "round {round}: the procedure's run has this round's changes");
+        assert_window_invariant(&db, run_id, &clock, 2);
+    }
+    assert_bronze_matches(
+        &db,
+        &sim,
+        "pos.order",
+        "bronze_pos_order",
+        &model_fields(&db)
+            .into_iter()
+            .find(|m| m.0 == "pos.order")
+            .map(|m| requested_fields(&sim, &m.0, &m.2, &m.3))
+            .unwrap(),
+    );
+    assert_silver_matches_bronze(&db);
+}
+
 #[test]
 fn the_suite_runs_against_the_odoo_it_was_asked_for() {
     // scripts/test.sh runs this suite once per Odoo profile (ODOO_SYNC_TEST_ODOO): the runs

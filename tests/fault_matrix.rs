@@ -268,7 +268,7 @@ fn idle_worker(db: &Db) {
 
 fn worker_scenario(cluster: &Cluster, kind: &Kind, phase: &(&str, Value, i64)) -> Outcome {
     let label = format!("{} × {} × worker", kind.name, phase.0);
-    let db = Db { cluster, name: WORKER_DB.into() };
+    let db = cluster.existing_db(WORKER_DB);
     let check = || -> Result<(), String> {
         let mut c = db.connect();
         let tables: String = c

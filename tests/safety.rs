@@ -280,11 +280,7 @@ fn concurrent_syncs_of_the_same_and_other_models_do_not_collide() {
     let mut c = db.connect();
     c.batch_execute("ALTER SYSTEM SET odoo_sync.worker_enabled = off").unwrap();
     c.batch_execute("SELECT pg_reload_conf()").unwrap();
-    wait_for(60, "the worker's round to end", || {
-        let running: i64 =
-            db.connect().query_one("SELECT count(*) FROM scout.sync_status WHERE running", &[]).unwrap().get(0);
-        (running == 0).then_some(())
-    });
+    wait_until_worker_idle(&db, 60);
     for r in sync_all(&db, "") {
         assert_eq!(r.status, "success", "{r:?}");
     }

@@ -90,6 +90,69 @@ fn the_worker_syncs_on_its_schedule_and_follows_a_new_schedule() {
 }
 
 #[test]
+fn the_worker_on_a_short_schedule_syncs_each_change_with_its_next_run() {
+    // The worker keeps one backend and one Odoo session for many rounds: each run must read
+    // Odoo's clock itself. A change is in bronze after the first run that starts more than the
+    // safety lag after it, and every run's window ends within safety_lag + 1 s of Odoo's clock
+    // at its start.
+    let sim = Sim::start(&["--orders", "200", "--seed", "12"]);
+    let cluster = worker_cluster("wk_fresh", "*/3 * * * * *");
+    let db = cluster.create_db_named("wk_fresh");
+    db.configure(&sim, &[("odoo_sync.safety_lag", "1")]);
+    wait_for(60, "the worker's first full round", || (successes(&db, "pos.payment") >= 1).then_some(()));
+    let worker = worker_pid(&db).expect("worker running");
+    let mut c = db.connect();
+    // pos.order first in each round (as when a user syncs only the sales models): its run is the
+    // round's first call to Odoo, so nothing earlier in the round has refreshed any clock.
+    c.batch_execute("UPDATE scout.sync_models SET enabled = model IN ('pos.order', 'pos.order.line', 'pos.payment')")
+        .unwrap();
+    for round in 0..4 {
+        let changed = sim.mutate("pos.order", "update", 10);
+        let ids: Vec<i64> = changed["ids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+        let changed_at = sim.clock();
+        // Rows as Odoo has them now, to find in bronze.
+        let expected = sim.execute_raw("pos.order", "read", json!([ids]), json!({"fields": ["id", "write_date"]}));
+        // The first pos.order run that starts more than safety_lag + 1 s after the change (the
+        // HTTP Date that carries Odoo's clock is whole seconds).
+        std::thread::sleep(std::time::Duration::from_millis(2200));
+        let after: i64 = c.query_one("SELECT coalesce(max(id), 0) FROM scout.sync_logs", &[]).unwrap().get(0);
+        let run: i64 = wait_for(30, "the next worker run of pos.order", || {
+            c.query_opt(
+                "SELECT id FROM scout.sync_logs WHERE model = 'pos.order' AND run_mode = 'worker' AND id > $1 \
+                   AND status = 'success' ORDER BY id LIMIT 1",
+                &[&after],
+            )
+            .unwrap()
+            .map(|r| r.get(0))
+        });
+        let missing: i64 = c
+            .query_one(
+                "SELECT count(*) FROM jsonb_array_elements($1::text::jsonb) e \
+                 WHERE NOT EXISTS (SELECT 1 FROM scout.bronze_pos_order b WHERE b.id = (e->>'id')::bigint \
+                                     AND b.payload->>'write_date' = e->>'write_date')",
+                &[&expected],
+            )
+            .unwrap()
+            .get(0);
+        let (updated, window_ok): (i64, bool) = c
+            .query_one(
+                "SELECT updated, window_end > ($2::text::timestamp AT TIME ZONE 'UTC') FROM scout.sync_logs WHERE id = $1",
+                &[&run, &changed_at],
+            )
+            .map(|r| (r.get(0), r.get(1)))
+            .unwrap();
+        assert_eq!(missing, 0, "round {round}: run {run} (updated {updated}) missed changes made before it started");
+        assert!(
+            window_ok,
+            "round {round}: run {run}'s window ends before the change it should have read ({changed_at})"
+        );
+    }
+    assert_eq!(worker_pid(&db), Some(worker), "one worker process throughout");
+    assert_all_bronze_matches(&db, &sim);
+    assert_silver_matches_bronze(&db);
+}
+
+#[test]
 fn a_terminated_worker_comes_back_and_finishes_a_large_first_load() {
     let sim = Sim::start(&["--orders", "6000", "--seed", "9"]);
     let cluster = worker_cluster("wk_kill", "*/2 * * * * *");

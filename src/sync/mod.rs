@@ -6,14 +6,15 @@ mod page;
 mod prefetch;
 pub mod session;
 
+use crate::alerts;
 use crate::errors::{SyncError, SyncResult};
-use crate::loader::{self, Checkpoint, LogUpdate, RunCounts, Window};
+use crate::loader::{self, Checkpoint, LockWait, LogUpdate, RunCounts, Window};
 use crate::models::ModelSpec;
 use crate::settings::Settings;
 use odoo_client::time::format_odoo;
 use serde_json::{json, Value};
 use session::OdooSession;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Clone, Copy, Debug)]
 pub struct RunOptions {
@@ -30,6 +31,8 @@ pub struct RunOptions {
     pub stop_requested: Option<fn() -> bool>,
     /// Continue the log row of an earlier step of the same run.
     pub run_id: Option<i64>,
+    /// How long writing silver may wait for another session's silver work.
+    pub lock_wait: LockWait,
 }
 
 #[derive(Clone, Debug)]
@@ -47,16 +50,41 @@ pub struct RunSummary {
     pub previous_status: Option<String>,
 }
 
-/// The window a run reads: an interrupted one is resumed where it stopped; otherwise
-/// [H - lookback, now - safety lag), or no lower bound for a full or first sync.
-fn plan_window(cp: &Checkpoint, full: bool, odoo_now: i64, s: &Settings) -> Window {
-    if let Some(open) = cp.open_window {
-        if !full || open.full {
-            return open;
-        }
+/// The open window of an interrupted run, if this run should resume it (a full run does not
+/// resume an incremental window).
+fn resumable(cp: &Checkpoint, full: bool) -> Option<Window> {
+    cp.open_window.filter(|open| !full || open.full)
+}
+
+/// A new window on Odoo's clock `odoo_now`, as read by a request of this run (never an earlier
+/// answer: see Client::server_time_since). [H - lookback, now - safety lag), or no lower bound
+/// for a full or first sync. The invariant, for every run: `end >= Odoo's clock at the run's
+/// start - safety_lag - 1 s` (the HTTP Date is whole seconds).
+///
+/// When Odoo's clock is behind the high-water mark H (it was stepped back: NTP, a restored VM),
+/// records written since carry write_dates below H: the window starts at `end - lookback`
+/// instead, the returned warning says so, and the run moves H back to its end (`clock_behind`),
+/// so that the next windows follow Odoo's clock again.
+fn new_window(cp: &Checkpoint, full: bool, odoo_now: i64, s: &Settings) -> PlannedWindow {
+    let end = odoo_now - s.safety_lag;
+    let high_water = if full { None } else { cp.high_water };
+    match high_water {
+        None => PlannedWindow { window: Window { start: None, end, full: true, last_id: 0 }, clock_behind: None },
+        Some(h) if end < h => PlannedWindow {
+            window: Window { start: Some(end - s.lookback), end, full: false, last_id: 0 },
+            clock_behind: Some(h - end),
+        },
+        Some(h) => PlannedWindow {
+            window: Window { start: Some(h - s.lookback), end, full: false, last_id: 0 },
+            clock_behind: None,
+        },
     }
-    let start = if full { None } else { cp.high_water.map(|h| h - s.lookback) };
-    Window { start, end: odoo_now - s.safety_lag, full: start.is_none(), last_id: 0 }
+}
+
+struct PlannedWindow {
+    window: Window,
+    /// Seconds by which Odoo's clock (less the safety lag) was behind the high-water mark.
+    clock_behind: Option<i64>,
 }
 
 /// How a run asks Odoo for records: the context (archived records too; the companies of
@@ -93,36 +121,104 @@ impl Query {
         if let Some(l) = w.start {
             d.push(json!(["write_date", ">=", format_odoo(l)]));
         }
-        d.push(json!(["write_date", "<", format_odoo(w.end)]));
+        // A full window re-reads every record: also those whose write_date is ahead of Odoo's
+        // clock (written while it was wrong). Its end still becomes the high-water mark.
+        if !w.full {
+            d.push(json!(["write_date", "<", format_odoo(w.end)]));
+        }
         if w.last_id > 0 {
             d.push(json!(["id", ">", w.last_id]));
         }
         self.with_filter(d)
     }
 
-    fn ids_above(&self, last: i64) -> Value {
-        self.with_filter(vec![json!(["id", ">", last])])
+    /// Every record above the cursor, of every company the API user may see: the company filter
+    /// narrows what a run reads, never what counts as deleted ("gone from Odoo").
+    fn all_ids_above(last: i64) -> Value {
+        json!([["id", ">", last]])
     }
+
+    /// The context for listing ids: archived records too, and no allowed_company_ids, so that
+    /// Odoo's record rules cover all the user's companies.
+    fn all_companies_context() -> Value {
+        json!({"active_test": false})
+    }
+}
+
+/// Which records a run's windows select, as text kept with the checkpoint: the company filter
+/// and the user's extra fields. (Optional fields appear and disappear with Odoo's modules and
+/// are named in sync_logs.missing_fields; they do not force a re-read.)
+fn selection(s: &Settings, spec: &ModelSpec, has_company: bool) -> String {
+    let companies = if s.company_ids.is_empty() || !has_company {
+        "all".to_owned()
+    } else {
+        s.company_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+    };
+    format!("companies={companies}; extra_fields={}", spec.extra_fields.join(","))
 }
 
 pub fn checkpoint_id(s: &Settings, model: &str) -> String {
     format!("{}:{}", s.checkpoint_key, model)
 }
 
-/// Records that a committing run (procedure, worker) failed, in a transaction of its own: the
-/// log row, the checkpoint's status and error, and an alert when the model just started failing.
-pub fn record_failure(
-    s: &Settings,
-    model: &str,
-    run_id: Option<i64>,
-    mode: &str,
-    error_code: Option<&str>,
-    message: &str,
-) -> SyncResult<()> {
-    let message = crate::errors::redact(message);
-    let previous = loader::record_failure(&checkpoint_id(s, model), model, run_id, mode, error_code, &message)?;
-    crate::alerts::on_failure(model, previous.as_deref(), &message);
+/// A failed step of a committing run (procedure, worker), to be recorded in a transaction of
+/// its own once the step's transaction has been rolled back.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub model: String,
+    /// The run's log row when earlier steps committed one; None when it failed in its first.
+    pub run_id: Option<i64>,
+    pub mode: &'static str,
+    pub error_code: String,
+    pub message: String,
+    /// When the failed step started: the log row of a run that failed in its first step shows
+    /// when it really started, not when the failure was recorded.
+    pub started_at: SystemTime,
+}
+
+impl Failure {
+    pub fn new(model: &str, run_id: Option<i64>, mode: &'static str, started_at: SystemTime, e: &SyncError) -> Failure {
+        Failure {
+            model: model.to_owned(),
+            run_id,
+            mode,
+            error_code: e.sqlstate_text(),
+            message: crate::errors::redact(&e.to_string()),
+            started_at,
+        }
+    }
+}
+
+/// Records a failure: the log row, the checkpoint's status and error, and an alert when the
+/// model just started failing (sent once this transaction commits).
+pub fn record_failure(s: &Settings, f: &Failure) -> SyncResult<()> {
+    let started = f.started_at.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let previous = loader::record_failure(
+        &checkpoint_id(s, &f.model),
+        &f.model,
+        f.run_id,
+        f.mode,
+        Some(&f.error_code),
+        &f.message,
+        started,
+    )?;
+    alerts::failing(&f.model, previous.as_deref(), &f.message);
     Ok(())
+}
+
+/// Runs one model (run_model) and tells the alerts about a recovery: the one way every path
+/// (function, procedure step, worker) runs a model.
+pub fn run_and_alert(
+    spec: &ModelSpec,
+    opts: RunOptions,
+    s: &Settings,
+    odoo: &mut OdooSession,
+) -> SyncResult<RunSummary> {
+    let summary = run_model(spec, opts, s, odoo)?;
+    if summary.status == "success" {
+        alerts::recovered(&summary.model, summary.previous_status.as_deref());
+    }
+    Ok(summary)
 }
 
 /// NOTICE lines for a long manual run: rows done of Odoo's count, at most every few seconds.
@@ -163,12 +259,13 @@ impl Progress {
 fn requested_fields(
     spec: &ModelSpec,
     odoo: &mut OdooSession,
+    run_started: Instant,
     summary: &mut RunSummary,
 ) -> SyncResult<(Vec<String>, Vec<String>)> {
     let model = spec.model.as_str();
     let wanted: Vec<String> =
         spec.fields.iter().chain(&spec.optional_fields).chain(&spec.extra_fields).cloned().collect();
-    let (fields, missing) = odoo.existing_fields(model, &wanted)?;
+    let (fields, missing) = odoo.existing_fields(model, &wanted, &spec.extra_fields, run_started)?;
     let missing_extra: Vec<&str> =
         missing.iter().filter(|f| spec.extra_fields.contains(f)).map(String::as_str).collect();
     if !missing_extra.is_empty() {
@@ -196,7 +293,6 @@ const ID_PAGE: u32 = 50_000;
 fn reconcile_deletions(
     spec: &ModelSpec,
     client: &mut odoo_client::Client,
-    q: &Query,
     run_id: Option<i64>,
 ) -> SyncResult<Vec<i64>> {
     let model = spec.model.as_str();
@@ -204,8 +300,9 @@ fn reconcile_deletions(
     loop {
         pgrx::check_for_interrupts!();
         let last = ids.last().copied().unwrap_or(0);
-        let page =
-            client.search_ids(model, &q.ids_above(last), ID_PAGE, &q.context).map_err(|e| SyncError::odoo(model, e))?;
+        let page = client
+            .search_ids(model, &Query::all_ids_above(last), ID_PAGE, &Query::all_companies_context())
+            .map_err(|e| SyncError::odoo(model, e))?;
         if page.iter().any(|id| *id <= last) {
             return Err(SyncError::BadData {
                 model: model.to_owned(),
@@ -267,21 +364,44 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
     }
 
     let cp = loader::read_checkpoint(&cp_id)?;
-    let (fields, missing_fields) = requested_fields(spec, odoo, &mut summary)?;
+    let (fields, missing_fields) = requested_fields(spec, odoo, started, &mut summary)?;
     let shapes = odoo.shapes(model, &fields);
     let query = Query::new(s, fields.iter().any(|f| f == "company_id"));
     let client = odoo.client(model)?;
     let stats_before = client.stats;
-    let odoo_now = client.server_time().ok_or_else(|| {
-        SyncError::odoo(
-            model,
-            odoo_client::OdooError::Protocol {
-                url: "Odoo".into(),
-                detail: "no HTTP Date header: cannot read Odoo's clock".into(),
-            },
-        )
-    })?;
-    let mut window = plan_window(&cp, opts.full, odoo_now, s);
+    // A changed selection (company filter, extra fields) re-reads every record once.
+    let selection = selection(s, spec, fields.iter().any(|f| f == "company_id"));
+    let reselect = !opts.full && cp.high_water.is_some() && cp.selection.as_ref().is_some_and(|old| *old != selection);
+    let full = opts.full || reselect;
+    if reselect {
+        let note = format!(
+            "what a run selects changed since the last completed run ({} -> {selection}): this run re-reads every record",
+            cp.selection.as_deref().unwrap_or_default()
+        );
+        pgrx::notice!("odoo_sync: {model}: {note}");
+        summary.message = Some(note);
+    }
+    let planned = match resumable(&cp, full) {
+        Some(window) => PlannedWindow { window, clock_behind: None },
+        None => {
+            let odoo_now = client.server_time_since(started).map_err(|e| SyncError::odoo(model, e))?;
+            new_window(&cp, full, odoo_now, s)
+        }
+    };
+    let mut window = planned.window;
+    if let (Some(behind), Some(h)) = (planned.clock_behind, cp.high_water) {
+        let note = format!(
+            "Odoo's clock is {behind} s behind this model's high-water mark {} (was it set back?): \
+             read from {} on, and the high-water mark follows Odoo's clock again",
+            format_odoo(h),
+            window.start.map(format_odoo).unwrap_or_default()
+        );
+        pgrx::warning!("odoo_sync: {model}: {note}");
+        summary.message = Some(match summary.message.take() {
+            Some(m) => format!("{m}; {note}"),
+            None => note,
+        });
+    }
     let run_id = match (opts.dry_run, opts.run_id) {
         (true, _) => None,
         (false, Some(id)) => Some(id),
@@ -344,7 +464,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
                     match run_id {
                         Some(id) => {
                             let pc = loader::upsert_bronze(spec, &page, id)?;
-                            *rejected += loader::apply_silver(model, &pc.changed, id)?;
+                            *rejected += loader::apply_silver(model, &pc.changed, id, opts.lock_wait)?;
                             Ok(pc)
                         }
                         None => loader::preview_bronze(spec, &page),
@@ -371,24 +491,29 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
         }
         if info.len < batch {
             // The window is exhausted: the high-water mark moves to its end, never backwards.
-            let h = Some(cp.high_water.map_or(window.end, |h| h.max(window.end)));
+            // (Only a run that found Odoo's clock behind it moves it back, to that clock.)
+            let h = match (cp.high_water, planned.clock_behind) {
+                (Some(h), None) => Some(h.max(window.end)),
+                _ => Some(window.end),
+            };
             // Deletes are found by comparing ids, after a full window of a model that had
             // been synced before (a first load has nothing to compare against).
             if window.full && cp.high_water.is_some() {
-                let deleted = reconcile_deletions(spec, client, &query, run_id)?;
+                let deleted = reconcile_deletions(spec, client, run_id)?;
                 summary.counts.deleted = deleted.len() as i64;
                 if run_id.is_some() {
-                    loader::silver_mark_deleted(model, &deleted)?;
+                    loader::silver_mark_deleted(model, &deleted, opts.lock_wait)?;
                 }
             }
             if run_id.is_some() {
-                summary.previous_status = loader::save_checkpoint(&cp_id, model, h, None, info.len as i64)?;
+                summary.previous_status =
+                    loader::save_checkpoint(&cp_id, model, h, None, info.len as i64, Some(&selection))?;
             }
             summary.checkpoint = h;
             break;
         }
         if run_id.is_some() {
-            loader::save_checkpoint(&cp_id, model, cp.high_water, Some(&window), info.len as i64)?;
+            loader::save_checkpoint(&cp_id, model, cp.high_water, Some(&window), info.len as i64, None)?;
         }
         if step_over() {
             summary.status = "in_progress";

@@ -46,7 +46,9 @@ pub fn validate(model: &str, page: &str, window: &Window, shapes: &Shapes) -> Sy
             .and_then(|s| parse_odoo(&s))
             .ok_or_else(|| bad(format!("record {id} has write_date {wd_text}, not an Odoo datetime")))?;
         let below = window.start.is_some_and(|l| wd < l);
-        if below || wd >= window.end {
+        // A full window has no upper bound (Query::window).
+        let above = !window.full && wd >= window.end;
+        if below || above {
             return Err(bad(format!(
                 "record {id} has write_date {} outside the requested window [{}, {})",
                 format_odoo(wd),

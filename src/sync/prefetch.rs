@@ -12,9 +12,9 @@
 //!   in turn, as without prefetching. So is a fetch that an interrupt stopped but that did not
 //!   end the call.
 
+use crate::interrupts;
 use odoo_client::{Client, WaitHook};
-use pgrx::pg_sys;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Sets the flag when dropped during a panic (a PostgreSQL ERROR unwinding through `work`).
@@ -25,17 +25,6 @@ impl Drop for AbandonOnUnwind {
         if std::thread::panicking() {
             self.0.store(true, Ordering::Relaxed);
         }
-    }
-}
-
-/// A cancel (pg_cancel_backend, statement_timeout) or terminate is pending: the interrupts
-/// that end the call with an ERROR. Others (a barrier, a memory-context dump) do not stop a fetch.
-fn cancel_or_die_pending() -> bool {
-    // SAFETY: sig_atomic_t flags that signal handlers set; read atomically, never written here.
-    unsafe {
-        let cancel = &*(&raw const pg_sys::QueryCancelPending as *const AtomicI32);
-        let die = &*(&raw const pg_sys::ProcDiePending as *const AtomicI32);
-        cancel.load(Ordering::Relaxed) != 0 || die.load(Ordering::Relaxed) != 0
     }
 }
 
@@ -59,7 +48,8 @@ pub fn alongside<T, F: Send>(
 ) -> (T, Option<F>) {
     let abandon = Arc::new(AtomicBool::new(false));
     let flag = abandon.clone();
-    let thread_hook: WaitHook = Box::new(move || !flag.load(Ordering::Relaxed) && !cancel_or_die_pending());
+    let thread_hook: WaitHook =
+        Box::new(move || !flag.load(Ordering::Relaxed) && !interrupts::stop_or_cancel_pending());
     let own_hook = client.replace_wait_hook(thread_hook);
     let result = std::thread::scope(|scope| {
         let _guard = AbandonOnUnwind(abandon);

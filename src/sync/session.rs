@@ -3,6 +3,7 @@
 //! the client's waits so that pg_cancel_backend and statement_timeout work during retries.
 
 use crate::errors::{SyncError, SyncResult};
+use crate::interrupts;
 use crate::secret;
 use crate::settings::{validate_base_url, Settings};
 use odoo_client::shape::{shapes_of, Shapes};
@@ -16,7 +17,8 @@ use std::time::{Duration, Instant};
 pub struct OdooSession {
     client: Client,
     connected: bool,
-    fields: HashMap<String, BTreeMap<String, FieldInfo>>,
+    /// fields_get per model, and when it was read.
+    fields: HashMap<String, (Instant, BTreeMap<String, FieldInfo>)>,
     /// Hash of everything the session was built from: a change of settings or secret means a
     /// new session.
     fingerprint: u64,
@@ -93,9 +95,12 @@ fn client_config(s: &Settings) -> SyncResult<(ClientConfig, u64)> {
 impl OdooSession {
     fn open(cfg: ClientConfig, fingerprint: u64) -> SyncResult<OdooSession> {
         let mut client = Client::new(cfg).map_err(|error| SyncError::Odoo { model: None, error })?;
+        // Between retries and in backoff sleeps: a cancel or terminate of this backend raises
+        // (check_for_interrupts), and the worker's SIGTERM (a flag, not an interrupt) abandons
+        // the call, so that it stops within one HTTP timeout whatever it was doing.
         client.set_wait_hook(|| {
             pgrx::check_for_interrupts!();
-            true
+            !interrupts::stop_requested()
         });
         Ok(OdooSession { client, connected: false, fields: HashMap::new(), fingerprint, opened: Instant::now() })
     }
@@ -110,13 +115,28 @@ impl OdooSession {
     }
 
     /// Which of `wanted` the server's model has (fields_get, once per model per session).
-    /// Returns (present, missing).
-    pub fn existing_fields(&mut self, model: &str, wanted: &[String]) -> SyncResult<(Vec<String>, Vec<String>)> {
-        if !self.fields.contains_key(model) {
+    /// Returns (present, missing). An answer read before `run_started` that lacks one of
+    /// `required` (whose absence fails the run) is read again: the field may have been created
+    /// in Odoo since (a user adds it, then names it in extra_fields), and a run must not fail on
+    /// an earlier call's answer. Optional fields that appear later are noticed at SESSION_TTL.
+    pub fn existing_fields(
+        &mut self,
+        model: &str,
+        wanted: &[String],
+        required: &[String],
+        run_started: Instant,
+    ) -> SyncResult<(Vec<String>, Vec<String>)> {
+        let lacks_some = |known: &BTreeMap<String, FieldInfo>| required.iter().any(|f| !known.contains_key(f));
+        let stale = match self.fields.get(model) {
+            None => true,
+            Some((read_at, known)) => *read_at < run_started && lacks_some(known),
+        };
+        if stale {
+            let read_at = Instant::now();
             let f = self.client(model)?.fields_get(model).map_err(|e| SyncError::odoo(model, e))?;
-            self.fields.insert(model.to_owned(), f);
+            self.fields.insert(model.to_owned(), (read_at, f));
         }
-        let known = &self.fields[model];
+        let known = &self.fields[model].1;
         let (present, missing): (Vec<String>, Vec<String>) =
             wanted.iter().cloned().partition(|f| f == "id" || known.contains_key(f));
         Ok((present, missing))
@@ -125,6 +145,6 @@ impl OdooSession {
     /// The value shape of each of these fields, from the `fields_get` answer that
     /// `existing_fields` read (id and write_date are checked on their own).
     pub fn shapes(&self, model: &str, fields: &[String]) -> Shapes {
-        self.fields.get(model).map(|known| shapes_of(known, fields)).unwrap_or_default()
+        self.fields.get(model).map(|(_, known)| shapes_of(known, fields)).unwrap_or_default()
     }
 }

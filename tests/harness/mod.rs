@@ -194,6 +194,26 @@ impl Cluster {
         self.pg_ctl_start();
     }
 
+    /// `pg_ctl stop -m fast` (what a service manager does), waiting for it; the cluster stays
+    /// down. Panics if the server does not stop (pg_ctl gives up after 60 s).
+    pub fn stop_fast(&self) {
+        let data = self.dir.join("data");
+        run(as_postgres(&format!("{PG_BIN}/pg_ctl")).args(["-D", &data.to_string_lossy(), "-m", "fast", "-w", "stop"]));
+    }
+
+    /// Adds postgresql.conf lines (later ones win), then stops (fast) and starts the server.
+    pub fn restart_with(&self, conf: &[&str]) {
+        let conf_path = self.dir.join("data").join("postgresql.auto.conf");
+        let mut existing = std::fs::read_to_string(&conf_path).unwrap_or_default();
+        for line in conf {
+            existing.push_str(line);
+            existing.push('\n');
+        }
+        std::fs::write(&conf_path, existing).unwrap();
+        self.stop_fast();
+        self.pg_ctl_start();
+    }
+
     pub fn log_path(&self) -> PathBuf {
         self.dir.join("server.log")
     }
@@ -217,18 +237,53 @@ impl Cluster {
         admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
         let mut c = self.connect(&name);
         c.batch_execute("CREATE EXTENSION odoo_sync").unwrap();
-        Db { cluster: self, name }
+        self.existing_db(&name)
+    }
+
+    /// A handle on a database that already exists.
+    pub fn existing_db(&self, name: &str) -> Db<'_> {
+        Db { cluster: self, name: name.to_owned(), sessions: Mutex::new(std::collections::HashMap::new()) }
     }
 }
 
 pub struct Db<'c> {
     pub cluster: &'c Cluster,
     pub name: String,
+    /// The long-lived backend of each test thread that syncs (see `Db::session`).
+    sessions: Mutex<std::collections::HashMap<std::thread::ThreadId, Client>>,
 }
 
 impl Db<'_> {
     pub fn connect(&self) -> Client {
         self.cluster.connect(&self.name)
+    }
+
+    /// Runs `f` on this thread's long-lived session of the database: `sync()` and `sync_all()`
+    /// go through it, so a test's syncs share one backend, as a psql user's, the procedure's
+    /// and the worker's do (whatever a backend keeps between calls is exercised that way).
+    /// `ODOO_SYNC_TEST_SESSION=per-call` opens a new connection per call instead. A session is
+    /// dropped when the database's settings change (`set`, `configure`): PostgreSQL applies
+    /// `ALTER DATABASE ... SET` at connection time only.
+    pub fn session<T>(&self, f: impl FnOnce(&mut Client) -> T) -> T {
+        if std::env::var("ODOO_SYNC_TEST_SESSION").is_ok_and(|v| v == "per-call") {
+            return f(&mut self.connect());
+        }
+        let id = std::thread::current().id();
+        let mut c =
+            self.sessions.lock().unwrap().remove(&id).filter(|c| !c.is_closed()).unwrap_or_else(|| self.connect());
+        let out = f(&mut c);
+        self.sessions.lock().unwrap().insert(id, c);
+        out
+    }
+
+    /// The backend pid of this thread's long-lived session.
+    pub fn session_pid(&self) -> i32 {
+        self.session(|c| c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0))
+    }
+
+    /// Ends every long-lived session (the next sync connects anew).
+    pub fn reconnect(&self) {
+        self.sessions.lock().unwrap().clear();
     }
 
     /// Points the database's sync at a simulator (database-level settings, as a user would)
@@ -253,12 +308,15 @@ impl Db<'_> {
             Some(key) => c.execute("SELECT scout.odoo_set_secret(api_key => $1)", &[key]).unwrap(),
             None => c.execute("SELECT scout.odoo_set_secret(password => $1)", &[&sim.password]).unwrap(),
         };
+        self.reconnect();
     }
 
+    /// `ALTER DATABASE ... SET`, then new sessions (which is when PostgreSQL applies it).
     pub fn set(&self, setting: &str, value: &str) {
         self.connect()
             .batch_execute(&format!("ALTER DATABASE {} SET {setting} = '{}'", self.name, value.replace('\'', "''")))
             .unwrap();
+        self.reconnect();
     }
 
     pub fn count(&self, table: &str) -> i64 {
@@ -298,18 +356,21 @@ impl Summary {
     }
 }
 
-/// `SELECT ... FROM scout.odoo_sync(model, ...)` on a new connection.
+/// `SELECT ... FROM scout.odoo_sync(model, ...)` in this thread's long-lived session.
 pub fn sync(db: &Db, model: &str, args: &str) -> Summary {
-    let mut c = db.connect();
     let sql = format!("SELECT {SUMMARY_COLUMNS} FROM scout.odoo_sync('{model}'{args})");
-    let row = c.query_one(&sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)));
+    let row = db.session(|c| c.query_one(&sql, &[])).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)));
     Summary::from_row(&row)
 }
 
+/// `SELECT ... FROM scout.odoo_sync_all(...)` in this thread's long-lived session.
 pub fn sync_all(db: &Db, args: &str) -> Vec<Summary> {
-    let mut c = db.connect();
     let sql = format!("SELECT {SUMMARY_COLUMNS} FROM scout.odoo_sync_all({args})");
-    c.query(&sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e))).iter().map(Summary::from_row).collect()
+    db.session(|c| c.query(&sql, &[]))
+        .unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)))
+        .iter()
+        .map(Summary::from_row)
+        .collect()
 }
 
 /// SQLSTATE, message, detail and hint of a database error, for assertions and failure output.
@@ -346,6 +407,26 @@ pub fn wait_for<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) 
         assert!(std::time::Instant::now() < deadline, "timed out after {secs} s waiting for {what}");
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+}
+
+/// Waits until the background worker has had no open transaction for 1.5 s straight (a worker
+/// told to stop syncing finishes its round first; between two models it is idle for only a
+/// moment, which one look could mistake for the round's end).
+pub fn wait_until_worker_idle(db: &Db, secs: u64) {
+    let mut c = db.connect();
+    let mut idle_since: Option<std::time::Instant> = None;
+    wait_for(secs, "the worker to go idle", || {
+        let busy: i64 = c
+            .query_one("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'odoo_sync worker' AND xact_start IS NOT NULL", &[])
+            .unwrap()
+            .get(0);
+        if busy > 0 {
+            idle_since = None;
+            return None;
+        }
+        let since = *idle_since.get_or_insert_with(std::time::Instant::now);
+        (since.elapsed() >= std::time::Duration::from_millis(1500)).then_some(())
+    });
 }
 
 /// Reads one HTTP/1.1 request from a stream and returns its body (Content-Length framed);

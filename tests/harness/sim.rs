@@ -173,6 +173,13 @@ impl Sim {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
+    /// Odoo's clock now, as the simulator's `YYYY-MM-DD HH:MM:SS.ffffff` (UTC).
+    pub fn clock(&self) -> String {
+        let mut resp = self.agent.get(&format!("{}/sim/clock", self.url)).call().expect("GET /sim/clock");
+        let v: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+        v["now"].as_str().expect("now").to_owned()
+    }
+
     pub fn advance_clock(&self, seconds: f64) {
         self.control("/sim/clock/advance", json!({"seconds": seconds}));
     }

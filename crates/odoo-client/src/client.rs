@@ -118,7 +118,8 @@ pub struct Client {
     http: Http,
     transport: Option<Box<dyn Transport + Send>>,
     version: Option<ServerVersion>,
-    server_time: Option<UnixSeconds>,
+    /// Odoo's clock (HTTP `Date`) of the last answer, and when that answer arrived here.
+    server_time: Option<(UnixSeconds, Instant)>,
     wait_hook: WaitHook,
     pub stats: CallStats,
 }
@@ -153,9 +154,31 @@ impl Client {
         std::mem::replace(&mut self.wait_hook, hook)
     }
 
-    /// Odoo's clock as of the last answer (HTTP `Date`, whole seconds).
+    /// Odoo's clock as of the last answer (HTTP `Date`, whole seconds). Possibly old: a
+    /// client kept between calls last heard from Odoo whenever its last call was. To plan
+    /// anything on Odoo's clock use [`Client::server_time_since`].
     pub fn server_time(&self) -> Option<UnixSeconds> {
-        self.server_time
+        self.server_time.map(|(t, _)| t)
+    }
+
+    /// Odoo's clock as read by an answer that arrived after `since`: the last answer's `Date`
+    /// when it is that recent, else a fresh `common.version` call (no login, the cheapest
+    /// request Odoo answers; it also refreshes [`Client::version`]). The result is never
+    /// earlier than Odoo's clock at `since`, less the `Date` header's truncation to a second.
+    pub fn server_time_since(&mut self, since: Instant) -> Result<UnixSeconds, OdooError> {
+        if let Some((t, at)) = self.server_time {
+            if at >= since {
+                return Ok(t);
+            }
+        }
+        self.server_version()?;
+        match self.server_time {
+            Some((t, at)) if at >= since => Ok(t),
+            _ => Err(OdooError::Protocol {
+                url: self.jsonrpc_url(),
+                detail: "the answer has no HTTP Date header: cannot read Odoo's clock".into(),
+            }),
+        }
     }
 
     pub fn version(&self) -> Option<&ServerVersion> {
@@ -213,7 +236,7 @@ impl Client {
 
     fn note_time(&mut self, r: &CallResult) {
         if let Some(t) = r.server_time {
-            self.server_time = Some(t);
+            self.server_time = Some((t, Instant::now()));
         }
         self.stats.bytes += r.raw.as_ref().map(|s| s.len() as u64).unwrap_or(0);
     }

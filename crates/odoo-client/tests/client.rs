@@ -117,6 +117,22 @@ fn reads_a_page_raw_and_odoos_clock() {
 }
 
 #[test]
+fn odoos_clock_for_planning_comes_from_an_answer_after_the_given_instant() {
+    // A client kept between calls (a backend's cached session) must not plan on the Date of
+    // an answer from before the caller's run: server_time_since asks Odoo again (common.version).
+    let (mut c, s) = connected(vec![ok(serde_json::from_str(VERSION).unwrap())]);
+    let before_run = std::time::Instant::now() - Duration::from_secs(1);
+    assert!(c.server_time_since(before_run).is_ok(), "the login's answer is recent enough");
+    assert_eq!(s.requests.lock().unwrap().len(), 2, "no extra call for a recent answer");
+    let run_start = std::time::Instant::now();
+    let t = c.server_time_since(run_start).unwrap();
+    assert_eq!(odoo_client::time::format_odoo(t), "2026-11-25 13:50:36");
+    let reqs = s.requests.lock().unwrap();
+    assert_eq!(reqs.len(), 3, "one fresh call for a run that started after the last answer");
+    assert!(reqs[2].contains(r#""method":"version""#), "{}", reqs[2]);
+}
+
+#[test]
 fn a_false_authenticate_is_auth_failed() {
     let s = serve(vec![ok(serde_json::from_str(VERSION).unwrap()), ok(json!(false))]);
     let e = client(&s.url).connect().unwrap_err();

@@ -74,9 +74,11 @@ impl Schedule {
         let (sec, rest) = match parts.len() {
             5 => ("0", &parts[..]),
             6 => (parts[0], &parts[1..]),
-            n => return Err(ParseError(format!(
+            n => {
+                return Err(ParseError(format!(
                 "\"{text}\" has {n} fields; a cron schedule has 5 (minute hour day month weekday) or 6 (seconds first)"
-            ))),
+            )))
+            }
         };
         let mut weekdays = field(rest[4], "day-of-week", 0, 7)?;
         if weekdays[7] {
