@@ -40,7 +40,7 @@ if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
   say "building the simulator, the raw client and odoo_sync (release)"
   cargo build --release -q -p odoo-sim --bin odoo-sim --example page_all
   (cd bench/rawclient && cargo build --release -q)
-  cargo pgrx install --release --pg-config "$PG_BIN/pg_config" >/dev/null
+  cargo pgrx install -p odoo_sync --release --pg-config "$PG_BIN/pg_config" >/dev/null
 fi
 python3 -c 'import requests, psycopg' 2>/dev/null || {
   say "installing Python dependencies (requests, psycopg[binary])"

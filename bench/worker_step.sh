@@ -17,7 +17,7 @@ SIM_BIN=$PWD/target/release/odoo-sim
 if [ -z "${WORKER_SKIP_BUILD:-}" ]; then
   bash scripts/bootstrap.sh
   cargo build --release -q -p odoo-sim
-  cargo pgrx install --release --pg-config "$PG_BIN/pg_config" >/dev/null
+  cargo pgrx install -p odoo_sync --release --pg-config "$PG_BIN/pg_config" >/dev/null
 fi
 
 WORK=$(mktemp -d /tmp/odoo_sync_worker_bench.XXXXXX)

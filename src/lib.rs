@@ -30,6 +30,7 @@ extension_sql_file!("../sql/90_grants.sql", name = "grants", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     settings::register();
+    // SAFETY: a plain flag of the postmaster's, read on the main thread.
     if unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
         worker::register();
     }

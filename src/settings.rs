@@ -136,6 +136,7 @@ pub fn register() {
         GucFlags::default(),
     );
     // Postmaster context is only allowed while preloading (else FATAL, per guc.c).
+    // SAFETY: a plain flag of the postmaster's, read on the main thread.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         GucRegistry::define_string_guc(
             c"odoo_sync.database",
@@ -270,8 +271,26 @@ pub fn validate_base_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-unsafe fn reject(detail: &str) -> bool {
+/// The body of every check hook: runs a pure validator on the proposed string value, and on
+/// refusal hands PostgreSQL the SQLSTATE and the detail. The one place that touches the hook's
+/// raw arguments.
+///
+/// # Safety
+/// Only call from a GUC check hook, with the `newval` PostgreSQL passed to it.
+unsafe fn check_string(newval: *mut *mut c_char, validate: fn(&str) -> Result<(), String>) -> bool {
+    // SAFETY: PostgreSQL passes a pointer to the proposed value, itself NULL when unset; the
+    // string lives for the duration of the hook.
+    let value = unsafe {
+        if newval.is_null() || (*newval).is_null() {
+            ""
+        } else {
+            CStr::from_ptr(*newval).to_str().unwrap_or("\u{fffd}")
+        }
+    };
+    let Err(detail) = validate(value) else { return true };
     let c = CString::new(detail.replace('\0', " ")).unwrap_or_default();
+    // SAFETY: inside a check hook GUC_check_errcode and GUC_check_errdetail_string are the
+    // documented way to report why (guc.h); pstrdup copies into the current memory context.
     unsafe {
         pg_sys::GUC_check_errcode(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE as i32);
         pg_sys::GUC_check_errdetail_string = pg_sys::pstrdup(c.as_ptr());
@@ -279,42 +298,30 @@ unsafe fn reject(detail: &str) -> bool {
     false
 }
 
-unsafe fn proposed<'a>(newval: *mut *mut c_char) -> &'a str {
-    unsafe {
-        if newval.is_null() || (*newval).is_null() {
-            return "";
+/// A GUC check hook named `$name` that accepts what `$validate` (a pure `fn(&str) ->
+/// Result<(), String>`) accepts.
+macro_rules! check_hook {
+    ($name:ident, $validate:expr) => {
+        #[pg_guard]
+        unsafe extern "C-unwind" fn $name(
+            newval: *mut *mut c_char,
+            _extra: *mut *mut c_void,
+            _source: pg_sys::GucSource::Type,
+        ) -> bool {
+            // SAFETY: PostgreSQL calls this as a check hook, with its own arguments.
+            unsafe { check_string(newval, $validate) }
         }
-        CStr::from_ptr(*newval).to_str().unwrap_or("\u{fffd}")
-    }
+    };
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn check_base_url(
-    newval: *mut *mut c_char,
-    _extra: *mut *mut c_void,
-    _source: pg_sys::GucSource::Type,
-) -> bool {
-    let v = unsafe { proposed(newval) };
-    if v.is_empty() {
-        return true; // unset: fall back to ODOO_BASE_URL
-    }
-    match validate_base_url(v) {
-        Ok(()) => true,
-        Err(d) => unsafe { reject(&d) },
-    }
-}
-
-#[pg_guard]
-unsafe extern "C-unwind" fn check_schedule(
-    newval: *mut *mut c_char,
-    _extra: *mut *mut c_void,
-    _source: pg_sys::GucSource::Type,
-) -> bool {
-    match schedule::Schedule::parse(unsafe { proposed(newval) }) {
-        Ok(_) => true,
-        Err(e) => unsafe { reject(&e.0) },
-    }
-}
+check_hook!(check_base_url, |v| if v.is_empty() { Ok(()) } else { validate_base_url(v) });
+check_hook!(check_schedule, |v| schedule::Schedule::parse(v).map(|_| ()).map_err(|e| e.0));
+check_hook!(check_company_ids, |v| parse_company_ids(v).map(|_| ()));
+check_hook!(check_timezone, |v| if v.is_empty() { Ok(()) } else { known_timezone(v).map(|_| ()) });
+check_hook!(check_transport, |v| match v {
+    "" | "auto" | "jsonrpc" | "json2" => Ok(()),
+    other => Err(format!("\"{other}\" is not one of auto, jsonrpc, json2.")),
+});
 
 /// "1, 3" -> [1, 3]; empty -> [].
 pub fn parse_company_ids(v: &str) -> Result<Vec<i64>, String> {
@@ -329,64 +336,25 @@ pub fn parse_company_ids(v: &str) -> Result<Vec<i64>, String> {
         .collect()
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn check_company_ids(
-    newval: *mut *mut c_char,
-    _extra: *mut *mut c_void,
-    _source: pg_sys::GucSource::Type,
-) -> bool {
-    match parse_company_ids(unsafe { proposed(newval) }) {
-        Ok(_) => true,
-        Err(d) => unsafe { reject(&d) },
-    }
-}
-
-#[pg_guard]
-unsafe extern "C-unwind" fn check_timezone(
-    newval: *mut *mut c_char,
-    _extra: *mut *mut c_void,
-    _source: pg_sys::GucSource::Type,
-) -> bool {
-    let v = unsafe { proposed(newval) };
-    if v.is_empty() {
-        return true;
-    }
-    let name = CString::new(v).unwrap_or_default();
-    // pg_tzset loads PostgreSQL's own zone data: the same names SET TIME ZONE accepts.
+/// The zone if PostgreSQL knows it (pg_tzset loads PostgreSQL's own zone data: the names SET
+/// TIME ZONE accepts).
+fn known_timezone(tz: &str) -> Result<&str, String> {
+    let name = CString::new(tz).map_err(|_| "the time zone contains a NUL character".to_string())?;
+    // SAFETY: pg_tzset only reads the NUL-terminated name; it returns NULL for an unknown zone.
     if unsafe { pg_sys::pg_tzset(name.as_ptr()) }.is_null() {
-        unsafe {
-            reject(&format!("\"{v}\" is not a time zone PostgreSQL knows (see pg_timezone_names), e.g. Asia/Manila."))
-        }
-    } else {
-        true
+        return Err(format!("\"{tz}\" is not a time zone PostgreSQL knows (see pg_timezone_names), e.g. Asia/Manila."));
     }
-}
-
-#[pg_guard]
-unsafe extern "C-unwind" fn check_transport(
-    newval: *mut *mut c_char,
-    _extra: *mut *mut c_void,
-    _source: pg_sys::GucSource::Type,
-) -> bool {
-    match unsafe { proposed(newval) } {
-        "" | "auto" | "jsonrpc" | "json2" => true,
-        other => unsafe { reject(&format!("\"{other}\" is not one of auto, jsonrpc, json2.")) },
-    }
+    Ok(tz)
 }
 
 /// odoo_sync.timezone, or UTC when unset; an error when PostgreSQL does not know the zone (it
 /// is validated when set; checked again because a wrong zone would silently move revenue
 /// between days: a wrong figure is worse than an error).
 pub fn business_timezone() -> Result<String, String> {
-    let Some(tz) = guc_string(&TIMEZONE).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) else {
-        return Ok("UTC".into());
-    };
-    let name = CString::new(tz.as_str()).map_err(|_| "the time zone contains a NUL character".to_string())?;
-    // SAFETY: pg_tzset only reads the name; it returns NULL for an unknown zone.
-    if unsafe { pg_sys::pg_tzset(name.as_ptr()) }.is_null() {
-        return Err(format!("\"{tz}\" is not a time zone PostgreSQL knows (see pg_timezone_names), e.g. Asia/Manila."));
+    match guc_string(&TIMEZONE).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
+        None => Ok("UTC".into()),
+        Some(tz) => known_timezone(&tz).map(str::to_owned),
     }
-    Ok(tz)
 }
 
 pub fn alert_webhook_url() -> Option<String> {

@@ -192,6 +192,7 @@ fn kill_9_during_loads_loses_and_duplicates_nothing() {
         let sql = format!("CALL scout.odoo_sync_run('{model}', \"full\" => {full})");
         let runner = std::thread::spawn(move || c.batch_execute(&sql).is_ok());
         std::thread::sleep(Duration::from_millis(100 + rng.next(1500)));
+        // SAFETY: kill(2) on a pid of ours; no memory is involved.
         unsafe { libc::kill(pid, libc::SIGKILL) };
         // The CALL failing means the kill landed while it ran (it did not finish first).
         if !runner.join().unwrap() {

@@ -96,5 +96,6 @@ fn https_is_verified_and_a_private_ca_is_accepted_when_configured() {
     assert_eq!(e.code, "22023", "{}", e.all_text());
     assert!(e.all_text().contains("odoo_sync.ca_file"), "{}", e.all_text());
     let _ = proxy.kill();
+    let _ = proxy.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }

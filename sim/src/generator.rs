@@ -318,7 +318,7 @@ fn products(c: &mut Ctx, rng: &mut Rng, categories: &[Vec<u32>]) -> Vec<Product>
         r[cact] = Val::Bool(!rng.chance(0.03));
         // Most goods are stocked. Odoo 16/17 call them type "product"; 18+ "consu" with
         // is_storable. Decided by id, not by a draw, so the data is the same on every version.
-        let storable = !service && id % 7 != 0;
+        let storable = !service && !id.is_multiple_of(7);
         match (cdetailed, cstorable) {
             (Some(cd), _) => {
                 let t = if service {
