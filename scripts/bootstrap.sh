@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing odoo_sync needs on a Debian 12 machine, as root.
 # Idempotent: every step checks first, so a machine that has everything passes in seconds.
+#   PG_MAJORS="15 17" bash scripts/bootstrap.sh   # which PostgreSQL majors to provide (default 15)
+# PostgreSQL 17 comes from scripts/pg17.sh (a Debian 13 root; about a minute the first time).
 set -euo pipefail
+cd "$(dirname "$0")/.."
+PG_MAJORS=${PG_MAJORS:-15}
+PG17_ROOT=${PG17_ROOT:-/var/lib/odoo_sync/pg17}
 
 PGRX_VERSION=0.18.1
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
@@ -36,9 +41,18 @@ if [ "$(cargo pgrx --version 2>/dev/null | awk '{print $2}')" != "$PGRX_VERSION"
   cargo install cargo-pgrx --version "=$PGRX_VERSION" --locked --quiet
 fi
 
-if ! grep -qs "pg15 = \"$PG_CONFIG\"" "$HOME/.pgrx/config.toml"; then
-  log "cargo pgrx init --pg15"
-  cargo pgrx init --pg15 "$PG_CONFIG" >/dev/null
+case " $PG_MAJORS " in *" 17 "*) bash scripts/pg17.sh ;; esac
+
+# cargo pgrx init rewrites its config (and forces a rebuild of pgrx-pg-sys): run it only when a
+# major is missing, and then with every major this machine has.
+init_args=(--pg15 "$PG_CONFIG")
+[ -x "$PG17_ROOT/pg_config" ] && init_args+=(--pg17 "$PG17_ROOT/pg_config")
+need_init=false
+grep -qs "pg15 = \"$PG_CONFIG\"" "$HOME/.pgrx/config.toml" || need_init=true
+case " $PG_MAJORS " in *" 17 "*) grep -qs "pg17 = \"$PG17_ROOT/pg_config\"" "$HOME/.pgrx/config.toml" || need_init=true ;; esac
+if $need_init; then
+  log "cargo pgrx init ${init_args[*]}"
+  cargo pgrx init "${init_args[@]}" >/dev/null
 fi
 
 # psycopg is used by the Python peer in bench/ only; tests use psql.

@@ -1,34 +1,35 @@
 #!/usr/bin/env bash
 # The main job, as a newcomer runs it on a fresh Debian 12 machine (as root): build the
-# extension and the built-in Odoo simulator, start a throwaway PostgreSQL 15 cluster and the
+# extension and the built-in Odoo simulator, start a throwaway PostgreSQL cluster and the
 # simulator on loopback, sync every model, change a few things in "Odoo", sync again, and
 # print a report. Everything it starts is stopped at the end.
 #   ORDERS=20000 bash scripts/demo.sh     # a bigger store history (default 5000 orders)
+#   PG_MAJOR=17 bash scripts/demo.sh      # on PostgreSQL 17 (default 15)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ORDERS=${ORDERS:-5000}
-PG_BIN=/usr/lib/postgresql/15/bin
+. scripts/pg.sh
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-bash scripts/bootstrap.sh
-say "building odoo_sync (release) and the Odoo simulator"
+PG_MAJORS=$PG_MAJOR bash scripts/bootstrap.sh
+say "building odoo_sync (release) for PostgreSQL $PG_MAJOR, and the Odoo simulator"
 cargo build --release -q -p odoo-sim
-cargo pgrx install --release --pg-config "$PG_BIN/pg_config" >/dev/null
+cargo pgrx install -p odoo_sync --release "${pgrx_features[@]}" --pg-config "$pg_config_path" >/dev/null
 
 WORK=$(mktemp -d /tmp/odoo_sync_demo.XXXXXX)
-chown postgres:postgres "$WORK"
+own_by_postgres "$WORK"
 SIM_PID=""
 cleanup() {
   [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null || true
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/data" -m fast -w stop >/dev/null 2>&1 || true
+  pg_tool pg_ctl -D "$WORK/data" -m fast -w stop >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-say "starting PostgreSQL 15 on 127.0.0.1:$PORT (data in $WORK)"
-runuser -u postgres -- "$PG_BIN/initdb" -D "$WORK/data" -A trust -U postgres --no-sync >/dev/null
-runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w \
+say "starting PostgreSQL $PG_MAJOR on 127.0.0.1:$PORT (data in $WORK)"
+pg_tool initdb -D "$WORK/data" -A trust -U postgres --no-sync >/dev/null
+pg_tool pg_ctl -D "$WORK/data" -l "$WORK/server.log" -w \
   -o "-p $PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$WORK" start >/dev/null
 
 say "starting the Odoo simulator ($ORDERS orders)"
@@ -41,6 +42,7 @@ SIM_URL=$(sed -n 's/^listening on //p' "$WORK/sim.out")
 echo "Odoo simulator at $SIM_URL"
 
 psql_() { psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -v ON_ERROR_STOP=1 "$@"; }
+psql_ -d postgres -At -c "SELECT version()"
 psql_ -d postgres -c "CREATE DATABASE demo"
 psql_ -d demo <<SQL
 CREATE EXTENSION odoo_sync;

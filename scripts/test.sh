@@ -1,38 +1,68 @@
 #!/usr/bin/env bash
-# Installs what is needed and runs every test: the Odoo client's unit tests, the simulator's
-# tests, and the end-to-end tests (a throwaway PostgreSQL 15 cluster + simulators, started by
-# the tests themselves). As root on Debian 12; CI runs exactly this.
+# Installs what is needed and runs every test: formatting and lints, the pure crates' unit
+# tests, the simulator's tests, and the end-to-end tests (throwaway PostgreSQL clusters and
+# simulators, started by the tests themselves), then the upgrade test. As root on Debian 12;
+# CI runs exactly this.
+#   bash scripts/test.sh                 # everything on PostgreSQL 17, and the core, silver/gold
+#                                        # and worker suites on 15 too
+#   PG_MAJOR=15 bash scripts/test.sh     # everything on one major (15 or 17)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/bootstrap.sh
+if [ -n "${PG_MAJOR:-}" ]; then
+  majors=("$PG_MAJOR")
+else
+  majors=(17 15)
+fi
+PG_MAJORS="${majors[*]} 15" bash scripts/bootstrap.sh
 
-PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 step() { printf '\n== %s\n' "$*"; }
+threads=${TEST_THREADS:-4}
 
 step "formatting (rustfmt.toml)"
 cargo fmt --all --check
 (cd bench/rawclient && cargo fmt --check)
 
-step "build the simulator"
+step "lints: clippy on every crate and test, warnings are errors (SAFETY comments included)"
+cargo clippy -q --workspace --all-targets -- -D warnings
+
+step "build the simulator and odoo-sync-set-secret"
 cargo build --release -q -p odoo-sim
+cargo build -q -p odoo-sync-set-secret
 
-step "build and install the extension into PostgreSQL 15"
-cargo pgrx install --pg-config "$PG_CONFIG" >/dev/null
-
-step "unit tests: calendar, the Odoo client, the cron schedules"
-cargo test -q -p civil -p odoo-client -p schedule
+step "unit tests: calendar, the Odoo client, the cron schedules (what a bare \`cargo test\` runs)"
+cargo test -q
 
 step "simulator tests"
 cargo test -q --release -p odoo-sim
 
-step "end-to-end tests (Odoo 19 over JSON-RPC; versions.rs covers the others)"
-# --show-output: the fault matrix and crash tests print their counts.
-cargo test -q -p odoo-sync-tests -- --test-threads="${TEST_THREADS:-4}" --show-output
-
-# The core suite once more against each other Odoo the simulator can be: 16, 17, 18, and 19
-# with an API key (the JSON-2 transport). Tests that name their own version keep it.
-for profile in 16 17 18 19-json2; do
-  step "core sync tests against Odoo $profile"
-  ODOO_SYNC_TEST_ODOO=$profile cargo test -q -p odoo-sync-tests --test core_sync -- --test-threads="${TEST_THREADS:-4}"
+first=true
+for major in "${majors[@]}"; do
+  PG_MAJOR=$major
+  # shellcheck source=scripts/pg.sh
+  . scripts/pg.sh
+  step "build and install the extension into PostgreSQL $major"
+  cargo pgrx install -p odoo_sync "${pgrx_features[@]}" --pg-config "$pg_config_path" >/dev/null
+  step "the library links nothing beyond the C runtime (PostgreSQL $major)"
+  bash scripts/check_links.sh "$("$pg_config_path" --pkglibdir)/odoo_sync.so"
+  export ODOO_SYNC_TEST_PG=$major
+  if $first; then
+    step "end-to-end tests on PostgreSQL $major (Odoo 19 over JSON-RPC; versions.rs covers the others)"
+    # --show-output: the fault matrix and crash tests print their counts.
+    cargo test -q -p odoo-sync-tests -- --test-threads="$threads" --show-output
+    # The core suite once more against each other Odoo the simulator can be: 16, 17, 18, and
+    # 19 with an API key (the JSON-2 transport). Tests that name their own version keep it.
+    for profile in 16 17 18 19-json2; do
+      step "core sync tests against Odoo $profile (PostgreSQL $major)"
+      ODOO_SYNC_TEST_ODOO=$profile cargo test -q -p odoo-sync-tests --test core_sync -- --test-threads="$threads"
+    done
+  else
+    step "core, silver/gold and worker suites on PostgreSQL $major"
+    cargo test -q -p odoo-sync-tests --test core_sync --test silver_gold --test worker --test worker_hardening \
+      -- --test-threads="$threads"
+  fi
+  first=false
 done
+
+step "upgrade test: 0.1.0 -> this version, in place, data kept (PostgreSQL 15)"
+bash scripts/upgrade_test.sh

@@ -73,11 +73,11 @@ CREATE TABLE scout.sync_checkpoints (
     window_start    timestamptz,                   -- L of the unfinished window (NULL: no lower bound)
     window_end      timestamptz,                   -- U of the unfinished window (NULL: none open)
     window_full     boolean NOT NULL DEFAULT false, -- the unfinished window belongs to a full sync
-    -- Which records a window selects (odoo_sync.company_ids, extra_fields) as of the last
-    -- completed window: when it changes, the next run re-reads every record, so that records
-    -- the old selection left out (or read without a new field) are not stranded.
-    selection       text,
-    updated_at      timestamptz NOT NULL DEFAULT now()
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    -- (0.2.0) Which records a window selects (odoo_sync.company_ids, extra_fields) as of the
+    -- last completed window: when it changes, the next run re-reads every record, so that
+    -- records the old selection left out (or read without a new field) are not stranded.
+    selection       text
 );
 COMMENT ON TABLE scout.sync_checkpoints IS
   'odoo_sync: per-model high-water mark on Odoo''s clock, advanced in the same transaction as the rows.';
@@ -144,7 +144,7 @@ CREATE TYPE scout.sync_result AS (
     deleted    bigint,       -- gone from Odoo (found by a full sync), soft-deleted here
     checkpoint timestamptz,  -- the high-water mark after the run, on Odoo's clock
     duration   interval,
-    status     text,         -- success | skipped
+    status     text,         -- success | skipped | in_progress (a step with more to do)
     message    text
 );
 

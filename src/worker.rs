@@ -170,9 +170,14 @@ struct Settled {
     warned: HashSet<String>,
 }
 
-fn extension_installed() -> SyncResult<bool> {
-    Ok(Spi::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'odoo_sync')")?.unwrap_or(false))
+/// The version of the extension's SQL objects in this database (None: not created here).
+fn extension_version() -> SyncResult<Option<String>> {
+    Ok(Spi::get_one::<String>("SELECT extversion::text FROM pg_extension WHERE extname = 'odoo_sync'")?)
 }
+
+/// This library's version: the SQL objects must be the same release (after installing a new
+/// release and restarting, the worker waits for ALTER EXTENSION odoo_sync UPDATE).
+const LIBRARY_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What the worker remembers between rounds.
 #[derive(Default)]
@@ -180,7 +185,8 @@ struct State {
     /// Per failing model: consecutive failures and when it may be tried again.
     backoff: HashMap<String, (u32, Instant)>,
     settled: Settled,
-    /// The "not configured" line last logged, so that it is logged once per change.
+    /// The "not syncing" line last logged (not configured, extension not updated), so that it
+    /// is logged once per change.
     not_configured: Option<String>,
 }
 
@@ -271,8 +277,23 @@ fn sync_model(spec: &models::ModelSpec, state: &mut State) -> Turn {
 }
 
 fn sync_all_models(state: &mut State) {
-    let specs = match in_transaction(|| if extension_installed()? { models::enabled() } else { Ok(Vec::new()) }) {
-        Ok(s) => s,
+    let listed = in_transaction(|| match extension_version()? {
+        Some(v) if v == LIBRARY_VERSION => models::enabled().map(Ok),
+        Some(v) => Ok(Err(format!(
+            "the extension's SQL objects are version {v} and this library is {LIBRARY_VERSION}: \
+             not syncing until ALTER EXTENSION odoo_sync UPDATE"
+        ))),
+        None => Ok(Ok(Vec::new())),
+    });
+    let specs = match listed {
+        Ok(Ok(s)) => s,
+        Ok(Err(line)) => {
+            if state.not_configured.as_ref() != Some(&line) {
+                pgrx::log!("odoo_sync worker: {line}");
+                state.not_configured = Some(line);
+            }
+            return;
+        }
         Err(e) => {
             pgrx::warning!("odoo_sync worker: {e}");
             return;
@@ -309,8 +330,11 @@ fn read_file_settings() -> Vec<(String, String)> {
     })
 }
 
-fn refresh_gold() {
+fn refresh_gold(state: &mut State) {
+    let settled = &mut state.settled;
     let r = in_transaction(|| {
+        // The database's settings (odoo_sync.timezone) as a new session would see them.
+        apply_database_settings(settled)?;
         let exists =
             Spi::get_one::<bool>("SELECT to_regprocedure('scout.refresh_gold()') IS NOT NULL")?.unwrap_or(false);
         if exists {
@@ -369,6 +393,8 @@ pub extern "C-unwind" fn odoo_sync_worker_main(_arg: pg_sys::Datum) {
             break;
         }
         if BackgroundWorker::sighup_received() {
+            // SAFETY: outside any transaction on the worker's main thread, as PostgreSQL's own
+            // processes reload their configuration.
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
             plan = Plan::load(now());
             state.settled.file = read_file_settings();
@@ -383,13 +409,14 @@ pub extern "C-unwind" fn odoo_sync_worker_main(_arg: pg_sys::Datum) {
         }
         if plan.next_gold.is_some_and(|n| t >= n) {
             if settings::WORKER_ENABLED.get() {
-                refresh_gold();
+                refresh_gold(&mut state);
             }
             plan.next_gold = plan.gold.as_ref().and_then(|s| s.next_after(now()));
         }
     }
     pgrx::log!("odoo_sync worker stopping");
     // Exit code 1: the postmaster restarts us (after RESTART_AFTER) unless it is shutting down.
+    // SAFETY: outside any transaction; proc_exit runs PostgreSQL's exit callbacks and never returns.
     unsafe { pg_sys::proc_exit(1) };
 }
 

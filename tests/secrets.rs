@@ -47,9 +47,8 @@ fn secret_file(name: &str, content: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, content).unwrap();
-    if unsafe { libc::geteuid() } == 0 {
-        let status = Command::new("chown").args(["postgres:postgres", &path.to_string_lossy()]).status().unwrap();
-        assert!(status.success());
+    own_by_postgres(&path);
+    if running_as_root() {
         let status = Command::new("chmod").args(["0600", &path.to_string_lossy()]).status().unwrap();
         assert!(status.success());
     }

@@ -457,8 +457,8 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
             // The page's SQL arguments (a megabyte of JSON text) are palloc'ed in the current
             // memory context, which lives as long as the SQL call: without a per-page context a
             // million-row sync would keep every page until it returns.
-            // SAFETY: nothing allocated in page_cx outlives this block (results are Rust-owned).
             let rejected = &mut summary.counts.rejected;
+            // SAFETY: nothing allocated in page_cx outlives this block (results are Rust-owned).
             let mut load = || unsafe {
                 page_cx.switch_to(|_| -> SyncResult<loader::PageCounts> {
                     match run_id {
@@ -479,6 +479,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
             } else {
                 load()
             };
+            // SAFETY: the page's SQL is done and its results are Rust-owned: nothing points into page_cx.
             unsafe { page_cx.reset() };
             let pc = pc?;
             summary.counts.inserted += pc.inserted;

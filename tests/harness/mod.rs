@@ -16,7 +16,53 @@ use std::sync::{Mutex, OnceLock};
 
 pub use sim::Sim;
 
-pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+/// The PostgreSQL major the tests run against: `ODOO_SYNC_TEST_PG` (15, the host's own, or 17,
+/// inside the Debian 13 root of scripts/pg17.sh, whose /tmp is the host's). Mirrors scripts/pg.sh.
+pub fn pg_major() -> u32 {
+    match std::env::var("ODOO_SYNC_TEST_PG").as_deref() {
+        Ok("17") => 17,
+        Ok("15") | Err(_) => 15,
+        Ok(other) => panic!("ODOO_SYNC_TEST_PG={other}: 15 or 17"),
+    }
+}
+
+/// The directory the PostgreSQL 17 root lives in (scripts/pg17.sh).
+fn pg17_root() -> PathBuf {
+    PathBuf::from(std::env::var("PG17_ROOT").unwrap_or_else(|_| "/var/lib/odoo_sync/pg17".into())).join("root")
+}
+
+/// Where the tests' PostgreSQL keeps its binaries, as that PostgreSQL sees the file system.
+fn pg_bin() -> String {
+    format!("/usr/lib/postgresql/{}/bin", pg_major())
+}
+
+/// A host path as the test server's PostgreSQL installation sees it from outside its root
+/// (`/usr/share/...` of the 17 root is `<root>/usr/share/...` on the host).
+pub fn pg_install_path(path: &str) -> PathBuf {
+    match pg_major() {
+        17 => pg17_root().join(path.trim_start_matches('/')),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// Runs a command inside the PostgreSQL 17 root, or on the host for 15.
+fn in_pg_root(program: &str) -> Command {
+    match pg_major() {
+        17 => {
+            let mut c = Command::new("chroot");
+            c.arg(pg17_root()).arg(program);
+            c
+        }
+        _ => Command::new(program),
+    }
+}
+
+/// Gives a directory (under /tmp, shared with the 17 root) to the user that runs the server.
+pub fn own_by_postgres(path: &Path) {
+    if running_as_root() {
+        run(in_pg_root("chown").args(["postgres:postgres", &path.to_string_lossy()]));
+    }
+}
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -37,11 +83,19 @@ fn run(cmd: &mut Command) {
     );
 }
 
-/// PostgreSQL refuses to run as root: run its tools as the `postgres` OS user when we are root.
-fn as_postgres(program: &str) -> Command {
-    if unsafe { libc::geteuid() } == 0 {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--", program]);
+/// Whether this process runs as root (CI and these machines do).
+pub fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// One of PostgreSQL's tools (initdb, pg_ctl, ...) of the tests' major. PostgreSQL refuses to
+/// run as root: run it as the `postgres` OS user when we are root.
+pub fn pg_tool(tool: &str) -> Command {
+    let program = format!("{}/{tool}", pg_bin());
+    if running_as_root() {
+        let mut c = in_pg_root("runuser");
+        c.args(["-u", "postgres", "--", &program]);
         c
     } else {
         Command::new(program)
@@ -61,7 +115,7 @@ extern "C" fn stop_clusters() {
     let keep = std::env::var_os("ODOO_SYNC_TEST_KEEP").is_some();
     if let Ok(dirs) = CLUSTERS.lock() {
         for dir in dirs.iter() {
-            let _ = as_postgres(&format!("{PG_BIN}/pg_ctl"))
+            let _ = pg_tool("pg_ctl")
                 .args(["-D", &dir.join("data").to_string_lossy(), "-m", "immediate", "-w", "stop"])
                 .output();
             if keep {
@@ -83,6 +137,9 @@ impl Cluster {
     /// Stops clusters left behind by test processes that died without cleaning up (killed by a
     /// timeout, say): their directory names carry the dead process's pid.
     fn reap_stale() {
+        if std::env::var_os("ODOO_SYNC_TEST_KEEP").is_some() {
+            return; // kept for a post-mortem
+        }
         let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
@@ -95,9 +152,8 @@ impl Cluster {
             };
             if !Path::new(&format!("/proc/{pid}")).exists() {
                 let data = e.path().join("data");
-                let _ = as_postgres(&format!("{PG_BIN}/pg_ctl"))
-                    .args(["-D", &data.to_string_lossy(), "-m", "immediate", "-w", "stop"])
-                    .output();
+                let _ =
+                    pg_tool("pg_ctl").args(["-D", &data.to_string_lossy(), "-m", "immediate", "-w", "stop"]).output();
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
@@ -107,17 +163,20 @@ impl Cluster {
     pub fn start(conf: &[&str]) -> Cluster {
         static REAPED: std::sync::Once = std::sync::Once::new();
         REAPED.call_once(Cluster::reap_stale);
-        let installed = Path::new("/usr/share/postgresql/15/extension/odoo_sync.control");
-        assert!(installed.exists(), "odoo_sync is not installed: run `cargo pgrx install --pg-config {PG_BIN}/pg_config` (scripts/test.sh does)");
+        let installed = pg_install_path(&format!("/usr/share/postgresql/{}/extension/odoo_sync.control", pg_major()));
+        assert!(
+            installed.exists(),
+            "odoo_sync is not installed for PostgreSQL {}: run `PG_MAJOR={} bash scripts/test.sh` (or cargo pgrx install -p odoo_sync with that major's pg_config)",
+            pg_major(),
+            pg_major()
+        );
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("odoo_sync_test_{}_{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        if unsafe { libc::geteuid() } == 0 {
-            run(Command::new("chown").args(["postgres:postgres", &dir.to_string_lossy()]));
-        }
+        own_by_postgres(&dir);
         let data = dir.join("data");
-        run(as_postgres(&format!("{PG_BIN}/initdb")).args([
+        run(pg_tool("initdb").args([
             "-D",
             &data.to_string_lossy(),
             "-A",
@@ -146,6 +205,8 @@ impl Cluster {
         {
             let mut all = CLUSTERS.lock().unwrap();
             if all.is_empty() {
+                // SAFETY: stop_clusters is an extern "C" fn that only runs commands and locks a
+                // Mutex; atexit keeps the pointer for the life of the process.
                 unsafe { libc::atexit(stop_clusters) };
             }
             all.push(dir.clone());
@@ -159,7 +220,9 @@ impl Cluster {
         // As in production: no Rust backtraces in error details (pgrx adds them when set).
         // The server must not inherit our descriptors (a lock file held by a caller's flock
         // would stay held for as long as the server runs).
-        let mut pg_ctl = as_postgres(&format!("{PG_BIN}/pg_ctl"));
+        let mut pg_ctl = pg_tool("pg_ctl");
+        // SAFETY: the pre_exec closure only calls close(2), which is async-signal-safe, between
+        // fork and exec.
         unsafe {
             use std::os::unix::process::CommandExt;
             pg_ctl.pre_exec(|| {
@@ -183,14 +246,7 @@ impl Cluster {
     /// `pg_ctl stop -m immediate` (a crash: no shutdown checkpoint), then start again.
     pub fn crash_and_restart(&self) {
         let data = self.dir.join("data");
-        run(as_postgres(&format!("{PG_BIN}/pg_ctl")).args([
-            "-D",
-            &data.to_string_lossy(),
-            "-m",
-            "immediate",
-            "-w",
-            "stop",
-        ]));
+        run(pg_tool("pg_ctl").args(["-D", &data.to_string_lossy(), "-m", "immediate", "-w", "stop"]));
         self.pg_ctl_start();
     }
 
@@ -198,7 +254,7 @@ impl Cluster {
     /// down. Panics if the server does not stop (pg_ctl gives up after 60 s).
     pub fn stop_fast(&self) {
         let data = self.dir.join("data");
-        run(as_postgres(&format!("{PG_BIN}/pg_ctl")).args(["-D", &data.to_string_lossy(), "-m", "fast", "-w", "stop"]));
+        run(pg_tool("pg_ctl").args(["-D", &data.to_string_lossy(), "-m", "fast", "-w", "stop"]));
     }
 
     /// Adds postgresql.conf lines (later ones win), then stops (fast) and starts the server.
