@@ -465,6 +465,19 @@ class Bench:
         self.results["runs"][label] = med
         return med
 
+    def reconcile(self, db, sim_pid, model, label):
+        """A reconciliation of a model that is in step with Odoo: lists every (id, write_date),
+        compares, loads nothing."""
+        r = self.measured_sql(db, f"SELECT * FROM scout.odoo_reconcile('{model}')", sim_pid,
+                              warmup="SELECT * FROM scout.odoo_sync('pos.config')")
+        res = r["result"][0] if r["result"] else {}
+        r["rows"] = int(res.get("odoo_count") or 0)
+        r["rows_per_s"] = r["rows"] / r["wall"] if r["wall"] else 0
+        r["refetched"] = res.get("refetched")
+        self.log(f"{label}: {r['rows']} records compared in {r['wall']:.1f} s, refetched {r['refetched']}")
+        self.results["runs"][label] = r
+        return r
+
     def changed(self, db, sim_url, sim_pid, orders, label):
         n = max(1, orders // 100)
         self.sim_post(sim_url, "/sim/mutate", {"model": "pos.order", "action": "update", "count": n})
@@ -595,6 +608,14 @@ def table(res, a):
             checks.append((f"ours ({name}) / COPY limit, rows/s", f"{100 * x:.0f} %", ">= 50 %", x >= 0.5))
     if ours and raw:
         checks.append(("ours (bronze only) / sim raw rate, rows/s", f"{100 * ours['rows_per_s'] / raw['rows_per_s']:.0f} %", "", None))
+    rec, full_line = R.get("reconcile: pos.order.line"), R.get("ours+silver: pos.order.line full")
+    if rec and full_line and full_line.get("status") == "ok":
+        x = rec["wall"] / full_line["wall"]
+        checks.append((f"reconcile {rec['rows']:,} unchanged lines / full sync (as shipped)", f"{100 * x:.0f} %", "<= 15 %", x <= 0.15))
+        checks.append(("  records re-fetched by that reconciliation", f"{rec['refetched']}", "0", rec["refetched"] in (0, "0")))
+    if rec and R.get("ours: pos.order.line full"):
+        x = rec["wall"] / R["ours: pos.order.line full"]["wall"]
+        checks.append(("  reconcile / full sync (bronze only)", f"{100 * x:.0f} %", "", None))
     noop = R.get("noop: pos.order.line")
     if noop:
         checks.append(("no-change incremental run, database time", f"{noop['db_ms']:.2f} ms", "<= 50 ms", noop["db_ms"] <= 50))
@@ -689,6 +710,7 @@ def main():
     b.changed(db, a.sim_url, a.sim_pid, a.orders, "changed: pos.order")
     b.incremental(db, a.sim_pid, "pos.order.line", "changed: pos.order.line", repeat=1)
     b.rebuild(db, "rebuild: silver")
+    b.reconcile(db, a.sim_pid, "pos.order.line", "reconcile: pos.order.line")
     # 6. The same loads on a smaller dataset: memory must not grow with the row count.
     if a.small_sim_url:
         sdb = "bench_small"

@@ -112,7 +112,14 @@ CREATE TABLE scout.sync_logs (
     backend_pid       int NOT NULL DEFAULT pg_backend_pid(),  -- who runs it (to spot runs cut off by a crash)
     message           text,                        -- a note on a run that did not fail (skipped: why; fields synced without)
     error_code        text,                        -- a failed run's SQLSTATE (as the ERROR a function call raises)
-    error_message     text                         -- a failed run's error
+    error_message     text,                        -- a failed run's error
+    -- (0.2.0) A reconciliation's findings (run_mode 'reconcile'; `deleted` is above): records in
+    -- Odoo and not in bronze, with another write_date, back in Odoo after a soft delete, and how
+    -- many Odoo has (of what the sync selects).
+    missing           bigint NOT NULL DEFAULT 0,
+    stale             bigint NOT NULL DEFAULT 0,
+    restored          bigint NOT NULL DEFAULT 0,
+    odoo_count        bigint
 );
 CREATE INDEX sync_logs_model_started ON scout.sync_logs (model, started_at DESC);
 COMMENT ON TABLE scout.sync_logs IS 'odoo_sync: one row per model per run.';
@@ -146,6 +153,21 @@ CREATE TYPE scout.sync_result AS (
     duration   interval,
     status     text,         -- success | skipped | in_progress (a step with more to do)
     message    text
+);
+
+-- (0.2.0) One row per model of scout.odoo_reconcile(): what it found and repaired.
+CREATE TYPE scout.reconcile_result AS (
+    model        text,
+    odoo_count   bigint,     -- records in Odoo (archived included; of the companies synced)
+    bronze_count bigint,     -- live records in bronze before the repair
+    missing      bigint,     -- in Odoo, not in bronze: re-fetched
+    stale        bigint,     -- bronze's write_date differs from Odoo's: re-fetched
+    deleted      bigint,     -- live in bronze, gone from Odoo: soft-deleted
+    restored     bigint,     -- soft-deleted in bronze, back in Odoo: re-fetched
+    refetched    bigint,     -- records re-fetched and loaded (0 in a dry run)
+    duration     interval,
+    status       text,       -- success | skipped
+    run_id       bigint      -- scout.sync_logs.id (run_mode 'reconcile'; NULL for a dry run)
 );
 
 -- Odoo renders datetimes as naive UTC text and empty values as false.

@@ -16,7 +16,11 @@ SELECT m.model,
        CASE WHEN lock.pid IS NOT NULL THEN cur.estimated_total END AS running_estimate,
        c.window_end IS NOT NULL                    AS window_open,
        scout.odoo_sync_next_run()                  AS next_scheduled_run,
-       (m.enabled AND c.status IS DISTINCT FROM 'failed' AND ok.completed_at IS NOT NULL) AS healthy
+       (m.enabled AND c.status IS DISTINCT FROM 'failed' AND ok.completed_at IS NOT NULL) AS healthy,
+       -- The last reconciliation (scout.odoo_reconcile, the worker's odoo_sync.reconcile_schedule)
+       -- and what it repaired: missing + stale + deleted + restored.
+       rec.completed_at                            AS last_reconciled_at,
+       rec.drift                                   AS last_drift
 FROM scout.sync_models m
 LEFT JOIN scout.sync_checkpoints c
        ON c.id = coalesce(nullif(current_setting('odoo_sync.checkpoint_key', true), ''), 'odoo_sync_checkpoint') || ':' || m.model
@@ -24,6 +28,9 @@ LEFT JOIN LATERAL (SELECT l.completed_at FROM scout.sync_logs l
                    WHERE l.model = m.model AND l.status = 'success' ORDER BY l.id DESC LIMIT 1) ok ON true
 LEFT JOIN LATERAL (SELECT l.completed_at, l.error_code FROM scout.sync_logs l
                    WHERE l.model = m.model AND l.status = 'failed' ORDER BY l.id DESC LIMIT 1) bad ON true
+LEFT JOIN LATERAL (SELECT l.completed_at, l.missing + l.stale + l.deleted + l.restored AS drift FROM scout.sync_logs l
+                   WHERE l.model = m.model AND l.run_mode = 'reconcile' AND l.status = 'success'
+                   ORDER BY l.id DESC LIMIT 1) rec ON true
 LEFT JOIN LATERAL (SELECT l.fetched, l.estimated_total FROM scout.sync_logs l
                    WHERE l.model = m.model AND l.status = 'running' ORDER BY l.id DESC LIMIT 1) cur ON true
 LEFT JOIN LATERAL (SELECT k.pid FROM pg_catalog.pg_locks k

@@ -136,9 +136,78 @@ BEGIN
 END
 $$;
 
+-- Reconciliation: its findings in the log, its result type, the function, and sync_status's
+-- last_reconciled_at and last_drift (new columns at the end of the view).
+ALTER TABLE scout.sync_logs ADD COLUMN missing bigint NOT NULL DEFAULT 0;
+ALTER TABLE scout.sync_logs ADD COLUMN stale bigint NOT NULL DEFAULT 0;
+ALTER TABLE scout.sync_logs ADD COLUMN restored bigint NOT NULL DEFAULT 0;
+ALTER TABLE scout.sync_logs ADD COLUMN odoo_count bigint;
+CREATE TYPE scout.reconcile_result AS (
+    model        text,
+    odoo_count   bigint,
+    bronze_count bigint,
+    missing      bigint,
+    stale        bigint,
+    deleted      bigint,
+    restored     bigint,
+    refetched    bigint,
+    duration     interval,
+    status       text,
+    run_id       bigint
+);
+CREATE FUNCTION scout.odoo_reconcile(
+	"model" TEXT DEFAULT NULL,
+	"dry_run" bool DEFAULT false
+) RETURNS SETOF scout.reconcile_result
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'odoo_reconcile_wrapper';
+-- odoo_sync: "is the sync healthy?" in one query:  SELECT * FROM scout.sync_status;
+CREATE OR REPLACE VIEW scout.sync_status AS
+SELECT m.model,
+       m.enabled,
+       c.last_sync_at                              AS high_water_mark,
+       CASE WHEN isfinite(c.last_sync_at) THEN now() - c.last_sync_at END AS lag,
+       ok.completed_at                             AS last_success_at,
+       bad.completed_at                            AS last_error_at,
+       CASE WHEN c.status = 'failed' THEN c.error_message END AS current_error,
+       CASE WHEN c.status = 'failed' THEN bad.error_code END  AS current_error_code,  -- its SQLSTATE
+       coalesce(c.records_synced, 0)               AS records_synced,
+       lock.pid IS NOT NULL                        AS running,
+       lock.pid                                    AS running_pid,
+       -- Progress of an open committing run (procedure or worker: committed page by page).
+       CASE WHEN lock.pid IS NOT NULL THEN cur.fetched END  AS running_fetched,
+       CASE WHEN lock.pid IS NOT NULL THEN cur.estimated_total END AS running_estimate,
+       c.window_end IS NOT NULL                    AS window_open,
+       scout.odoo_sync_next_run()                  AS next_scheduled_run,
+       (m.enabled AND c.status IS DISTINCT FROM 'failed' AND ok.completed_at IS NOT NULL) AS healthy,
+       -- The last reconciliation (scout.odoo_reconcile, the worker's odoo_sync.reconcile_schedule)
+       -- and what it repaired: missing + stale + deleted + restored.
+       rec.completed_at                            AS last_reconciled_at,
+       rec.drift                                   AS last_drift
+FROM scout.sync_models m
+LEFT JOIN scout.sync_checkpoints c
+       ON c.id = coalesce(nullif(current_setting('odoo_sync.checkpoint_key', true), ''), 'odoo_sync_checkpoint') || ':' || m.model
+LEFT JOIN LATERAL (SELECT l.completed_at FROM scout.sync_logs l
+                   WHERE l.model = m.model AND l.status = 'success' ORDER BY l.id DESC LIMIT 1) ok ON true
+LEFT JOIN LATERAL (SELECT l.completed_at, l.error_code FROM scout.sync_logs l
+                   WHERE l.model = m.model AND l.status = 'failed' ORDER BY l.id DESC LIMIT 1) bad ON true
+LEFT JOIN LATERAL (SELECT l.completed_at, l.missing + l.stale + l.deleted + l.restored AS drift FROM scout.sync_logs l
+                   WHERE l.model = m.model AND l.run_mode = 'reconcile' AND l.status = 'success'
+                   ORDER BY l.id DESC LIMIT 1) rec ON true
+LEFT JOIN LATERAL (SELECT l.fetched, l.estimated_total FROM scout.sync_logs l
+                   WHERE l.model = m.model AND l.status = 'running' ORDER BY l.id DESC LIMIT 1) cur ON true
+LEFT JOIN LATERAL (SELECT k.pid FROM pg_catalog.pg_locks k
+                   WHERE k.locktype = 'advisory' AND k.granted
+                     AND k.classid = hashtext('odoo_sync')::oid AND k.objid = hashtext(c.id)::oid LIMIT 1) lock ON true
+ORDER BY m.sync_order;
+COMMENT ON VIEW scout.sync_status IS 'odoo_sync: per model, last success, last error, lag, progress, next run.';
+
 -- Privileges, as 90_grants.sql gives them in a fresh install.
 ALTER FUNCTION scout.odoo_sync_step(text, boolean, bigint, integer) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION scout.odoo_sync_record_failure() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION scout.odoo_set_secret(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout.odoo_sync_step(text, boolean, bigint, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout.odoo_sync_record_failure() FROM PUBLIC;
+ALTER FUNCTION scout.odoo_reconcile(text, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION scout.odoo_reconcile(text, boolean) FROM PUBLIC;

@@ -30,6 +30,16 @@ pub fn failing(model: &str, previous_status: Option<&str>, message: &str) {
     }
 }
 
+/// A reconciliation repaired drift: an incremental run had missed something.
+pub fn drifted(model: &str, missing: i64, stale: i64, deleted: i64, restored: i64) {
+    after_commit(format!(
+        "odoo_sync on database {}: the reconciliation of {model} repaired {} records that incremental syncs had missed \
+         ({missing} missing, {stale} stale, {deleted} deleted in Odoo, {restored} restored).",
+        database(),
+        missing + stale + deleted + restored
+    ));
+}
+
 fn database() -> String {
     Spi::get_one::<String>("SELECT current_database()::text").ok().flatten().unwrap_or_default()
 }

@@ -5,6 +5,7 @@ use crate::errors::{SyncError, SyncResult};
 use crate::loader::{self, LockWait};
 use crate::models;
 use crate::settings::{self, Settings};
+use crate::sync::reconcile::{ReconcileOptions, ReconcileSummary};
 use crate::sync::{self, session::with_session, Failure, RunOptions, RunSummary};
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::heap_tuple::PgHeapTuple;
@@ -205,4 +206,51 @@ fn business_timezone() -> String {
         settings::business_timezone()
             .map_err(|detail| SyncError::InvalidSetting { setting: "odoo_sync.timezone", detail }),
     )
+}
+
+fn reconcile_row(r: ReconcileSummary) -> SyncResult<pgrx::composite_type!('static, "scout.reconcile_result")> {
+    const TYPE: &str = "scout.reconcile_result";
+    let mut row =
+        PgHeapTuple::new_composite_type(TYPE).map_err(|e| SyncError::Internal(format!("type {TYPE}: {e}")))?;
+    let set_err = |e: pgrx::datum::TryFromDatumError| SyncError::Internal(format!("{TYPE}: {e}"));
+    let d = &r.drift;
+    row.set_by_name("model", r.model.clone()).map_err(set_err)?;
+    row.set_by_name("odoo_count", d.odoo_count).map_err(set_err)?;
+    row.set_by_name("bronze_count", d.bronze_count).map_err(set_err)?;
+    row.set_by_name("missing", d.missing).map_err(set_err)?;
+    row.set_by_name("stale", d.stale).map_err(set_err)?;
+    row.set_by_name("deleted", d.deleted).map_err(set_err)?;
+    row.set_by_name("restored", d.restored).map_err(set_err)?;
+    row.set_by_name("refetched", d.refetched).map_err(set_err)?;
+    row.set_by_name("duration", Interval::from_micros(r.duration.as_micros() as i64)).map_err(set_err)?;
+    row.set_by_name("status", r.status).map_err(set_err)?;
+    row.set_by_name("run_id", r.run_id).map_err(set_err)?;
+    Ok(row)
+}
+
+fn reconcile(model: Option<&str>, dry_run: Option<bool>) -> SyncResult<Vec<ReconcileSummary>> {
+    let dry_run = required(dry_run, "dry_run")?;
+    let specs = match model {
+        Some(m) => vec![models::find(m)?],
+        None => models::enabled()?,
+    };
+    let settings = Settings::current();
+    let opts = ReconcileOptions { dry_run, lock_wait: LockWait::Unbounded };
+    with_session(&settings, |odoo| {
+        specs.iter().map(|spec| sync::reconcile::reconcile_and_alert(spec, opts, &settings, odoo)).collect()
+    })
+}
+
+/// Compares every record's (id, write_date) in Odoo with bronze and repairs the drift: what is
+/// missing or stale is re-fetched, what Odoo no longer has is soft-deleted, what came back is
+/// restored. NULL: every enabled model, in dependency order. In the caller's transaction.
+#[pg_extern(name = "odoo_reconcile", volatile, parallel_unsafe)]
+fn odoo_reconcile(
+    model: default!(Option<&str>, "NULL"),
+    dry_run: default!(Option<bool>, false),
+) -> SetOfIterator<'static, pgrx::composite_type!('static, "scout.reconcile_result")> {
+    let rows = or_report(
+        reconcile(model, dry_run).and_then(|all| all.into_iter().map(reconcile_row).collect::<SyncResult<Vec<_>>>()),
+    );
+    SetOfIterator::new(rows)
 }

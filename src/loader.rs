@@ -122,6 +122,81 @@ pub fn save_checkpoint(
     )?)
 }
 
+#[derive(Clone, Debug, Default)]
+/// What a reconciliation found (sync/reconcile.rs), for its log row and its result.
+pub struct Drift {
+    pub odoo_count: i64,
+    pub bronze_count: i64,
+    pub missing: i64,
+    pub stale: i64,
+    pub deleted: i64,
+    pub restored: i64,
+    /// Records re-fetched and loaded (missing + stale + restored that Odoo still had).
+    pub refetched: i64,
+}
+
+impl Drift {
+    /// What the reconciliation found wrong: the figure the drift alert compares.
+    pub fn total(&self) -> i64 {
+        self.missing + self.stale + self.deleted + self.restored
+    }
+}
+
+/// Bronze's `(id, write_date as Odoo rendered it, soft-deleted)` with `after < id <= upto`, in
+/// id order: the bronze side of a reconciliation's merge.
+pub fn bronze_write_dates(spec: &ModelSpec, after: i64, upto: i64) -> SyncResult<Vec<(i64, Option<String>, bool)>> {
+    let sql = format!(
+        "SELECT id, payload->>'write_date', deleted_at IS NOT NULL FROM scout.{} WHERE id > $1 AND id <= $2 ORDER BY id",
+        spec.bronze_table
+    );
+    Spi::connect(|client| {
+        client
+            .select(&sql, None, &[after.into(), upto.into()])?
+            .map(|row| {
+                Ok((
+                    row.get::<i64>(1)?.unwrap_or_default(),
+                    row.get::<String>(2)?,
+                    row.get::<bool>(3)?.unwrap_or(false),
+                ))
+            })
+            .collect()
+    })
+}
+
+/// Soft-deletes these live bronze rows (gone from Odoo); returns the ids it marked.
+pub fn soft_delete(spec: &ModelSpec, ids: &[i64], run_id: i64) -> SyncResult<Vec<i64>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "WITH d AS (UPDATE scout.{} SET deleted_at = now(), run_id = $2 WHERE id = ANY($1) AND deleted_at IS NULL RETURNING id) \
+         SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM d",
+        spec.bronze_table
+    );
+    Ok(Spi::get_one_with_args::<Vec<i64>>(&sql, &[ids.to_vec().into(), run_id.into()])?.unwrap_or_default())
+}
+
+/// Closes a reconciliation's log row with what it found and repaired.
+pub fn finish_reconcile_log(run_id: i64, d: &Drift, http_calls: i64, message: Option<&str>) -> SyncResult<()> {
+    Spi::run_with_args(
+        "UPDATE scout.sync_logs SET status = 'success', completed_at = clock_timestamp(), \
+           fetched = $2, records_processed = $2 + $5, deleted = $5, missing = $3, stale = $4, restored = $6, \
+           odoo_count = $7, http_calls = $8, message = coalesce($9, message) WHERE id = $1",
+        &[
+            run_id.into(),
+            d.refetched.into(),
+            d.missing.into(),
+            d.stale.into(),
+            d.deleted.into(),
+            d.restored.into(),
+            d.odoo_count.into(),
+            http_calls.into(),
+            message.into(),
+        ],
+    )?;
+    Ok(())
+}
+
 /// Outcome of loading one page into bronze.
 #[derive(Clone, Debug, Default)]
 pub struct PageCounts {
@@ -171,11 +246,8 @@ pub fn mark_deleted(spec: &ModelSpec, odoo_ids: &[i64], run_id: Option<i64>) -> 
             gone.push(id);
         }
     }
-    if let (Some(run_id), false) = (run_id, gone.is_empty()) {
-        Spi::run_with_args(
-            &format!("UPDATE scout.{t} SET deleted_at = now(), run_id = $2 WHERE id = ANY($1)"),
-            &[gone.clone().into(), run_id.into()],
-        )?;
+    if let Some(run_id) = run_id {
+        soft_delete(spec, &gone, run_id)?;
     }
     Ok(gone)
 }

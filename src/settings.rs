@@ -29,6 +29,8 @@ pub static WORKER_STEP_PAGES: GucSetting<i32> = GucSetting::<i32>::new(1);
 pub static WORKER_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
 pub static SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"*/15 * * * *"));
 pub static GOLD_SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"0 * * * *"));
+pub static RECONCILE_SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"30 3 * * *"));
+pub static DRIFT_ALERT_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static ALERT_WEBHOOK_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static COMPANY_IDS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static TIMEZONE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
@@ -68,6 +70,17 @@ pub fn register() {
             GucContext::Sighup,
             GucFlags::default(),
             Some(check_schedule),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"odoo_sync.reconcile_schedule",
+            c"When the background worker reconciles every enabled model with Odoo (cron syntax, UTC; empty: never).",
+            c"Between sync rounds, one model at a time. Reloaded on SIGHUP.",
+            &RECONCILE_SCHEDULE,
+            GucContext::Sighup,
+            GucFlags::default(),
+            Some(check_optional_schedule),
             None,
             None,
         );
@@ -176,6 +189,16 @@ pub fn register() {
         c"Prefix of checkpoint ids in scout.sync_checkpoints (env: SYNC_CHECKPOINT_KEY).",
         c"",
         &CHECKPOINT_KEY,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"odoo_sync.drift_alert_threshold",
+        c"A reconciliation that repairs more records than this sends one alert (odoo_sync.alert_webhook_url).",
+        c"0 (the default): any drift alerts.",
+        &DRIFT_ALERT_THRESHOLD,
+        0,
+        i32::MAX,
         GucContext::Suset,
         GucFlags::default(),
     );
@@ -316,6 +339,11 @@ macro_rules! check_hook {
 
 check_hook!(check_base_url, |v| if v.is_empty() { Ok(()) } else { validate_base_url(v) });
 check_hook!(check_schedule, |v| schedule::Schedule::parse(v).map(|_| ()).map_err(|e| e.0));
+check_hook!(check_optional_schedule, |v| if v.is_empty() {
+    Ok(())
+} else {
+    schedule::Schedule::parse(v).map(|_| ()).map_err(|e| e.0)
+});
 check_hook!(check_company_ids, |v| parse_company_ids(v).map(|_| ()));
 check_hook!(check_timezone, |v| if v.is_empty() { Ok(()) } else { known_timezone(v).map(|_| ()) });
 check_hook!(check_transport, |v| match v {
@@ -376,6 +404,11 @@ pub fn sync_schedule() -> String {
     guc
 }
 
+/// The reconciliation schedule; None when empty (disabled).
+pub fn reconcile_schedule() -> Option<String> {
+    guc_string(&RECONCILE_SCHEDULE)
+}
+
 pub fn gold_schedule() -> String {
     guc_string(&GOLD_SCHEDULE).unwrap_or_else(|| "0 * * * *".into())
 }
@@ -405,6 +438,8 @@ pub struct Settings {
     pub max_response_bytes: u64,
     pub company_ids: Vec<i64>,
     pub prefetch: bool,
+    /// A reconciliation that repairs more records than this alerts.
+    pub drift_alert_threshold: i64,
 }
 
 impl Settings {
@@ -432,6 +467,7 @@ impl Settings {
             max_response_bytes: (MAX_RESPONSE_MB.get() as u64) << 20,
             company_ids: guc_string(&COMPANY_IDS).and_then(|v| parse_company_ids(&v).ok()).unwrap_or_default(),
             prefetch: PREFETCH.get(),
+            drift_alert_threshold: DRIFT_ALERT_THRESHOLD.get() as i64,
         }
     }
 }

@@ -18,6 +18,7 @@
 use crate::errors::{SyncError, SyncResult};
 use crate::interrupts;
 use crate::loader::LockWait;
+use crate::sync::reconcile::ReconcileOptions;
 use crate::sync::{self, session::with_session, Failure, RunOptions};
 use crate::{models, settings};
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
@@ -254,29 +255,62 @@ fn sync_model(spec: &models::ModelSpec, state: &mut State) -> Turn {
                 return Turn::Done;
             }
             Err(e) => {
-                let failure = Failure::new(&spec.model, run_id, "worker", started, &e);
-                let retry = state.failed(&spec.model);
-                pgrx::warning!(
-                    "{} (SQLSTATE {}; retried in {} s)",
-                    failure.message,
-                    failure.error_code,
-                    retry.as_secs()
-                );
-                let settled = &mut state.settled;
-                let recorded = in_transaction(|| {
-                    apply_database_settings(settled)?;
-                    sync::record_failure(&settings::Settings::current(), &failure)
-                });
-                if let Err(e) = recorded {
-                    pgrx::warning!("odoo_sync worker: could not record the failure: {e}");
-                }
+                record_failure(state, Failure::new(&spec.model, run_id, "worker", started, &e));
                 return Turn::Done;
             }
         }
     }
 }
 
-fn sync_all_models(state: &mut State) {
+/// Records a failed step in a transaction of its own (sync_logs, checkpoint, one alert) and
+/// backs the model off.
+fn record_failure(state: &mut State, failure: Failure) {
+    let retry = state.failed(&failure.model);
+    pgrx::warning!("{} (SQLSTATE {}; retried in {} s)", failure.message, failure.error_code, retry.as_secs());
+    let settled = &mut state.settled;
+    let recorded = in_transaction(|| {
+        apply_database_settings(settled)?;
+        sync::record_failure(&settings::Settings::current(), &failure)
+    });
+    if let Err(e) = recorded {
+        pgrx::warning!("odoo_sync worker: could not record the failure: {e}");
+    }
+}
+
+/// Reconciles every enabled model with Odoo (sync/reconcile.rs), one model per transaction,
+/// under the same per-model lock as a sync; a failure is recorded like a sync's.
+fn reconcile_all_models(state: &mut State) {
+    let Some(specs) = enabled_models(state) else { return };
+    for spec in &specs {
+        if interrupts::stop_requested() {
+            return;
+        }
+        let started = SystemTime::now();
+        let settled = &mut state.settled;
+        let done = in_transaction(|| {
+            apply_database_settings(settled)?;
+            let s = settings::Settings::current();
+            let opts = ReconcileOptions { dry_run: false, lock_wait: LockWait::AtMost(SILVER_LOCK_WAIT) };
+            with_session(&s, |odoo| sync::reconcile::reconcile_and_alert(spec, opts, &s, odoo))
+        });
+        match done {
+            Ok(r) if r.drift.total() > 0 => {
+                pgrx::log!("odoo_sync worker: the reconciliation of {} repaired {} records", r.model, r.drift.total())
+            }
+            Ok(_) => {}
+            Err(_) if interrupts::stop_requested() => return,
+            Err(SyncError::NotConfigured { .. }) => return,
+            Err(SyncError::Busy { model, detail }) => {
+                pgrx::log!("odoo_sync worker: {model} not reconciled this time: {detail}")
+            }
+            Err(e) => record_failure(state, Failure::new(&spec.model, None, "reconcile", started, &e)),
+        }
+    }
+}
+
+/// The enabled models, when the extension is created here and its SQL objects are this
+/// library's version (else None, said once in the log).
+fn enabled_models(state: &mut State) -> Option<Vec<models::ModelSpec>> {
     let listed = in_transaction(|| match extension_version()? {
         Some(v) if v == LIBRARY_VERSION => models::enabled().map(Ok),
         Some(v) => Ok(Err(format!(
@@ -285,20 +319,24 @@ fn sync_all_models(state: &mut State) {
         ))),
         None => Ok(Ok(Vec::new())),
     });
-    let specs = match listed {
-        Ok(Ok(s)) => s,
+    match listed {
+        Ok(Ok(s)) => Some(s),
         Ok(Err(line)) => {
             if state.not_configured.as_ref() != Some(&line) {
                 pgrx::log!("odoo_sync worker: {line}");
                 state.not_configured = Some(line);
             }
-            return;
+            None
         }
         Err(e) => {
             pgrx::warning!("odoo_sync worker: {e}");
-            return;
+            None
         }
-    };
+    }
+}
+
+fn sync_all_models(state: &mut State) {
+    let Some(specs) = enabled_models(state) else { return };
     if specs.is_empty() {
         pgrx::log!("odoo_sync worker: no enabled model (is the extension created in odoo_sync.database?)");
     }
@@ -351,8 +389,10 @@ fn refresh_gold(state: &mut State) {
 struct Plan {
     sync: Option<Schedule>,
     gold: Option<Schedule>,
+    reconcile: Option<Schedule>,
     next_sync: Option<i64>,
     next_gold: Option<i64>,
+    next_reconcile: Option<i64>,
 }
 
 impl Plan {
@@ -366,13 +406,15 @@ impl Plan {
         };
         let sync = parse(settings::sync_schedule(), "odoo_sync.schedule");
         let gold = parse(settings::gold_schedule(), "odoo_sync.gold_refresh_schedule");
+        let reconcile = settings::reconcile_schedule().and_then(|text| parse(text, "odoo_sync.reconcile_schedule"));
         let next_sync = sync.as_ref().and_then(|s| s.next_after(t));
         let next_gold = gold.as_ref().and_then(|s| s.next_after(t));
-        Plan { sync, gold, next_sync, next_gold }
+        let next_reconcile = reconcile.as_ref().and_then(|s| s.next_after(t));
+        Plan { sync, gold, reconcile, next_sync, next_gold, next_reconcile }
     }
 
     fn sleep_for(&self, t: i64) -> Duration {
-        let next = [self.next_sync, self.next_gold].into_iter().flatten().min().unwrap_or(t + 60);
+        let next = [self.next_sync, self.next_gold, self.next_reconcile].into_iter().flatten().min().unwrap_or(t + 60);
         Duration::from_millis(((next - t).clamp(0, 60) * 1000).max(50) as u64)
     }
 }
@@ -412,6 +454,13 @@ pub extern "C-unwind" fn odoo_sync_worker_main(_arg: pg_sys::Datum) {
                 refresh_gold(&mut state);
             }
             plan.next_gold = plan.gold.as_ref().and_then(|s| s.next_after(now()));
+        }
+        // Between rounds: a reconciliation due now runs after this round's sync.
+        if plan.next_reconcile.is_some_and(|n| t >= n) {
+            if settings::WORKER_ENABLED.get() {
+                reconcile_all_models(&mut state);
+            }
+            plan.next_reconcile = plan.reconcile.as_ref().and_then(|s| s.next_after(now()));
         }
     }
     pgrx::log!("odoo_sync worker stopping");

@@ -259,3 +259,64 @@ fn the_worker_logs_a_missing_secret_once_not_once_per_model_and_round() {
     let lines = server_log(&cluster).matches("not syncing").count();
     assert_eq!(lines, 1, "{}", server_log(&cluster));
 }
+
+#[test]
+fn a_recovery_alert_goes_out_once_and_only_for_a_committed_recovery() {
+    let sim = Sim::start(&["--orders", "30", "--seed", "25"]);
+    let hook = Receiver::start();
+    let db = Cluster::shared().create_db("alert_commit");
+    db.configure(&sim, &[("odoo_sync.alert_webhook_url", &hook.url)]);
+    sync(&db, "pos.config", "");
+    // The model was failing (as a worker or procedure failure leaves it).
+    db.connect()
+        .batch_execute(
+            "UPDATE scout.sync_checkpoints SET status = 'failed', error_message = 'x' WHERE model = 'pos.config'",
+        )
+        .unwrap();
+    let mut c = db.connect();
+    for _ in 0..2 {
+        c.batch_execute("BEGIN; SELECT scout.odoo_sync('pos.config'); ROLLBACK").unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(hook.received().is_empty(), "a rolled-back recovery sent {:?}", hook.received());
+    c.batch_execute("SELECT scout.odoo_sync('pos.config')").unwrap();
+    wait_for(10, "the recovery alert", || (!hook.received().is_empty()).then_some(()));
+    std::thread::sleep(Duration::from_millis(300));
+    let alerts = hook.received();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0].contains("pos.config recovered"), "{alerts:?}");
+}
+
+#[test]
+fn a_run_that_fails_in_its_first_step_logs_when_it_started_and_the_procedure_sums_its_run() {
+    let sim = Sim::start(&["--orders", "400", "--seed", "26"]);
+    let db = Cluster::shared().create_db("first_step");
+    db.configure(&sim, &[("odoo_sync.max_retries", "0"), ("odoo_sync.batch_size", "100")]);
+    // The procedure's NOTICE gives the whole run's figures, not its last step's.
+    let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = notices.clone();
+    let mut config: postgres::Config =
+        format!("host=127.0.0.1 port={} user=postgres dbname={}", db.cluster.port, db.name).parse().unwrap();
+    config.notice_callback(move |n| sink.lock().unwrap().push(n.message().to_owned()));
+    let mut c = config.connect(postgres::NoTls).unwrap();
+    c.batch_execute("CALL scout.odoo_sync_run('pos.order')").unwrap();
+    let orders = sim.count("pos.order");
+    let last = notices.lock().unwrap().last().cloned().unwrap_or_default();
+    assert!(last.contains(&format!("success: {orders} fetched, {orders} inserted")), "{last}");
+    // A first step that fails after 1.5 s: its log row starts when the step started.
+    sim.set_faults(json!([
+        {"kind": "latency", "ms": 1500, "match": {"model": "pos.payment"}},
+        {"kind": "http_status", "status": 503, "match": {"model": "pos.payment"}}
+    ]));
+    let e = c.batch_execute("CALL scout.odoo_sync_run('pos.payment')").unwrap_err();
+    assert_eq!(DbErr::of(&e).code, "08006", "{}", DbErr::of(&e).all_text());
+    let took: f64 = db
+        .connect()
+        .query_one(
+            "SELECT extract(epoch FROM completed_at - started_at)::float8 FROM scout.sync_logs WHERE model = 'pos.payment' AND status = 'failed'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(took >= 1.4, "the failed run's log row lasts {took} s: it should start when the step did");
+}

@@ -1,10 +1,10 @@
 //! Writing through the API: create, write and unlink as Odoo does them, one transaction per
 //! call stamped with the call's clock time, with x2many commands and Odoo's errors.
 
+use crate::args::parse_ids;
 use crate::clock::parse_dt;
 use crate::errors::{OResult, OdooError};
 use crate::json::py_repr;
-use crate::orm::parse_ids;
 use crate::schema::{FType, FieldDef, ModelDef, Schema, Storage};
 use crate::store::{Row, Store, Val};
 use crate::writer::Writer;

@@ -93,7 +93,7 @@ pub fn respond(sim: &Sim, req: &Request) -> Response {
     let context = kwargs.remove("context").unwrap_or(Value::Null);
     let ids_v = kwargs.remove("ids");
     let ids = match &ids_v {
-        Some(v) => match orm::parse_ids(v) {
+        Some(v) => match crate::args::parse_ids(v) {
             Ok(ids) => ids,
             Err(e) => return error(&e),
         },

@@ -224,7 +224,7 @@ pub fn object(sim: &Sim, method: &str, args: &[Value], out: &mut String, expired
     let context = kw.remove("context").unwrap_or(Value::Null);
     let (ids, rest) = if m.records {
         let first = pos.first().ok_or_else(|| OdooError::new("builtins.IndexError", "list index out of range", 500))?;
-        (orm::parse_ids(first)?, &pos[1..])
+        (crate::args::parse_ids(first)?, &pos[1..])
     } else {
         (Vec::new(), &pos[..])
     };

@@ -5,6 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod api_write;
+pub mod args;
 pub mod catalog;
 pub mod clock;
 pub mod config;
@@ -23,6 +24,7 @@ pub mod orm;
 pub mod query;
 pub mod render;
 pub mod rng;
+pub mod router;
 pub mod schema;
 pub mod sim;
 pub mod store;

@@ -148,21 +148,6 @@ pub fn bind(meth: &Method, args: &[Value], kwargs: &Map<String, Value>, json2: b
     Ok(out.into_iter().map(|v| v.unwrap_or(Value::Null)).collect())
 }
 
-/// Record ids as Odoo's `browse()` takes them: an int or a list of ints.
-pub fn parse_ids(v: &Value) -> OResult<Vec<u32>> {
-    let one = |x: &Value| -> OResult<u32> {
-        x.as_u64()
-            .filter(|&i| i <= u32::MAX as u64)
-            .map(|i| i as u32)
-            .ok_or_else(|| OdooError::value(format!("Invalid id {} in browse", py_repr(x))))
-    };
-    match v {
-        Value::Null | Value::Bool(false) => Ok(Vec::new()),
-        Value::Array(a) => a.iter().map(one).collect(),
-        other => Ok(vec![one(other)?]),
-    }
-}
-
 pub struct Call<'a> {
     pub model: usize,
     pub method: &'static Method,

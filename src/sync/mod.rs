@@ -4,6 +4,7 @@
 
 mod page;
 mod prefetch;
+pub mod reconcile;
 pub mod session;
 
 use crate::alerts;
@@ -255,13 +256,13 @@ impl Progress {
 /// The fields to ask for, and those of our spec this Odoo does not have: our spec's fields and
 /// optional fields that this Odoo has (a field a version lacks lands as absent; the run's log
 /// names it in missing_fields, and a missing core field also in its message), and the user's
-/// extra fields, which must exist.
+/// extra fields, which must exist. Also returns the note for the run's message when a core field
+/// is missing.
 fn requested_fields(
     spec: &ModelSpec,
     odoo: &mut OdooSession,
     run_started: Instant,
-    summary: &mut RunSummary,
-) -> SyncResult<(Vec<String>, Vec<String>)> {
+) -> SyncResult<(Vec<String>, Vec<String>, Option<String>)> {
     let model = spec.model.as_str();
     let wanted: Vec<String> =
         spec.fields.iter().chain(&spec.optional_fields).chain(&spec.extra_fields).cloned().collect();
@@ -275,10 +276,9 @@ fn requested_fields(
         });
     }
     let missing_core: Vec<&str> = missing.iter().filter(|f| spec.fields.contains(f)).map(String::as_str).collect();
-    if !missing_core.is_empty() {
-        summary.message = Some(format!("this Odoo has no {} on {model}; synced without", missing_core.join(", ")));
-    }
-    Ok((fields, missing))
+    let note = (!missing_core.is_empty())
+        .then(|| format!("this Odoo has no {} on {model}; synced without", missing_core.join(", ")));
+    Ok((fields, missing, note))
 }
 
 /// A load that has inserted this many rows refreshes the planner's statistics of its tables,
@@ -364,7 +364,8 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
     }
 
     let cp = loader::read_checkpoint(&cp_id)?;
-    let (fields, missing_fields) = requested_fields(spec, odoo, started, &mut summary)?;
+    let (fields, missing_fields, note) = requested_fields(spec, odoo, started)?;
+    summary.message = note;
     let shapes = odoo.shapes(model, &fields);
     let query = Query::new(s, fields.iter().any(|f| f == "company_id"));
     let client = odoo.client(model)?;
