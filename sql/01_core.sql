@@ -77,7 +77,11 @@ CREATE TABLE scout.sync_checkpoints (
     -- (0.2.0) Which records a window selects (odoo_sync.company_ids, extra_fields) as of the
     -- last completed window: when it changes, the next run re-reads every record, so that
     -- records the old selection left out (or read without a new field) are not stranded.
-    selection       text
+    selection       text,
+    -- (0.2.0) An unfinished reconciliation (scout.odoo_reconcile_run, the worker): its log row
+    -- and the last id it compared; the next reconciliation resumes there.
+    reconcile_run_id  bigint,
+    reconcile_last_id bigint
 );
 COMMENT ON TABLE scout.sync_checkpoints IS
   'odoo_sync: per-model high-water mark on Odoo''s clock, advanced in the same transaction as the rows.';

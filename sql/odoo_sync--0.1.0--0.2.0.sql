@@ -16,6 +16,9 @@ ALTER TABLE scout.sync_models ADD CONSTRAINT fields_are_odoo_field_names
 -- What a window selects (company filter, extra fields), kept with the checkpoint: a change makes
 -- the next run re-read the model. Existing checkpoints start without one (no forced re-read).
 ALTER TABLE scout.sync_checkpoints ADD COLUMN selection text;
+-- An unfinished reconciliation's log row and cursor (resumed after a kill).
+ALTER TABLE scout.sync_checkpoints ADD COLUMN reconcile_run_id bigint;
+ALTER TABLE scout.sync_checkpoints ADD COLUMN reconcile_last_id bigint;
 
 -- Gold's fallback time zone is read by a C function (a placeholder SET cannot move it).
 CREATE OR REPLACE FUNCTION scout.business_timezone() RETURNS text
@@ -163,6 +166,61 @@ VOLATILE PARALLEL UNSAFE
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'odoo_reconcile_wrapper';
 -- odoo_sync: "is the sync healthy?" in one query:  SELECT * FROM scout.sync_status;
+CREATE FUNCTION scout.odoo_reconcile_step(
+	"model" TEXT,
+	"max_pages" INT DEFAULT 1
+) RETURNS scout.reconcile_result
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'odoo_reconcile_step_wrapper';
+
+-- Long reconciliations that commit after every listing page (5,000 records compared, and their
+-- drift repaired), with a cursor in the checkpoint: killed half-way, the next reconciliation
+-- (CALL, the worker, or scout.odoo_reconcile()) resumes where it stopped.
+--   CALL scout.odoo_reconcile_run();                    -- every enabled model
+--   CALL scout.odoo_reconcile_run('pos.order.line');
+CREATE PROCEDURE scout.odoo_reconcile_run(model text DEFAULT NULL, pages_per_commit integer DEFAULT 1)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  models text[];
+  m text;
+  r scout.reconcile_result;
+  err_state text;
+  err_msg text;
+  err_detail text;
+  err_hint text;
+BEGIN
+  models := CASE WHEN odoo_reconcile_run.model IS NULL
+                 THEN ARRAY(SELECT s.model FROM scout.sync_models s WHERE s.enabled ORDER BY s.sync_order)
+                 ELSE ARRAY[odoo_reconcile_run.model] END;
+  FOREACH m IN ARRAY models LOOP
+    LOOP
+      BEGIN
+        r := scout.odoo_reconcile_step(m, pages_per_commit);
+      EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_msg = MESSAGE_TEXT,
+                                err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT;
+      END;
+      IF err_state IS NOT NULL THEN
+        BEGIN
+          PERFORM scout.odoo_sync_record_failure();
+        EXCEPTION WHEN OTHERS THEN
+          RAISE WARNING 'odoo_sync: could not record the failure: %', SQLERRM;
+        END;
+        COMMIT;
+        RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_msg,
+                              DETAIL = coalesce(err_detail, ''), HINT = coalesce(err_hint, '');
+      END IF;
+      COMMIT;
+      EXIT WHEN r.status IS DISTINCT FROM 'in_progress';
+    END LOOP;
+    RAISE NOTICE 'odoo_sync: % reconciled (%): % missing, % stale, % deleted, % restored, % re-fetched',
+      m, r.status, r.missing, r.stale, r.deleted, r.restored, r.refetched;
+  END LOOP;
+END
+$$;
+
 CREATE OR REPLACE VIEW scout.sync_status AS
 SELECT m.model,
        m.enabled,
@@ -211,3 +269,6 @@ REVOKE ALL ON FUNCTION scout.odoo_sync_step(text, boolean, bigint, integer) FROM
 REVOKE ALL ON FUNCTION scout.odoo_sync_record_failure() FROM PUBLIC;
 ALTER FUNCTION scout.odoo_reconcile(text, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION scout.odoo_reconcile(text, boolean) FROM PUBLIC;
+ALTER FUNCTION scout.odoo_reconcile_step(text, integer) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION scout.odoo_reconcile_step(text, integer) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE scout.odoo_reconcile_run(text, integer) FROM PUBLIC;

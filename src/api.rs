@@ -153,27 +153,31 @@ fn odoo_sync_step(
     run_id: default!(Option<i64>, "NULL"),
     max_pages: default!(Option<i32>, 1),
 ) -> pgrx::composite_type!('static, "scout.sync_result") {
-    FAILED_STEP.with(|f| f.borrow_mut().take());
     let model = or_report(required(model, "model"));
+    committing_step(model, run_id, "procedure", || step(model, full, run_id, max_pages).and_then(to_row))
+}
+
+/// Runs one step of a committing run (a sync or a reconciliation). A step that fails (an Odoo
+/// error, or any PostgreSQL ERROR in its SQL) raises it unchanged, and is remembered in this
+/// backend so that the caller can record it with scout.odoo_sync_record_failure() after rolling
+/// back. A PostgreSQL ERROR unwinds through here: it is remembered (pure Rust, no SQL after the
+/// error), then goes on.
+fn committing_step<T>(model: &str, run_id: Option<i64>, mode: &'static str, step: impl FnOnce() -> SyncResult<T>) -> T {
+    FAILED_STEP.with(|f| f.borrow_mut().take());
     let started = SystemTime::now();
     let remember = |e: &SyncError| {
-        FAILED_STEP.with(|f| *f.borrow_mut() = Some(Failure::new(model, run_id, "procedure", started, e)));
+        FAILED_STEP.with(|f| *f.borrow_mut() = Some(Failure::new(model, run_id, mode, started, e)));
     };
-    // A PostgreSQL ERROR raised in the step's SQL unwinds through here: remember it (pure Rust,
-    // no SQL after the error), then let it go on unchanged.
-    let result = PgTryBuilder::new(AssertUnwindSafe(|| step(model, full, run_id, max_pages)))
+    let result = PgTryBuilder::new(AssertUnwindSafe(step))
         .catch_others(|caught| {
             remember(&SyncError::described(&caught));
             caught.rethrow()
         })
         .execute();
-    match result.and_then(to_row) {
-        Ok(row) => row,
-        Err(e) => {
-            remember(&e);
-            e.report()
-        }
-    }
+    result.unwrap_or_else(|e| {
+        remember(&e);
+        e.report()
+    })
 }
 
 fn record_failure() -> SyncResult<()> {
@@ -235,7 +239,7 @@ fn reconcile(model: Option<&str>, dry_run: Option<bool>) -> SyncResult<Vec<Recon
         None => models::enabled()?,
     };
     let settings = Settings::current();
-    let opts = ReconcileOptions { dry_run, lock_wait: LockWait::Unbounded };
+    let opts = ReconcileOptions { dry_run, max_pages: None, stop_requested: None, lock_wait: LockWait::Unbounded };
     with_session(&settings, |odoo| {
         specs.iter().map(|spec| sync::reconcile::reconcile_and_alert(spec, opts, &settings, odoo)).collect()
     })
@@ -253,4 +257,36 @@ fn odoo_reconcile(
         reconcile(model, dry_run).and_then(|all| all.into_iter().map(reconcile_row).collect::<SyncResult<Vec<_>>>()),
     );
     SetOfIterator::new(rows)
+}
+
+fn reconcile_step(model: &str, max_pages: Option<i32>) -> SyncResult<ReconcileSummary> {
+    let max_pages = required(max_pages, "max_pages")?;
+    if max_pages < 1 {
+        return Err(SyncError::InvalidArgument {
+            message: format!("max_pages must be at least 1, not {max_pages}"),
+            hint: "Pass 1 or more.".into(),
+        });
+    }
+    let spec = models::find(model)?;
+    let settings = Settings::current();
+    let opts = ReconcileOptions {
+        dry_run: false,
+        max_pages: Some(max_pages as u32),
+        stop_requested: None,
+        lock_wait: LockWait::Unbounded,
+    };
+    with_session(&settings, |odoo| sync::reconcile::reconcile_and_alert(&spec, opts, &settings, odoo))
+}
+
+/// One committed step of a long reconciliation: up to `max_pages` listing pages of 5,000
+/// records, then returns with status in_progress (COMMIT, call again: it resumes at its cursor)
+/// or success. The building block of scout.odoo_reconcile_run(). A failed step is remembered
+/// for scout.odoo_sync_record_failure(), like a sync step's.
+#[pg_extern(name = "odoo_reconcile_step", volatile, parallel_unsafe)]
+fn odoo_reconcile_step(
+    model: Option<&str>,
+    max_pages: default!(Option<i32>, 1),
+) -> pgrx::composite_type!('static, "scout.reconcile_result") {
+    let model = or_report(required(model, "model"));
+    committing_step(model, None, "reconcile", || reconcile_step(model, max_pages).and_then(reconcile_row))
 }

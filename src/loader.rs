@@ -136,6 +136,16 @@ pub struct Drift {
 }
 
 impl Drift {
+    pub fn add(&mut self, o: &Drift) {
+        self.odoo_count += o.odoo_count;
+        self.bronze_count += o.bronze_count;
+        self.missing += o.missing;
+        self.stale += o.stale;
+        self.deleted += o.deleted;
+        self.restored += o.restored;
+        self.refetched += o.refetched;
+    }
+
     /// What the reconciliation found wrong: the figure the drift alert compares.
     pub fn total(&self) -> i64 {
         self.missing + self.stale + self.deleted + self.restored
@@ -176,12 +186,41 @@ pub fn soft_delete(spec: &ModelSpec, ids: &[i64], run_id: i64) -> SyncResult<Vec
     Ok(Spi::get_one_with_args::<Vec<i64>>(&sql, &[ids.to_vec().into(), run_id.into()])?.unwrap_or_default())
 }
 
-/// Closes a reconciliation's log row with what it found and repaired.
-pub fn finish_reconcile_log(run_id: i64, d: &Drift, http_calls: i64, message: Option<&str>) -> SyncResult<()> {
+/// The open reconciliation of a checkpoint (its log row, and the last id it compared), left by a
+/// committing run that has more to do or was cut off.
+pub fn open_reconciliation(cp_id: &str) -> SyncResult<Option<(i64, i64)>> {
+    Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT c.reconcile_run_id, c.reconcile_last_id FROM scout.sync_checkpoints c \
+             JOIN scout.sync_logs l ON l.id = c.reconcile_run_id WHERE c.id = $1",
+            None,
+            &[cp_id.into()],
+        )?;
+        match rows.into_iter().next() {
+            Some(row) => Ok(row.get::<i64>(1)?.zip(row.get::<i64>(2)?)),
+            None => Ok(None),
+        }
+    })
+}
+
+/// Moves (or, with None, clears) a reconciliation's cursor, in the transaction of its page.
+pub fn save_reconcile_cursor(cp_id: &str, model: &str, cursor: Option<(i64, i64)>) -> SyncResult<()> {
     Spi::run_with_args(
-        "UPDATE scout.sync_logs SET status = 'success', completed_at = clock_timestamp(), \
-           fetched = $2, records_processed = $2 + $5, deleted = $5, missing = $3, stale = $4, restored = $6, \
-           odoo_count = $7, http_calls = $8, message = coalesce($9, message) WHERE id = $1",
+        "INSERT INTO scout.sync_checkpoints AS c (id, model, last_sync_at, reconcile_run_id, reconcile_last_id) \
+         VALUES ($1, $2, '-infinity', $3, $4) \
+         ON CONFLICT (id) DO UPDATE SET reconcile_run_id = EXCLUDED.reconcile_run_id, \
+           reconcile_last_id = EXCLUDED.reconcile_last_id, updated_at = now()",
+        &[cp_id.into(), model.into(), cursor.map(|c| c.0).into(), cursor.map(|c| c.1).into()],
+    )?;
+    Ok(())
+}
+
+/// Adds one page's findings to a reconciliation's log row.
+pub fn add_reconcile_counts(run_id: i64, d: &Drift) -> SyncResult<()> {
+    Spi::run_with_args(
+        "UPDATE scout.sync_logs SET fetched = fetched + $2, records_processed = records_processed + $2 + $5, \
+           missing = missing + $3, stale = stale + $4, deleted = deleted + $5, restored = restored + $6, \
+           odoo_count = coalesce(odoo_count, 0) + $7 WHERE id = $1",
         &[
             run_id.into(),
             d.refetched.into(),
@@ -190,11 +229,34 @@ pub fn finish_reconcile_log(run_id: i64, d: &Drift, http_calls: i64, message: Op
             d.deleted.into(),
             d.restored.into(),
             d.odoo_count.into(),
-            http_calls.into(),
-            message.into(),
         ],
     )?;
     Ok(())
+}
+
+/// Closes (or, for a step with more to do, keeps running) a reconciliation's log row, and returns
+/// the whole run's findings.
+pub fn finish_reconcile_log(run_id: i64, done: bool, http_calls: i64, message: Option<&str>) -> SyncResult<Drift> {
+    Spi::connect_mut(|client| {
+        let rows = client.update(
+            "UPDATE scout.sync_logs SET status = CASE WHEN $2 THEN 'success' ELSE 'running' END, \
+               completed_at = CASE WHEN $2 THEN clock_timestamp() END, \
+               http_calls = http_calls + $3, message = coalesce($4, message) WHERE id = $1 \
+             RETURNING coalesce(odoo_count, 0), missing, stale, deleted, restored, fetched",
+            None,
+            &[run_id.into(), done.into(), http_calls.into(), message.into()],
+        )?;
+        let row = rows.first();
+        Ok(Drift {
+            odoo_count: row.get::<i64>(1)?.unwrap_or(0),
+            bronze_count: 0,
+            missing: row.get::<i64>(2)?.unwrap_or(0),
+            stale: row.get::<i64>(3)?.unwrap_or(0),
+            deleted: row.get::<i64>(4)?.unwrap_or(0),
+            restored: row.get::<i64>(5)?.unwrap_or(0),
+            refetched: row.get::<i64>(6)?.unwrap_or(0),
+        })
+    })
 }
 
 /// Outcome of loading one page into bronze.

@@ -282,28 +282,54 @@ fn record_failure(state: &mut State, failure: Failure) {
 fn reconcile_all_models(state: &mut State) {
     let Some(specs) = enabled_models(state) else { return };
     for spec in &specs {
-        if interrupts::stop_requested() {
+        if !reconcile_model(spec, state) {
             return;
+        }
+    }
+}
+
+/// Reconciles one model a listing page per transaction (committed with its cursor, so a kill
+/// loses at most one page of work). False when the round should end (stopping, not configured).
+fn reconcile_model(spec: &models::ModelSpec, state: &mut State) -> bool {
+    loop {
+        if interrupts::stop_requested() {
+            return false;
         }
         let started = SystemTime::now();
         let settled = &mut state.settled;
-        let done = in_transaction(|| {
+        let step = in_transaction(|| {
             apply_database_settings(settled)?;
             let s = settings::Settings::current();
-            let opts = ReconcileOptions { dry_run: false, lock_wait: LockWait::AtMost(SILVER_LOCK_WAIT) };
+            let opts = ReconcileOptions {
+                dry_run: false,
+                max_pages: Some(1),
+                stop_requested: Some(interrupts::stop_requested),
+                lock_wait: LockWait::AtMost(SILVER_LOCK_WAIT),
+            };
             with_session(&s, |odoo| sync::reconcile::reconcile_and_alert(spec, opts, &s, odoo))
         });
-        match done {
-            Ok(r) if r.drift.total() > 0 => {
-                pgrx::log!("odoo_sync worker: the reconciliation of {} repaired {} records", r.model, r.drift.total())
+        match step {
+            Ok(r) if r.status == "in_progress" => continue,
+            Ok(r) => {
+                if r.drift.total() > 0 {
+                    pgrx::log!(
+                        "odoo_sync worker: the reconciliation of {} repaired {} records",
+                        r.model,
+                        r.drift.total()
+                    );
+                }
+                return true;
             }
-            Ok(_) => {}
-            Err(_) if interrupts::stop_requested() => return,
-            Err(SyncError::NotConfigured { .. }) => return,
+            Err(_) if interrupts::stop_requested() => return false,
+            Err(SyncError::NotConfigured { .. }) => return false,
             Err(SyncError::Busy { model, detail }) => {
-                pgrx::log!("odoo_sync worker: {model} not reconciled this time: {detail}")
+                pgrx::log!("odoo_sync worker: {model} not reconciled this time: {detail}");
+                return true;
             }
-            Err(e) => record_failure(state, Failure::new(&spec.model, None, "reconcile", started, &e)),
+            Err(e) => {
+                record_failure(state, Failure::new(&spec.model, None, "reconcile", started, &e));
+                return true;
+            }
         }
     }
 }

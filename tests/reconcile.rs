@@ -172,6 +172,7 @@ fn the_worker_reconciles_on_its_schedule_and_deletes_reach_silver_without_any_fu
             .get(0);
         (n > 0).then_some(())
     });
+    let mark: i64 = db.connect().query_one("SELECT max(id) FROM scout.sync_logs", &[]).unwrap().get(0);
     let gone = sim.mutate("pos.order", "delete", 4);
     let n_gone = gone["ids"].as_array().unwrap().len() as i64;
     wait_for(60, "the scheduled reconciliation to find the deletes", || {
@@ -182,8 +183,15 @@ fn the_worker_reconciles_on_its_schedule_and_deletes_reach_silver_without_any_fu
             .get(0);
         (n == n_gone).then_some(())
     });
-    let full: i64 = db.connect().query_one("SELECT count(*) FROM scout.sync_logs WHERE full_sync AND run_mode <> 'reconcile' AND model = 'pos.order' AND id > (SELECT min(id) FROM scout.sync_logs WHERE model = 'pos.order')", &[]).unwrap().get(0);
-    assert_eq!(full, 0, "no full sync anywhere after the first load");
+    let full: i64 = db.connect().query_one("SELECT count(*) FROM scout.sync_logs WHERE full_sync AND run_mode <> 'reconcile' AND id > $1", &[&mark]).unwrap().get(0);
+    let runs: Vec<String> = db
+        .connect()
+        .query("SELECT concat_ws(' ', id, run_mode, status, full_sync, fetched, message, error_message) FROM scout.sync_logs WHERE model = 'pos.order' ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(full, 0, "no full sync anywhere since the deletes: {runs:#?}");
     let logged: i64 = db.connect().query_one("SELECT coalesce(sum(deleted), 0)::bigint FROM scout.sync_logs WHERE run_mode = 'reconcile' AND model = 'pos.order'", &[]).unwrap().get(0);
     assert_eq!(logged, n_gone);
     // Its lines follow when their own reconciliation runs; then everything equals Odoo.
@@ -202,4 +210,114 @@ fn wait_until_worker_idle_of(db: &Db) {
     c.batch_execute("ALTER SYSTEM SET odoo_sync.worker_enabled = off").unwrap();
     c.batch_execute("SELECT pg_reload_conf()").unwrap();
     wait_until_worker_idle(db, 60);
+}
+
+#[test]
+fn a_reconciliation_killed_half_way_resumes_where_it_stopped_and_converges() {
+    let sim = Sim::start(&["--orders", "3000", "--seed", "54"]);
+    let cluster = Cluster::start(&[]); // its own: a SIGKILLed backend restarts every backend
+    let db = cluster.create_db("rec_kill");
+    db.configure(&sim, &[]);
+    sync_all(&db, "");
+    let lines = db.count("scout.bronze_pos_order_line");
+    assert!(lines > 10_000, "{lines} lines: several listing pages of 5,000");
+    // Every line stale (as after a long outage of the incremental runs): each page re-fetches.
+    db.connect()
+        .batch_execute("UPDATE scout.bronze_pos_order_line SET payload = jsonb_set(payload, '{write_date}', '\"2000-01-01 00:00:00\"')")
+        .unwrap();
+    let mut c = db.connect();
+    let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    let runner = std::thread::spawn(move || c.batch_execute("CALL scout.odoo_reconcile_run('pos.order.line')").is_ok());
+    wait_for(60, "the first page committed with its cursor", || {
+        let cursor: Option<i64> = db
+            .connect()
+            .query_one("SELECT max(reconcile_last_id) FROM scout.sync_checkpoints WHERE model = 'pos.order.line'", &[])
+            .unwrap()
+            .get(0);
+        cursor.filter(|c| *c > 0)
+    });
+    // SAFETY: kill(2) on the backend's pid; no memory is involved.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    assert!(!runner.join().unwrap(), "the killed CALL did not finish");
+    wait_for(60, "the server back after crash recovery", || {
+        postgres::Client::connect(&format!("host=127.0.0.1 port={} user=postgres dbname={}", cluster.port, db.name), postgres::NoTls)
+            .ok()
+            .map(|_| ())
+    });
+    let done_before: i64 = db
+        .connect()
+        .query_one("SELECT coalesce(sum(fetched), 0)::bigint FROM scout.sync_logs WHERE run_mode = 'reconcile'", &[])
+        .unwrap()
+        .get(0);
+    assert!(done_before > 0 && done_before < lines, "part of it was committed: {done_before} of {lines}");
+    db.connect().batch_execute("CALL scout.odoo_reconcile_run('pos.order.line')").unwrap();
+    let (runs, refetched, open): (i64, i64, Option<i64>) = db
+        .connect()
+        .query_one(
+            "SELECT count(*), coalesce(sum(fetched), 0)::bigint, (SELECT max(reconcile_run_id) FROM scout.sync_checkpoints) \
+             FROM scout.sync_logs WHERE run_mode = 'reconcile'",
+            &[],
+        )
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .unwrap();
+    assert_eq!(runs, 1, "the second CALL continued the first one's run");
+    // Each stale line re-fetched once: the pages committed before the kill were not redone.
+    assert_eq!(refetched, lines, "re-fetched {refetched} for {lines} stale lines: resumed, not restarted");
+    assert_eq!(open, None, "no reconciliation left open");
+    assert_all_bronze_matches(&db, &sim);
+    assert_silver_matches_bronze(&db);
+}
+
+#[test]
+fn concurrent_syncs_reconciliations_and_committing_runs_neither_collide_nor_lose_anything() {
+    let sim = Sim::start(&["--orders", "600", "--seed", "55"]);
+    let db = Cluster::shared().create_db("rec_concurrent");
+    db.configure(&sim, &[("odoo_sync.batch_size", "100")]);
+    sync_all(&db, "");
+    let conn = format!("host=127.0.0.1 port={} user=postgres dbname={}", db.cluster.port, db.name);
+    let sqls = [
+        "SELECT status FROM scout.odoo_reconcile()",
+        "SELECT status FROM scout.odoo_sync_all()",
+        "CALL scout.odoo_reconcile_run()",
+        "SELECT status FROM scout.odoo_sync('pos.order.line')",
+    ];
+    let mut threads = Vec::new();
+    for (i, sql) in sqls.iter().enumerate() {
+        let (conn, sql) = (conn.clone(), sql.to_string());
+        threads.push(std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(&conn, postgres::NoTls).unwrap();
+            c.batch_execute("SET statement_timeout = '120s'").unwrap(); // a deadlock would end here
+            let mut statuses = Vec::new();
+            for _ in 0..3 {
+                if sql.starts_with("CALL") {
+                    c.batch_execute(&sql).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)));
+                    statuses.push("called".to_string());
+                } else {
+                    for r in c.query(&sql, &[]).unwrap_or_else(|e| panic!("{sql}: {}", describe(&e))) {
+                        statuses.push(r.get(0));
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50 * i as u64));
+            }
+            statuses
+        }));
+    }
+    // Odoo changes meanwhile.
+    for _ in 0..3 {
+        sim.mutate("pos.order", "update", 10);
+        sim.mutate("pos.order", "delete", 2);
+        sim.advance_clock(1.0);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let statuses: Vec<String> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    assert!(statuses.iter().all(|s| ["success", "skipped", "called"].contains(&s.as_str())), "{statuses:?}");
+    assert!(statuses.iter().any(|s| s == "success"));
+    // Then one more of each, alone: exactly Odoo's data.
+    sim.advance_clock(2.0);
+    sync_all(&db, "");
+    for r in reconcile(&db, "") {
+        assert_eq!(r.status, "success", "{r:?}");
+    }
+    assert_all_bronze_matches(&db, &sim);
+    assert_silver_matches_bronze(&db);
 }

@@ -31,6 +31,11 @@ const LIST_PAGE: u32 = 5_000;
 #[derive(Clone, Copy, Debug)]
 pub struct ReconcileOptions {
     pub dry_run: bool,
+    /// Stop after this many listing pages (status in_progress) so that the caller can commit
+    /// and call again; None reconciles the whole model.
+    pub max_pages: Option<u32>,
+    /// Also stop between two pages when this says so (the worker's SIGTERM).
+    pub stop_requested: Option<fn() -> bool>,
     pub lock_wait: LockWait,
 }
 
@@ -40,7 +45,7 @@ pub struct ReconcileSummary {
     pub run_id: Option<i64>,
     pub drift: Drift,
     pub duration: Duration,
-    /// success or skipped.
+    /// success, in_progress (more pages: call again) or skipped.
     pub status: &'static str,
     pub message: Option<String>,
 }
@@ -67,7 +72,9 @@ pub fn reconcile_and_alert(
     Ok(summary)
 }
 
-/// One model's reconciliation, in the caller's transaction.
+/// One model's reconciliation, in the caller's transaction: all of it, or `max_pages` listing
+/// pages of it (status in_progress: commit and call again; the cursor is in the checkpoint, so a
+/// run cut off by a crash is resumed by the next reconciliation, not started over).
 pub fn reconcile_model(
     spec: &ModelSpec,
     opts: ReconcileOptions,
@@ -98,9 +105,13 @@ pub fn reconcile_model(
     let (fields, _missing_fields, note) = requested_fields(spec, odoo, started)?;
     summary.message = note;
     let shapes = odoo.shapes(model, &fields);
-    let has_company = fields.iter().any(|f| f == "company_id");
-    let query = Query::new(s, has_company);
-    let run_id = if opts.dry_run { None } else { Some(loader::start_log(&cp_id, model, true, "reconcile")?) };
+    let query = Query::new(s, fields.iter().any(|f| f == "company_id"));
+    // Resume an open reconciliation (its log row and cursor), or start one.
+    let (run_id, mut last) = match (opts.dry_run, loader::open_reconciliation(&cp_id)?) {
+        (true, _) => (None, 0),
+        (false, Some((run_id, last))) => (Some(run_id), last),
+        (false, None) => (Some(loader::start_log(&cp_id, model, true, "reconcile")?), 0),
+    };
     summary.run_id = run_id;
     // Listing: id, write_date, and the company when a filter narrows what we sync (a record
     // of a filtered-out company is present in Odoo, but not ours to fetch).
@@ -110,9 +121,8 @@ pub fn reconcile_model(
     }
     let client = odoo.client(model)?;
     let stats_before = client.stats;
-    let mut refetch: Vec<i64> = Vec::new();
-    let mut deleted: Vec<i64> = Vec::new();
-    let mut last = 0i64;
+    let batch = s.batch_size.max(1) as usize;
+    let mut pages = 0u32;
     loop {
         pgrx::check_for_interrupts!();
         let before = last;
@@ -126,65 +136,86 @@ pub fn reconcile_model(
                 &Query::all_companies_context(),
             )
             .map_err(|e| SyncError::odoo(model, e))?;
-        let page: Vec<serde_json::Value> = serde_json::from_str(&raw)
-            .map_err(|e| SyncError::BadData { model: model.to_owned(), detail: format!("listing ids: {e}") })?;
-        let mut listed: Vec<(Listed, bool)> = Vec::with_capacity(page.len());
-        for v in page {
-            let ours = query.companies.as_ref().is_none_or(|ids| match v.get("company_id") {
-                Some(serde_json::Value::Array(c)) => {
-                    c.first().and_then(|x| x.as_i64()).is_some_and(|c| ids.contains(&c))
-                }
-                _ => true, // shared records (company_id false) are synced under any filter
-            });
-            let l: Listed = serde_json::from_value(v)
-                .map_err(|e| SyncError::BadData { model: model.to_owned(), detail: format!("listing ids: {e}") })?;
-            if l.id <= last {
-                return Err(SyncError::BadData {
-                    model: model.to_owned(),
-                    detail: "search_read returned ids out of order".into(),
-                });
-            }
-            last = l.id;
-            listed.push((l, ours));
-        }
+        let listed = parse_listing(model, &raw, last, query.companies.as_deref())?;
+        last = listed.last().map(|(l, _)| l.id).unwrap_or(last);
         let done = listed.len() < LIST_PAGE as usize;
         // Bronze's side of the same id range (the last page takes everything above).
         let upto = if done { i64::MAX } else { last };
         let ours = loader::bronze_write_dates(spec, before, upto)?;
-        merge(&listed, &ours, &mut summary.drift, &mut refetch, &mut deleted);
+        let mut page = Drift::default();
+        let mut refetch = Vec::new();
+        let mut deleted = Vec::new();
+        merge(&listed, &ours, &mut page, &mut refetch, &mut deleted);
+        if let Some(id) = run_id {
+            // Repair this page's drift through the normal page path, then move the cursor, in
+            // the same transaction.
+            let full = Window { start: None, end: i64::MAX, full: true, last_id: 0 };
+            for chunk in refetch.chunks(batch) {
+                pgrx::check_for_interrupts!();
+                let raw = client
+                    .search_read_raw(
+                        model,
+                        &json!([["id", "in", chunk]]),
+                        &fields,
+                        "id asc",
+                        batch as u32,
+                        &query.context,
+                    )
+                    .map_err(|e| SyncError::odoo(model, e))?;
+                let info = page::validate(model, &raw, &full, &shapes)?;
+                page.refetched += info.len as i64;
+                if info.len > 0 {
+                    let pc = loader::upsert_bronze(spec, &raw, id)?;
+                    loader::apply_silver(model, &pc.changed, id, opts.lock_wait)?;
+                }
+            }
+            let gone = loader::soft_delete(spec, &deleted, id)?;
+            loader::silver_mark_deleted(model, &gone, opts.lock_wait)?;
+            loader::add_reconcile_counts(id, &page)?;
+            loader::save_reconcile_cursor(&cp_id, model, (!done).then_some((id, last)))?;
+        }
+        summary.drift.add(&page);
+        pages += 1;
         if done {
             break;
         }
-    }
-    // Re-fetch through the normal page path (a dry run only reports).
-    if opts.dry_run {
-        refetch.clear();
-    }
-    let batch = s.batch_size.max(1) as usize;
-    let full = Window { start: None, end: i64::MAX, full: true, last_id: 0 };
-    for chunk in refetch.chunks(batch) {
-        pgrx::check_for_interrupts!();
-        let domain = json!([["id", "in", chunk]]);
-        let raw = client
-            .search_read_raw(model, &domain, &fields, "id asc", batch as u32, &query.context)
-            .map_err(|e| SyncError::odoo(model, e))?;
-        let info = page::validate(model, &raw, &full, &shapes)?;
-        summary.drift.refetched += info.len as i64;
-        if let Some(id) = run_id {
-            if info.len > 0 {
-                let pc = loader::upsert_bronze(spec, &raw, id)?;
-                loader::apply_silver(model, &pc.changed, id, opts.lock_wait)?;
-            }
+        let step_over = opts.max_pages.is_some_and(|m| pages >= m) || opts.stop_requested.is_some_and(|stop| stop());
+        if step_over {
+            summary.status = "in_progress";
+            break;
         }
     }
     if let Some(id) = run_id {
-        let gone = loader::soft_delete(spec, &deleted, id)?;
-        loader::silver_mark_deleted(model, &gone, opts.lock_wait)?;
         let calls = (client.stats.calls - stats_before.calls) as i64;
-        loader::finish_reconcile_log(id, &summary.drift, calls, summary.message.as_deref())?;
+        // The whole run's figures (earlier steps included) for the result and the alert.
+        let bronze_count = summary.drift.bronze_count; // (of the pages this call compared)
+        summary.drift =
+            loader::finish_reconcile_log(id, summary.status == "success", calls, summary.message.as_deref())?;
+        summary.drift.bronze_count = bronze_count;
     }
     summary.duration = started.elapsed();
     Ok(summary)
+}
+
+/// One listing page: `(record, whether the sync selects it)` in id order above `last`.
+fn parse_listing(model: &str, raw: &str, last: i64, companies: Option<&[i64]>) -> SyncResult<Vec<(Listed, bool)>> {
+    let bad = |detail: String| SyncError::BadData { model: model.to_owned(), detail };
+    let page: Vec<serde_json::Value> = serde_json::from_str(raw).map_err(|e| bad(format!("listing ids: {e}")))?;
+    let mut prev = last;
+    let mut listed = Vec::with_capacity(page.len());
+    for v in page {
+        let ours = companies.is_none_or(|ids| match v.get("company_id") {
+            Some(serde_json::Value::Array(c)) => c.first().and_then(|x| x.as_i64()).is_some_and(|c| ids.contains(&c)),
+            _ => true, // shared records (company_id false) are synced under any filter
+        });
+        let l: Listed = serde_json::from_value(v).map_err(|e| bad(format!("listing ids: {e}")))?;
+        if l.id <= prev {
+            return Err(bad("search_read returned ids out of order".into()));
+        }
+        prev = l.id;
+        listed.push((l, ours));
+    }
+    Ok(listed)
 }
 
 /// Merges one page of Odoo's `(id, write_date)` with bronze's rows of the same id range.
