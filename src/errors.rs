@@ -75,6 +75,7 @@ impl SyncError {
                 OdooError::TooLarge { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                 OdooError::AuthFailed { .. } => ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
                 OdooError::Interrupted => ERRCODE_QUERY_CANCELED,
+                OdooError::NonJsonNumber { .. } => ERRCODE_DATA_EXCEPTION,
                 e @ OdooError::Fault { name, .. } => {
                     if e.is_access_denied() {
                         ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION
@@ -132,7 +133,9 @@ impl SyncError {
             }
             SyncError::InvalidSetting { setting, .. } => Some(format!("Fix {setting}.")),
             SyncError::BadData { .. } => Some(
-                "Nothing from this page was loaded. Check the Odoo server (or proxy) at odoo_sync.base_url.".into(),
+                "Nothing from this page was loaded. When the detail names a record, fix that value in Odoo; else check \
+                 the Odoo server (or proxy) at odoo_sync.base_url."
+                    .into(),
             ),
             SyncError::Postgres { hint, .. } => hint.clone(),
             SyncError::Busy { .. } => Some("The worker tries again next round; end that session's transaction.".into()),

@@ -23,7 +23,11 @@ mod worker;
 extension_sql_file!("../sql/01_core.sql", name = "core", bootstrap);
 extension_sql_file!("../sql/20_silver.sql", name = "silver", requires = ["core"]);
 extension_sql_file!("../sql/30_gold.sql", name = "gold", requires = ["silver", business_timezone]);
-extension_sql_file!("../sql/80_run.sql", name = "run", requires = [odoo_sync_step, odoo_sync_record_failure, odoo_reconcile_step]);
+extension_sql_file!(
+    "../sql/80_run.sql",
+    name = "run",
+    requires = [odoo_sync_step, odoo_sync_record_failure, odoo_reconcile_step]
+);
 extension_sql_file!("../sql/85_status.sql", name = "status", requires = [odoo_sync_next_run]);
 extension_sql_file!("../sql/90_grants.sql", name = "grants", finalize);
 

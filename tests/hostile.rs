@@ -125,7 +125,23 @@ fn answers_that_break_the_invariants_are_refused_before_loading() {
         ("an id that is not an integer", rpc_page(json!([record(json!("abc"), ok, "a")])), "22000", "not an integer"),
         ("a record without write_date", rpc_page(json!([{"id": 1, "name": "a"}])), "22000", "write_date"),
         ("a result that is not a list", rpc_page(json!({"id": 1})), "08P01", "expected a list"),
-        ("a string with a NUL character", rpc_page(json!([record(json!(1), ok, "nul\u{0}byte")])), "22P05", "\\u0000"),
+        // PostgreSQL cannot store a NUL: refused naming the record and field (not jsonb's 22P05).
+        (
+            "a string with a NUL character",
+            rpc_page(json!([record(json!(1), ok, "nul\u{0}byte")])),
+            "22000",
+            "record 1 has name = \"nul\\u0000byte\", which holds a NUL character",
+        ),
+        // What Python's json.dumps writes for 1e309: named, not "the body is not JSON".
+        (
+            "a number JSON cannot carry",
+            format!(
+                r#"{{"jsonrpc": "2.0", "id": 1, "result": [{{"id": 1, "name": Infinity, "company_id": [1, "C"], "currency_id": [1, "PHP"], "active": true, "write_date": "{ok}", "create_date": "{ok}"}}]}}"#
+            )
+            .into_bytes(),
+            "22000",
+            "sent Infinity in field name of record 1, which is not a JSON number",
+        ),
     ];
     // Values of the wrong type for their field (silver reads them typed): refused, naming the field.
     let wrong = |field: &str, value: Value| {

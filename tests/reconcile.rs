@@ -183,7 +183,14 @@ fn the_worker_reconciles_on_its_schedule_and_deletes_reach_silver_without_any_fu
             .get(0);
         (n == n_gone).then_some(())
     });
-    let full: i64 = db.connect().query_one("SELECT count(*) FROM scout.sync_logs WHERE full_sync AND run_mode <> 'reconcile' AND id > $1", &[&mark]).unwrap().get(0);
+    let full: i64 = db
+        .connect()
+        .query_one(
+            "SELECT count(*) FROM scout.sync_logs WHERE full_sync AND run_mode <> 'reconcile' AND id > $1",
+            &[&mark],
+        )
+        .unwrap()
+        .get(0);
     let runs: Vec<String> = db
         .connect()
         .query("SELECT concat_ws(' ', id, run_mode, status, full_sync, fetched, message, error_message) FROM scout.sync_logs WHERE model = 'pos.order' ORDER BY id", &[])
@@ -240,9 +247,12 @@ fn a_reconciliation_killed_half_way_resumes_where_it_stopped_and_converges() {
     unsafe { libc::kill(pid, libc::SIGKILL) };
     assert!(!runner.join().unwrap(), "the killed CALL did not finish");
     wait_for(60, "the server back after crash recovery", || {
-        postgres::Client::connect(&format!("host=127.0.0.1 port={} user=postgres dbname={}", cluster.port, db.name), postgres::NoTls)
-            .ok()
-            .map(|_| ())
+        postgres::Client::connect(
+            &format!("host=127.0.0.1 port={} user=postgres dbname={}", cluster.port, db.name),
+            postgres::NoTls,
+        )
+        .ok()
+        .map(|_| ())
     });
     let done_before: i64 = db
         .connect()

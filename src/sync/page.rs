@@ -56,6 +56,13 @@ pub fn validate(model: &str, page: &str, window: &Window, shapes: &Shapes) -> Sy
                 format_odoo(window.end)
             )));
         }
+        if let Some((field, value)) = &h.nul {
+            return Err(bad(format!(
+                "record {id} has {field} = {}, which holds a NUL character (\\u0000) that PostgreSQL cannot store; \
+                 fix the value in Odoo",
+                shown(value)
+            )));
+        }
         if let Some((field, shape, value)) = &h.misshapen {
             return Err(bad(format!(
                 "record {id} has {field} = {}, but Odoo's values of that field are {}",

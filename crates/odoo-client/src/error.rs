@@ -27,6 +27,9 @@ pub enum OdooError {
     Fault { name: String, message: String, code: i64, http_status: u16 },
     /// The caller's wait hook asked to stop waiting (between retries): the call was abandoned.
     Interrupted,
+    /// Odoo sent a number that JSON cannot carry (`Infinity`, `-Infinity`, `NaN`: what Python's
+    /// json.dumps writes for 1e309 or a NaN float): a value to fix in Odoo, not a transport error.
+    NonJsonNumber { url: String, token: String, field: Option<String>, record_id: Option<i64> },
 }
 
 impl OdooError {
@@ -54,6 +57,7 @@ impl OdooError {
             OdooError::AuthFailed { .. } => "auth_failed",
             OdooError::Fault { .. } => "fault",
             OdooError::Interrupted => "interrupted",
+            OdooError::NonJsonNumber { .. } => "non_json_number",
         }
     }
 
@@ -100,6 +104,9 @@ impl OdooError {
             }
             OdooError::Fault { .. } => "See the Odoo server log for the full traceback.".into(),
             OdooError::Interrupted => "The run was cancelled or stopped; it can simply be repeated.".into(),
+            OdooError::NonJsonNumber { .. } => {
+                "Fix the value in Odoo (a float field set to an infinite or NaN value); nothing of this page was loaded.".into()
+            }
         }
     }
 }
@@ -124,6 +131,11 @@ impl fmt::Display for OdooError {
             }
             OdooError::Fault { name, message, .. } => write!(f, "Odoo raised {name}: {message}"),
             OdooError::Interrupted => write!(f, "the call to Odoo was abandoned"),
+            OdooError::NonJsonNumber { url, token, field, record_id } => {
+                let field = field.as_deref().map(|f| format!(" in field {f}")).unwrap_or_default();
+                let record = record_id.map(|id| format!(" of record {id}")).unwrap_or_default();
+                write!(f, "Odoo at {url} sent {token}{field}{record}, which is not a JSON number")
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 mod client;
 mod error;
 mod http;
+pub mod nonjson;
 pub mod shape;
 pub mod time;
 mod transport;

@@ -134,9 +134,20 @@ pub struct RecordHead<'a> {
     pub write_date: Option<&'a RawValue>,
     /// The first field whose value does not have its shape: (field, shape, value).
     pub misshapen: Option<(String, Shape, &'a RawValue)>,
+    /// The first field whose value holds a NUL character (`\u0000`), which PostgreSQL's text and
+    /// jsonb cannot store: (field, value).
+    pub nul: Option<(String, &'a RawValue)>,
 }
 
-struct RecordSeed<'s>(&'s Shapes);
+/// Whether JSON text holds a `\u0000` escape (not an escaped backslash followed by "u0000").
+pub fn has_nul_escape(text: &str) -> bool {
+    let b = text.as_bytes();
+    text.match_indices("\\u0000").any(|(i, _)| b[..i].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 0)
+}
+
+/// `.1` of the seed: whether the page has a NUL escape anywhere (one fast search of the page;
+/// values are searched only then).
+struct RecordSeed<'s>(&'s Shapes, bool);
 
 impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
     type Value = RecordHead<'de>;
@@ -151,9 +162,12 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
         f.write_str("a record (a JSON object)")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RecordHead<'de>, A::Error> {
-        let mut head = RecordHead { id: None, write_date: None, misshapen: None };
+        let mut head = RecordHead { id: None, write_date: None, misshapen: None, nul: None };
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let value: &'de RawValue = map.next_value()?;
+            if self.1 && head.nul.is_none() && has_nul_escape(value.get()) {
+                head.nul = Some((key.as_str().to_owned(), value));
+            }
             match key.as_str() {
                 "id" => head.id = Some(value),
                 "write_date" => head.write_date = Some(value),
@@ -209,7 +223,7 @@ impl<'de> Visitor<'de> for KeySeed {
     }
 }
 
-struct PageSeed<'s>(&'s Shapes);
+struct PageSeed<'s>(&'s Shapes, bool);
 
 impl<'de> DeserializeSeed<'de> for PageSeed<'_> {
     type Value = Vec<RecordHead<'de>>;
@@ -225,7 +239,7 @@ impl<'de> Visitor<'de> for PageSeed<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<RecordHead<'de>>, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(h) = seq.next_element_seed(RecordSeed(self.0))? {
+        while let Some(h) = seq.next_element_seed(RecordSeed(self.0, self.1))? {
             out.push(h);
         }
         Ok(out)
@@ -236,7 +250,10 @@ impl<'de> Visitor<'de> for PageSeed<'_> {
 /// value. An error says why the text is not a list of records.
 pub fn scan_page<'a>(page: &'a str, shapes: &Shapes) -> Result<Vec<RecordHead<'a>>, String> {
     let mut de = serde_json::Deserializer::from_str(page);
-    PageSeed(shapes).deserialize(&mut de).and_then(|h| de.end().map(|_| h)).map_err(|e| e.to_string())
+    PageSeed(shapes, has_nul_escape(page))
+        .deserialize(&mut de)
+        .and_then(|h| de.end().map(|_| h))
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -294,5 +311,18 @@ mod tests {
         assert!(scan_page("[] []", &shapes).is_err());
         assert!(scan_page(r#"{"id": 1}"#, &shapes).is_err());
         assert!(scan_page(r#"[1]"#, &shapes).is_err());
+    }
+
+    #[test]
+    fn a_nul_character_is_found_but_an_escaped_backslash_is_not_one() {
+        let shapes = Shapes::new();
+        let page = r#"[{"id": 1, "name": "ok"}, {"id": 2, "name": "nul\u0000byte"}]"#;
+        let heads = scan_page(page, &shapes).unwrap();
+        assert!(heads[0].nul.is_none());
+        let (field, value) = heads[1].nul.as_ref().unwrap();
+        assert_eq!((field.as_str(), value.get()), ("name", r#""nul\u0000byte""#));
+        assert!(has_nul_escape(r#""\u0000""#));
+        assert!(!has_nul_escape(r#""a\\u0000""#), "an escaped backslash, then the text u0000");
+        assert!(has_nul_escape(r#""a\\\u0000""#));
     }
 }

@@ -95,10 +95,8 @@ impl JsonRpc {
         if resp.status != 200 {
             return Err(http_failure(url, &resp));
         }
-        let env: Envelope = serde_json::from_str(&resp.body).map_err(|e| OdooError::Protocol {
-            url: url.into(),
-            detail: format!("the body is not a JSON-RPC response ({e})"),
-        })?;
+        let env: Envelope =
+            serde_json::from_str(&resp.body).map_err(|e| not_json(url, &resp.body, e, "a JSON-RPC response"))?;
         if let Some(err) = env.error {
             let data = err.data.unwrap_or(FaultData { name: String::new(), message: err.message.clone() });
             return Err(OdooError::Fault {
@@ -161,8 +159,7 @@ impl Transport for Json2 {
         let resp = http.post(&url, Value::Object(kwargs).to_string(), &headers)?;
         if resp.status == 200 {
             // Validate it is JSON without building a tree: the caller parses what it needs.
-            serde_json::from_str::<&RawValue>(&resp.body)
-                .map_err(|e| OdooError::Protocol { url: url.clone(), detail: format!("the body is not JSON ({e})") })?;
+            serde_json::from_str::<&RawValue>(&resp.body).map_err(|e| not_json(&url, &resp.body, e, "JSON"))?;
             return Ok(CallResult { server_time: resp.date, raw: Some(resp.body) });
         }
         match serde_json::from_str::<FaultData>(&resp.body) {
@@ -175,5 +172,14 @@ impl Transport for Json2 {
 
     fn name(&self) -> &'static str {
         "json2"
+    }
+}
+
+/// A body that does not parse: a number JSON cannot carry (named with its field and record), or
+/// not what Odoo sends at all.
+fn not_json(url: &str, body: &str, e: serde_json::Error, what: &str) -> OdooError {
+    match crate::nonjson::find_non_json_number(body) {
+        Some((token, field, record_id)) => OdooError::NonJsonNumber { url: url.into(), token, field, record_id },
+        None => OdooError::Protocol { url: url.into(), detail: format!("the body is not {what} ({e})") },
     }
 }
