@@ -2,7 +2,7 @@
 //! one ERROR (errors.rs). Nothing here knows how syncing works.
 
 use crate::errors::{SyncError, SyncResult};
-use crate::loader::{self, LockWait};
+use crate::loader::{self, LockWait, RunMode};
 use crate::models;
 use crate::settings::{self, Settings};
 use crate::sync::reconcile::{ReconcileOptions, ReconcileSummary};
@@ -36,7 +36,7 @@ fn to_row(s: RunSummary) -> SyncResult<pgrx::composite_type!('static, "scout.syn
     row.set_by_name("deleted", s.counts.deleted).map_err(set_err)?;
     row.set_by_name("checkpoint", checkpoint).map_err(set_err)?;
     row.set_by_name("duration", Interval::from_micros(s.duration.as_micros() as i64)).map_err(set_err)?;
-    row.set_by_name("status", s.status).map_err(set_err)?;
+    row.set_by_name("status", s.status.as_sql()).map_err(set_err)?;
     row.set_by_name("message", s.message).map_err(set_err)?;
     Ok(row)
 }
@@ -52,7 +52,7 @@ fn required<T>(v: Option<T>, name: &str) -> SyncResult<T> {
     })
 }
 
-fn options(full: bool, dry_run: bool, mode: &'static str) -> RunOptions {
+fn options(full: bool, dry_run: bool, mode: RunMode) -> RunOptions {
     RunOptions {
         full,
         dry_run,
@@ -71,7 +71,9 @@ fn sync_one(model: Option<&str>, full: Option<bool>, dry_run: Option<bool>) -> S
     let dry_run = required(dry_run, "dry_run")?;
     let spec = models::find(model)?;
     let settings = Settings::current();
-    with_session(&settings, |odoo| sync::run_and_alert(&spec, options(full, dry_run, "function"), &settings, odoo))
+    with_session(&settings, |odoo| {
+        sync::run_and_alert(&spec, options(full, dry_run, RunMode::Function), &settings, odoo)
+    })
 }
 
 /// Syncs one Odoo model into its bronze table, in the caller's transaction (all or nothing).
@@ -89,7 +91,10 @@ fn sync_all(full: Option<bool>) -> SyncResult<Vec<RunSummary>> {
     let settings = Settings::current();
     let specs = models::enabled()?;
     with_session(&settings, |odoo| {
-        specs.iter().map(|spec| sync::run_and_alert(spec, options(full, false, "function"), &settings, odoo)).collect()
+        specs
+            .iter()
+            .map(|spec| sync::run_and_alert(spec, options(full, false, RunMode::Function), &settings, odoo))
+            .collect()
     })
 }
 
@@ -126,7 +131,7 @@ fn step(model: &str, full: Option<bool>, run_id: Option<i64>, max_pages: Option<
     let opts = RunOptions {
         full,
         dry_run: false,
-        mode: "procedure",
+        mode: RunMode::Procedure,
         max_pages: Some(max_pages as u32),
         max_time: None,
         stop_requested: None,
@@ -154,7 +159,7 @@ fn odoo_sync_step(
     max_pages: default!(Option<i32>, 1),
 ) -> pgrx::composite_type!('static, "scout.sync_result") {
     let model = or_report(required(model, "model"));
-    committing_step(model, run_id, "procedure", || step(model, full, run_id, max_pages).and_then(to_row))
+    committing_step(model, run_id, RunMode::Procedure, || step(model, full, run_id, max_pages).and_then(to_row))
 }
 
 /// Runs one step of a committing run (a sync or a reconciliation). A step that fails (an Odoo
@@ -162,7 +167,7 @@ fn odoo_sync_step(
 /// backend so that the caller can record it with scout.odoo_sync_record_failure() after rolling
 /// back. A PostgreSQL ERROR unwinds through here: it is remembered (pure Rust, no SQL after the
 /// error), then goes on.
-fn committing_step<T>(model: &str, run_id: Option<i64>, mode: &'static str, step: impl FnOnce() -> SyncResult<T>) -> T {
+fn committing_step<T>(model: &str, run_id: Option<i64>, mode: RunMode, step: impl FnOnce() -> SyncResult<T>) -> T {
     FAILED_STEP.with(|f| f.borrow_mut().take());
     let started = SystemTime::now();
     let remember = |e: &SyncError| {
@@ -227,7 +232,7 @@ fn reconcile_row(r: ReconcileSummary) -> SyncResult<pgrx::composite_type!('stati
     row.set_by_name("restored", d.restored).map_err(set_err)?;
     row.set_by_name("refetched", d.refetched).map_err(set_err)?;
     row.set_by_name("duration", Interval::from_micros(r.duration.as_micros() as i64)).map_err(set_err)?;
-    row.set_by_name("status", r.status).map_err(set_err)?;
+    row.set_by_name("status", r.status.as_sql()).map_err(set_err)?;
     row.set_by_name("run_id", r.run_id).map_err(set_err)?;
     Ok(row)
 }
@@ -288,5 +293,5 @@ fn odoo_reconcile_step(
     max_pages: default!(Option<i32>, 1),
 ) -> pgrx::composite_type!('static, "scout.reconcile_result") {
     let model = or_report(required(model, "model"));
-    committing_step(model, None, "reconcile", || reconcile_step(model, max_pages).and_then(reconcile_row))
+    committing_step(model, None, RunMode::Reconcile, || reconcile_step(model, max_pages).and_then(reconcile_row))
 }

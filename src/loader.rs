@@ -398,7 +398,7 @@ pub fn preview_bronze(spec: &ModelSpec, page_json: &str) -> SyncResult<PageCount
 }
 
 /// Opens the run's log row and returns the run id.
-pub fn start_log(cp_id: &str, model: &str, full: bool, run_mode: &str) -> SyncResult<i64> {
+pub fn start_log(cp_id: &str, model: &str, full: bool, run_mode: RunMode) -> SyncResult<i64> {
     start_log_with_estimate(cp_id, model, full, run_mode, None)
 }
 
@@ -407,7 +407,7 @@ pub fn start_log_with_estimate(
     cp_id: &str,
     model: &str,
     full: bool,
-    run_mode: &str,
+    run_mode: RunMode,
     estimate: Option<i64>,
 ) -> SyncResult<i64> {
     // A 'running' row whose backend is gone belongs to a run that was cut off (crash, kill,
@@ -421,8 +421,57 @@ pub fn start_log_with_estimate(
     )?;
     let sql = "INSERT INTO scout.sync_logs (checkpoint_id, model, full_sync, run_mode, estimated_total) \
                VALUES ($1, $2, $3, $4, $5) RETURNING id";
-    Spi::get_one_with_args::<i64>(sql, &[cp_id.into(), model.into(), full.into(), run_mode.into(), estimate.into()])?
-        .ok_or_else(|| crate::errors::SyncError::Internal("sync_logs insert returned no id".into()))
+    Spi::get_one_with_args::<i64>(
+        sql,
+        &[cp_id.into(), model.into(), full.into(), run_mode.as_sql().into(), estimate.into()],
+    )?
+    .ok_or_else(|| crate::errors::SyncError::Internal("sync_logs insert returned no id".into()))
+}
+
+/// How a run was started: `scout.sync_logs.run_mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunMode {
+    /// scout.odoo_sync() / odoo_sync_all(): one transaction, the caller's.
+    Function,
+    /// CALL scout.odoo_sync_run(): a step per commit.
+    Procedure,
+    /// The background worker's syncs.
+    Worker,
+    /// A reconciliation (function, procedure or worker).
+    Reconcile,
+}
+
+impl RunMode {
+    /// The text the log and the SQL surface use.
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            RunMode::Function => "function",
+            RunMode::Procedure => "procedure",
+            RunMode::Worker => "worker",
+            RunMode::Reconcile => "reconcile",
+        }
+    }
+}
+
+/// How a run or a step ended: `status` of scout.sync_result and scout.reconcile_result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    Success,
+    /// A step with more to do: commit and call again.
+    InProgress,
+    /// Another session holds the model; nothing was done.
+    Skipped,
+}
+
+impl RunStatus {
+    /// The text the SQL results use.
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            RunStatus::Success => "success",
+            RunStatus::InProgress => "in_progress",
+            RunStatus::Skipped => "skipped",
+        }
+    }
 }
 
 /// What a run did, for its log row and its summary.
@@ -505,7 +554,7 @@ pub fn record_failure(
     cp_id: &str,
     model: &str,
     run_id: Option<i64>,
-    mode: &str,
+    mode: RunMode,
     error_code: Option<&str>,
     message: &str,
     started_at_unix: f64,

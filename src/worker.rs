@@ -17,7 +17,7 @@
 
 use crate::errors::{SyncError, SyncResult};
 use crate::interrupts;
-use crate::loader::LockWait;
+use crate::loader::{LockWait, RunMode, RunStatus};
 use crate::sync::reconcile::ReconcileOptions;
 use crate::sync::{self, session::with_session, Failure, RunOptions};
 use crate::{models, settings};
@@ -227,7 +227,7 @@ fn sync_model(spec: &models::ModelSpec, state: &mut State) -> Turn {
             let opts = RunOptions {
                 full: false,
                 dry_run: false,
-                mode: "worker",
+                mode: RunMode::Worker,
                 max_pages: Some(settings::WORKER_STEP_PAGES.get().max(1) as u32),
                 max_time: Some(STEP_TIME),
                 stop_requested: Some(interrupts::stop_requested),
@@ -239,7 +239,7 @@ fn sync_model(spec: &models::ModelSpec, state: &mut State) -> Turn {
         match step {
             Ok(summary) => {
                 run_id = summary.run_id;
-                if summary.status != "in_progress" {
+                if summary.status != RunStatus::InProgress {
                     state.backoff.remove(&spec.model);
                     return Turn::Done;
                 }
@@ -255,7 +255,7 @@ fn sync_model(spec: &models::ModelSpec, state: &mut State) -> Turn {
                 return Turn::Done;
             }
             Err(e) => {
-                record_failure(state, Failure::new(&spec.model, run_id, "worker", started, &e));
+                record_failure(state, Failure::new(&spec.model, run_id, RunMode::Worker, started, &e));
                 return Turn::Done;
             }
         }
@@ -309,7 +309,7 @@ fn reconcile_model(spec: &models::ModelSpec, state: &mut State) -> bool {
             with_session(&s, |odoo| sync::reconcile::reconcile_and_alert(spec, opts, &s, odoo))
         });
         match step {
-            Ok(r) if r.status == "in_progress" => continue,
+            Ok(r) if r.status == RunStatus::InProgress => continue,
             Ok(r) => {
                 if r.drift.total() > 0 {
                     pgrx::log!(
@@ -327,7 +327,7 @@ fn reconcile_model(spec: &models::ModelSpec, state: &mut State) -> bool {
                 return true;
             }
             Err(e) => {
-                record_failure(state, Failure::new(&spec.model, None, "reconcile", started, &e));
+                record_failure(state, Failure::new(&spec.model, None, RunMode::Reconcile, started, &e));
                 return true;
             }
         }

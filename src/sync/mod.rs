@@ -9,7 +9,7 @@ pub mod session;
 
 use crate::alerts;
 use crate::errors::{SyncError, SyncResult};
-use crate::loader::{self, Checkpoint, LockWait, LogUpdate, RunCounts, Window};
+use crate::loader::{self, Checkpoint, LockWait, LogUpdate, RunCounts, RunMode, RunStatus, Window};
 use crate::models::ModelSpec;
 use crate::settings::Settings;
 use odoo_client::time::format_odoo;
@@ -21,8 +21,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub struct RunOptions {
     pub full: bool,
     pub dry_run: bool,
-    /// How the run was started, for the log: function, procedure or worker.
-    pub mode: &'static str,
+    /// How the run was started, for the log.
+    pub mode: RunMode,
     /// Stop after this many pages with the window still open (status in_progress), so that
     /// the caller can commit and call again; None reads the whole window.
     pub max_pages: Option<u32>,
@@ -44,8 +44,7 @@ pub struct RunSummary {
     /// The high-water mark after the run (Unix seconds on Odoo's clock).
     pub checkpoint: Option<i64>,
     pub duration: Duration,
-    /// success, in_progress (more pages to read: call again), or skipped.
-    pub status: &'static str,
+    pub status: RunStatus,
     pub message: Option<String>,
     /// The checkpoint's status before this run finished (to notice a recovery).
     pub previous_status: Option<String>,
@@ -169,7 +168,7 @@ pub struct Failure {
     pub model: String,
     /// The run's log row when earlier steps committed one; None when it failed in its first.
     pub run_id: Option<i64>,
-    pub mode: &'static str,
+    pub mode: RunMode,
     pub error_code: String,
     pub message: String,
     /// When the failed step started: the log row of a run that failed in its first step shows
@@ -178,7 +177,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn new(model: &str, run_id: Option<i64>, mode: &'static str, started_at: SystemTime, e: &SyncError) -> Failure {
+    pub fn new(model: &str, run_id: Option<i64>, mode: RunMode, started_at: SystemTime, e: &SyncError) -> Failure {
         Failure {
             model: model.to_owned(),
             run_id,
@@ -216,7 +215,7 @@ pub fn run_and_alert(
     odoo: &mut OdooSession,
 ) -> SyncResult<RunSummary> {
     let summary = run_model(spec, opts, s, odoo)?;
-    if summary.status == "success" {
+    if summary.status == RunStatus::Success {
         alerts::recovered(&summary.model, summary.previous_status.as_deref());
     }
     Ok(summary)
@@ -329,7 +328,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
         counts: RunCounts::default(),
         checkpoint: None,
         duration: Duration::ZERO,
-        status: "success",
+        status: RunStatus::Success,
         message: None,
         previous_status: None,
     };
@@ -357,7 +356,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
         };
         loader::update_log(run_id, &u)?;
         summary.run_id = Some(run_id);
-        summary.status = "skipped";
+        summary.status = RunStatus::Skipped;
         summary.message = Some(msg);
         summary.duration = started.elapsed();
         return Ok(summary);
@@ -518,7 +517,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
             loader::save_checkpoint(&cp_id, model, cp.high_water, Some(&window), info.len as i64, None)?;
         }
         if step_over() {
-            summary.status = "in_progress";
+            summary.status = RunStatus::InProgress;
             summary.checkpoint = cp.high_water;
             break;
         }
@@ -529,7 +528,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
     if let Some(id) = run_id {
         let version = client.version().map(|v| v.text.clone());
         let u = LogUpdate {
-            status: if summary.status == "in_progress" { "running" } else { "success" },
+            status: if summary.status == RunStatus::InProgress { "running" } else { "success" },
             counts: &summary.counts,
             window: Some(&window),
             odoo_version: version.as_deref(),

@@ -16,7 +16,7 @@
 use super::{checkpoint_id, page, requested_fields, Query};
 use crate::alerts;
 use crate::errors::{SyncError, SyncResult};
-use crate::loader::{self, Drift, LockWait, Window};
+use crate::loader::{self, Drift, LockWait, RunMode, RunStatus, Window};
 use crate::models::ModelSpec;
 use crate::settings::Settings;
 use serde::Deserialize;
@@ -45,8 +45,7 @@ pub struct ReconcileSummary {
     pub run_id: Option<i64>,
     pub drift: Drift,
     pub duration: Duration,
-    /// success, in_progress (more pages: call again) or skipped.
-    pub status: &'static str,
+    pub status: RunStatus,
     pub message: Option<String>,
 }
 
@@ -66,7 +65,7 @@ pub fn reconcile_and_alert(
 ) -> SyncResult<ReconcileSummary> {
     let summary = reconcile_model(spec, opts, s, odoo)?;
     let d = &summary.drift;
-    if !opts.dry_run && summary.status == "success" && d.total() > s.drift_alert_threshold {
+    if !opts.dry_run && summary.status == RunStatus::Success && d.total() > s.drift_alert_threshold {
         alerts::drifted(&summary.model, d.missing, d.stale, d.deleted, d.restored);
     }
     Ok(summary)
@@ -89,7 +88,7 @@ pub fn reconcile_model(
         run_id: None,
         drift: Drift::default(),
         duration: Duration::ZERO,
-        status: "success",
+        status: RunStatus::Success,
         message: None,
     };
     // The same per-model lock as a sync: a reconciliation and a sync of one model never overlap.
@@ -97,7 +96,7 @@ pub fn reconcile_model(
         let holder = loader::lock_holder(&cp_id)?.map(|p| format!(" (pid {p})")).unwrap_or_default();
         let msg = format!("{model} is being synced by another session{holder}; reconciliation skipped");
         pgrx::notice!("odoo_sync: {msg}");
-        summary.status = "skipped";
+        summary.status = RunStatus::Skipped;
         summary.message = Some(msg);
         summary.duration = started.elapsed();
         return Ok(summary);
@@ -110,7 +109,7 @@ pub fn reconcile_model(
     let (run_id, mut last) = match (opts.dry_run, loader::open_reconciliation(&cp_id)?) {
         (true, _) => (None, 0),
         (false, Some((run_id, last))) => (Some(run_id), last),
-        (false, None) => (Some(loader::start_log(&cp_id, model, true, "reconcile")?), 0),
+        (false, None) => (Some(loader::start_log(&cp_id, model, true, RunMode::Reconcile)?), 0),
     };
     summary.run_id = run_id;
     // Listing: id, write_date, and the company when a filter narrows what we sync (a record
@@ -181,7 +180,7 @@ pub fn reconcile_model(
         }
         let step_over = opts.max_pages.is_some_and(|m| pages >= m) || opts.stop_requested.is_some_and(|stop| stop());
         if step_over {
-            summary.status = "in_progress";
+            summary.status = RunStatus::InProgress;
             break;
         }
     }
@@ -190,7 +189,7 @@ pub fn reconcile_model(
         // The whole run's figures (earlier steps included) for the result and the alert.
         let bronze_count = summary.drift.bronze_count; // (of the pages this call compared)
         summary.drift =
-            loader::finish_reconcile_log(id, summary.status == "success", calls, summary.message.as_deref())?;
+            loader::finish_reconcile_log(id, summary.status == RunStatus::Success, calls, summary.message.as_deref())?;
         summary.drift.bronze_count = bronze_count;
     }
     summary.duration = started.elapsed();
