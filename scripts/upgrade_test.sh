@@ -180,5 +180,12 @@ else
   check "pg_dump --schema-only: updated = fresh" same different
 fi
 
+# What pg_dump --schema-only leaves out but CREATE EXTENSION makes: the model rows, and which
+# tables the extension's dumps keep (pg_extension_config_dump).
+models_of() { DB=$1 q "SELECT md5(string_agg(concat_ws('|', model, bronze_table, sync_order, fields, optional_fields, extra_fields, enabled, silver_table), ';' ORDER BY model)) FROM scout.sync_models"; }
+check "scout.sync_models: updated = fresh" "$(models_of fresh)" "$(models_of upg)"
+config_of() { DB=$1 q "SELECT string_agg(c::regclass::text, ',' ORDER BY c::regclass::text) FROM pg_extension, unnest(extconfig) c WHERE extname = 'odoo_sync'"; }
+check "the extension's config tables: updated = fresh" "$(config_of fresh)" "$(config_of upg)"
+
 echo "upgrade: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -52,6 +52,17 @@ fn required<T>(v: Option<T>, name: &str) -> SyncResult<T> {
     })
 }
 
+/// A step's max_pages: 1 or more.
+fn page_count(max_pages: Option<i32>) -> SyncResult<u32> {
+    match required(max_pages, "max_pages")? {
+        n if n >= 1 => Ok(n as u32),
+        n => Err(SyncError::InvalidArgument {
+            message: format!("max_pages must be at least 1, not {n}"),
+            hint: "Pass 1 or more.".into(),
+        }),
+    }
+}
+
 fn options(full: bool, dry_run: bool, mode: RunMode) -> RunOptions {
     RunOptions {
         full,
@@ -109,13 +120,7 @@ fn odoo_sync_all(
 
 fn step(model: &str, full: Option<bool>, run_id: Option<i64>, max_pages: Option<i32>) -> SyncResult<RunSummary> {
     let full = required(full, "full")?;
-    let max_pages = required(max_pages, "max_pages")?;
-    if max_pages < 1 {
-        return Err(SyncError::InvalidArgument {
-            message: format!("max_pages must be at least 1, not {max_pages}"),
-            hint: "Pass 1 or more.".into(),
-        });
-    }
+    let max_pages = page_count(max_pages)?;
     let spec = models::find(model)?;
     let settings = Settings::current();
     if let Some(id) = run_id {
@@ -132,7 +137,7 @@ fn step(model: &str, full: Option<bool>, run_id: Option<i64>, max_pages: Option<
         full,
         dry_run: false,
         mode: RunMode::Procedure,
-        max_pages: Some(max_pages as u32),
+        max_pages: Some(max_pages),
         max_time: None,
         stop_requested: None,
         run_id,
@@ -265,18 +270,12 @@ fn odoo_reconcile(
 }
 
 fn reconcile_step(model: &str, max_pages: Option<i32>) -> SyncResult<ReconcileSummary> {
-    let max_pages = required(max_pages, "max_pages")?;
-    if max_pages < 1 {
-        return Err(SyncError::InvalidArgument {
-            message: format!("max_pages must be at least 1, not {max_pages}"),
-            hint: "Pass 1 or more.".into(),
-        });
-    }
+    let max_pages = page_count(max_pages)?;
     let spec = models::find(model)?;
     let settings = Settings::current();
     let opts = ReconcileOptions {
         dry_run: false,
-        max_pages: Some(max_pages as u32),
+        max_pages: Some(max_pages),
         stop_requested: None,
         lock_wait: LockWait::Unbounded,
     };

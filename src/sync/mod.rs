@@ -1,6 +1,6 @@
 //! The engine: joins the Odoo client and the loader. For one model it fixes a window on Odoo's
 //! clock, pages through it in id order, and loads each page together with the checkpoint that
-//! says how far it got. See DESIGN.md, "The sync algorithm".
+//! says how far it got. See docs/DESIGN.md, "The sync algorithm".
 
 mod page;
 mod prefetch;
