@@ -46,6 +46,12 @@ check() { # check NAME EXPECTED ACTUAL
   else failed=$((failed + 1)); echo "FAILED: $1: expected [$2], got [$3]"; fi
 }
 
+if ! git cat-file -e "$PREV_COMMIT^{commit}" 2>/dev/null; then
+  # A shallow clone lacks the release's commit: deepen it if the origin can be reached.
+  git fetch -q --unshallow 2>/dev/null || true
+  git cat-file -e "$PREV_COMMIT^{commit}" 2>/dev/null ||
+    { echo "upgrade_test: commit $PREV_COMMIT ($PREV_VERSION) is not in this clone's history (clone without --depth)" >&2; exit 1; }
+fi
 echo "== building $PREV_VERSION ($PREV_COMMIT) from history"
 mkdir -p "$WORK/prev"
 git archive "$PREV_COMMIT" | tar -x -C "$WORK/prev"
