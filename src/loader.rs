@@ -8,27 +8,8 @@ use crate::interrupts;
 use crate::models::ModelSpec;
 use pgrx::prelude::*;
 
-/// The open part of a sync: what is left to read of a window [start, end).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Window {
-    /// Lower bound L (inclusive); None for a full sync or a first sync.
-    pub start: Option<i64>,
-    /// Upper bound U (exclusive) on Odoo's clock.
-    pub end: i64,
-    pub full: bool,
-    /// Highest id already loaded inside this window (0: none yet).
-    pub last_id: i64,
-}
-
-#[derive(Clone, Debug)]
-pub struct Checkpoint {
-    /// High-water mark H; None when the model was never synced to completion.
-    pub high_water: Option<i64>,
-    /// An unfinished window left by an interrupted run.
-    pub open_window: Option<Window>,
-    /// What the last completed window selected (sync::selection); None before any.
-    pub selection: Option<String>,
-}
+/// The window and checkpoint types are the pure planning crate's (crates/window).
+pub use sync_window::{Checkpoint, Window};
 
 /// Both ints of a per-checkpoint advisory lock: a fixed class for odoo_sync, and the id's hash.
 const LOCK_KEY_SQL: &str = "hashtext('odoo_sync'), hashtext($1)";

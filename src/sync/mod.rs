@@ -9,13 +9,14 @@ pub mod session;
 
 use crate::alerts;
 use crate::errors::{SyncError, SyncResult};
-use crate::loader::{self, Checkpoint, LockWait, LogUpdate, RunCounts, RunMode, RunStatus, Window};
+use crate::loader::{self, LockWait, LogUpdate, RunCounts, RunMode, RunStatus, Window};
 use crate::models::ModelSpec;
 use crate::settings::Settings;
 use odoo_client::time::format_odoo;
 use serde_json::{json, Value};
 use session::OdooSession;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use sync_window::{high_water_after, new_window, resumable, PlannedWindow};
 
 #[derive(Clone, Copy, Debug)]
 pub struct RunOptions {
@@ -48,43 +49,6 @@ pub struct RunSummary {
     pub message: Option<String>,
     /// The checkpoint's status before this run finished (to notice a recovery).
     pub previous_status: Option<String>,
-}
-
-/// The open window of an interrupted run, if this run should resume it (a full run does not
-/// resume an incremental window).
-fn resumable(cp: &Checkpoint, full: bool) -> Option<Window> {
-    cp.open_window.filter(|open| !full || open.full)
-}
-
-/// A new window on Odoo's clock `odoo_now`, as read by a request of this run (never an earlier
-/// answer: see Client::server_time_since). [H - lookback, now - safety lag), or no lower bound
-/// for a full or first sync. The invariant, for every run: `end >= Odoo's clock at the run's
-/// start - safety_lag - 1 s` (the HTTP Date is whole seconds).
-///
-/// When Odoo's clock is behind the high-water mark H (it was stepped back: NTP, a restored VM),
-/// records written since carry write_dates below H: the window starts at `end - lookback`
-/// instead, the returned warning says so, and the run moves H back to its end (`clock_behind`),
-/// so that the next windows follow Odoo's clock again.
-fn new_window(cp: &Checkpoint, full: bool, odoo_now: i64, s: &Settings) -> PlannedWindow {
-    let end = odoo_now - s.safety_lag;
-    let high_water = if full { None } else { cp.high_water };
-    match high_water {
-        None => PlannedWindow { window: Window { start: None, end, full: true, last_id: 0 }, clock_behind: None },
-        Some(h) if end < h => PlannedWindow {
-            window: Window { start: Some(end - s.lookback), end, full: false, last_id: 0 },
-            clock_behind: Some(h - end),
-        },
-        Some(h) => PlannedWindow {
-            window: Window { start: Some(h - s.lookback), end, full: false, last_id: 0 },
-            clock_behind: None,
-        },
-    }
-}
-
-struct PlannedWindow {
-    window: Window,
-    /// Seconds by which Odoo's clock (less the safety lag) was behind the high-water mark.
-    clock_behind: Option<i64>,
 }
 
 /// How a run asks Odoo for records: the context (archived records too; the companies of
@@ -385,7 +349,7 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
         Some(window) => PlannedWindow { window, clock_behind: None },
         None => {
             let odoo_now = client.server_time_since(started).map_err(|e| SyncError::odoo(model, e))?;
-            new_window(&cp, full, odoo_now, s)
+            new_window(&cp, full, odoo_now, s.lookback, s.safety_lag)
         }
     };
     let mut window = planned.window;
@@ -491,12 +455,9 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
             }
         }
         if info.len < batch {
-            // The window is exhausted: the high-water mark moves to its end, never backwards.
-            // (Only a run that found Odoo's clock behind it moves it back, to that clock.)
-            let h = match (cp.high_water, planned.clock_behind) {
-                (Some(h), None) => Some(h.max(window.end)),
-                _ => Some(window.end),
-            };
+            // The window is exhausted: the high-water mark moves to its end, never backwards
+            // but to follow Odoo's clock back (sync_window::high_water_after).
+            let h = Some(high_water_after(cp.high_water, &planned));
             // Deletes are found by comparing ids, after a full window of a model that had
             // been synced before (a first load has nothing to compare against).
             if window.full && cp.high_water.is_some() {
