@@ -122,37 +122,29 @@ fn file_settings() -> SyncResult<Vec<(String, String)>> {
 /// database (postgresql.conf-only settings such as odoo_sync.schedule, unknown names) are
 /// skipped, with one WARNING per value.
 fn apply_database_settings(state: &mut Settled) -> SyncResult<()> {
+    // One statement per transaction (the worker runs one per page): it applies what it can and
+    // returns the database's values it cannot apply.
     let sql = "WITH db AS ( \
            SELECT split_part(c, '=', 1) AS name, substr(c, strpos(c, '=') + 1) AS value \
            FROM pg_db_role_setting s, unnest(s.setconfig) AS c \
            WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) \
              AND s.setrole = 0 AND c LIKE 'odoo\\_sync.%'), \
-         file AS (SELECT * FROM unnest($1::text[], $2::text[]) AS f(name, setting)) \
-         SELECT g.name, coalesce(db.value, file.setting, g.boot_val, ''), \
-                g.context IN ('user', 'superuser'), db.value IS NOT NULL \
-         FROM pg_settings g LEFT JOIN db USING (name) LEFT JOIN file USING (name) \
-         WHERE g.name LIKE 'odoo\\_sync.%' \
-         UNION ALL \
-         SELECT db.name, db.value, false, true FROM db WHERE NOT EXISTS (SELECT 1 FROM pg_settings g WHERE g.name = db.name)";
+         file AS (SELECT * FROM unnest($1::text[], $2::text[]) AS f(name, setting)), \
+         wanted AS ( \
+           SELECT g.name, coalesce(db.value, file.setting, g.boot_val, '') AS value, \
+                  g.context IN ('user', 'superuser') AS settable, db.value IS NOT NULL AS from_db \
+           FROM pg_settings g LEFT JOIN db USING (name) LEFT JOIN file USING (name) \
+           WHERE g.name LIKE 'odoo\\_sync.%' \
+           UNION ALL \
+           SELECT db.name, db.value, false, true FROM db WHERE NOT EXISTS (SELECT 1 FROM pg_settings g WHERE g.name = db.name)) \
+         SELECT (SELECT count(set_config(name, value, true)) FROM wanted WHERE settable), \
+                (SELECT coalesce(array_agg(name || '=' || value ORDER BY name), '{}') FROM wanted WHERE NOT settable AND from_db)";
     let names: Vec<String> = state.file.iter().map(|(n, _)| n.clone()).collect();
     let values: Vec<String> = state.file.iter().map(|(_, v)| v.clone()).collect();
-    let wanted: Vec<(String, String, bool, bool)> = Spi::connect(|client| {
-        client
-            .select(sql, None, &[names.into(), values.into()])?
-            .map(|row| {
-                Ok((
-                    row.get(1)?.unwrap_or_default(),
-                    row.get(2)?.unwrap_or_default(),
-                    row.get(3)?.unwrap_or(false),
-                    row.get(4)?.unwrap_or(false),
-                ))
-            })
-            .collect::<SyncResult<Vec<_>>>()
-    })?;
-    for (name, value, settable, from_database) in wanted {
-        if settable {
-            Spi::run_with_args("SELECT set_config($1, $2, true)", &[name.as_str().into(), value.as_str().into()])?;
-        } else if from_database && state.warned.insert(format!("{name}={value}")) {
+    let (_, refused) = Spi::get_two_with_args::<i64, Vec<String>>(sql, &[names.into(), values.into()])?;
+    for setting in refused.unwrap_or_default() {
+        if state.warned.insert(setting.clone()) {
+            let name = setting.split('=').next().unwrap_or_default();
             pgrx::warning!(
                 "odoo_sync worker: ignoring ALTER DATABASE ... SET {name}: it cannot be set per database \
                  (set it in postgresql.conf; to remove it see the README, \"The background worker\")"
@@ -188,7 +180,7 @@ struct State {
     settled: Settled,
     /// The "not syncing" line last logged (not configured, extension not updated), so that it
     /// is logged once per change.
-    not_configured: Option<String>,
+    not_syncing: Option<String>,
 }
 
 impl State {
@@ -348,9 +340,9 @@ fn enabled_models(state: &mut State) -> Option<Vec<models::ModelSpec>> {
     match listed {
         Ok(Ok(s)) => Some(s),
         Ok(Err(line)) => {
-            if state.not_configured.as_ref() != Some(&line) {
+            if state.not_syncing.as_ref() != Some(&line) {
                 pgrx::log!("odoo_sync worker: {line}");
-                state.not_configured = Some(line);
+                state.not_syncing = Some(line);
             }
             None
         }
@@ -376,15 +368,15 @@ fn sync_all_models(state: &mut State) {
         match sync_model(spec, state) {
             Turn::Done => {}
             Turn::NotConfigured(line) => {
-                if state.not_configured.as_ref() != Some(&line) {
+                if state.not_syncing.as_ref() != Some(&line) {
                     pgrx::log!("odoo_sync worker: {line}");
-                    state.not_configured = Some(line);
+                    state.not_syncing = Some(line);
                 }
                 return;
             }
         }
     }
-    state.not_configured = None;
+    state.not_syncing = None;
 }
 
 fn read_file_settings() -> Vec<(String, String)> {
