@@ -99,7 +99,9 @@ for s in "base_url = '$SIM_URL'" "db = 'odoo'" "username = 'admin'" "safety_lag 
   q "ALTER DATABASE upg SET odoo_sync.$s"
 done
 q "SELECT scout.odoo_set_secret(password => 'admin')"
-for m in product.category product.product res.partner pos.config pos.session pos.payment.method pos.order.line pos.payment; do
+# The models of the previous release, all loaded with it (pos.order half-way, below).
+OLD_MODELS="product.category product.product res.partner pos.config pos.session pos.payment.method pos.order.line pos.payment"
+for m in $OLD_MODELS; do
   q "SELECT status FROM scout.odoo_sync('$m')" >/dev/null
 done
 # pos.order: one committed step of a run, as an interrupted CALL scout.odoo_sync_run leaves it.
@@ -111,6 +113,7 @@ check "order lines wait in quarantine" "yes" "$([ "$rejects_before" -gt 0 ] && e
 snapshot() {
   q "SELECT string_agg(t || '=' || n, ' ' ORDER BY t) FROM (
        SELECT 'bronze_' || m.model AS t, (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM scout.%I', m.bronze_table), false, true, '')))[1]::text AS n FROM scout.sync_models m
+         WHERE m.model = ANY (string_to_array('$OLD_MODELS pos.order', ' '))
        UNION ALL SELECT 'transactions', count(*)::text FROM scout.transactions
        UNION ALL SELECT 'transaction_items', count(*)::text FROM scout.transaction_items
        UNION ALL SELECT 'products', count(*)::text FROM scout.products
@@ -132,6 +135,10 @@ pg_tool pg_ctl -D "$WORK/data" -l "$WORK/server.log" -m fast -w restart >/dev/nu
 for _ in $(seq 1 150); do grep -q "not syncing until ALTER EXTENSION odoo_sync UPDATE" "$WORK/server.log" && break; sleep 0.2; done
 check "the new worker waits for the update, saying so" "1" "$(grep -c "not syncing until ALTER EXTENSION odoo_sync UPDATE" "$WORK/server.log")"
 check "...and runs nothing meanwhile" "$before" "$(snapshot)"
+# The checks right after the update are a user's own calls: the worker must not take pos.order's
+# open window first (it syncs again below).
+DB=postgres q "ALTER SYSTEM SET odoo_sync.worker_enabled = off"
+DB=postgres q "SELECT pg_reload_conf()" >/dev/null
 q "ALTER EXTENSION odoo_sync UPDATE"
 check "the database runs $NEW_VERSION" "$NEW_VERSION" "$(q "SELECT extversion FROM pg_extension WHERE extname = 'odoo_sync'")"
 check "every row is still there (bronze, silver, quarantine, logs, checkpoints)" "$before" "$(snapshot)"
@@ -146,6 +153,9 @@ check "the quarantined lines were released when their orders arrived" "0" "$(q "
 incremental=$(q "SELECT sum(fetched) FROM scout.odoo_sync_all() WHERE model <> 'pos.order'")
 total=$(q "SELECT sum(c) FROM (SELECT (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM scout.%I', bronze_table), false, true, '')))[1]::text::bigint AS c FROM scout.sync_models WHERE model <> 'pos.order') x")
 check "the next incremental runs continue from the old checkpoints (re-read $incremental of $total records: the look-back only)" "yes" "$([ "$incremental" -lt $((total / 10)) ] && echo yes)"
+check "the model new in $NEW_VERSION (res.company) had its first load, and stores take its names" \
+  "$(odoo_count res.company) 0" \
+  "$(q "SELECT (SELECT count(*) FROM scout.companies) || ' ' || (SELECT count(*) FROM scout.stores s JOIN scout.companies c ON c.id = s.company_id WHERE s.company_name IS DISTINCT FROM c.name)")"
 for m in product.product res.partner pos.order.line pos.payment; do
   t="bronze_${m//./_}"
   check "$m: bronze has Odoo's records" "$(odoo_count "$m")" "$(q "SELECT count(*) FROM scout.$t WHERE deleted_at IS NULL")"
@@ -154,6 +164,8 @@ done
 echo "== the background worker after the update"
 worker=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'odoo_sync worker'")
 check "the worker runs the new library" "yes" "$([ -n "$worker" ] && grep -q " $LIB\$" "/proc/$worker/maps" && echo yes)"
+DB=postgres q "ALTER SYSTEM SET odoo_sync.worker_enabled = on"
+DB=postgres q "SELECT pg_reload_conf()" >/dev/null
 python3 - "$SIM_URL" <<'PY'
 import json, sys, urllib.request
 for path, body in (("/sim/mutate", {"model": "pos.order", "action": "update", "count": 5}), ("/sim/clock/advance", {"seconds": 2})):
@@ -188,7 +200,7 @@ fi
 
 # What pg_dump --schema-only leaves out but CREATE EXTENSION makes: the model rows, and which
 # tables the extension's dumps keep (pg_extension_config_dump).
-models_of() { DB=$1 q "SELECT md5(string_agg(concat_ws('|', model, bronze_table, sync_order, fields, optional_fields, extra_fields, enabled, silver_table), ';' ORDER BY model)) FROM scout.sync_models"; }
+models_of() { DB=$1 q "SELECT md5(string_agg(concat_ws('|', model, bronze_table, sync_order, fields, optional_fields, extra_fields, enabled, silver_table, odoo_module), ';' ORDER BY model)) FROM scout.sync_models"; }
 check "scout.sync_models: updated = fresh" "$(models_of fresh)" "$(models_of upg)"
 config_of() { DB=$1 q "SELECT string_agg(c::regclass::text, ',' ORDER BY c::regclass::text) FROM pg_extension, unnest(extconfig) c WHERE extname = 'odoo_sync'"; }
 check "the extension's config tables: updated = fresh" "$(config_of fresh)" "$(config_of upg)"

@@ -29,11 +29,22 @@ CREATE TABLE scout.sync_models (
       CHECK (scout.are_field_names(fields) AND scout.are_field_names(optional_fields) AND scout.are_field_names(extra_fields)),
     enabled         boolean NOT NULL DEFAULT true,
     -- The silver table derived from this model's bronze (set by sql/20_silver.sql; NULL: bronze only).
-    silver_table    text CHECK (silver_table ~ '^[a-z_]+$')
+    silver_table    text CHECK (silver_table ~ '^[a-z_]+$'),
+    -- (0.2.0) The Odoo module that provides the model when not every Odoo database has it
+    -- (product.brand: OCA's product_brand). A run first asks Odoo's ir.model whether the model
+    -- exists; without it the run succeeds with nothing to sync and says so in its message.
+    -- NULL: every Odoo has the model, and its absence is an error.
+    odoo_module     text
 );
 COMMENT ON TABLE scout.sync_models IS
   'odoo_sync: the Odoo models to sync, their bronze tables, fields and dependency order. Disable a model with UPDATE ... SET enabled = false.';
 
+INSERT INTO scout.sync_models (model, bronze_table, sync_order, fields, optional_fields, odoo_module) VALUES
+  -- Named records first: silver takes company and brand names from their own rows.
+  ('res.company',        'bronze_res_company',         5,
+     '{id,name,currency_id,write_date,create_date}', '{}', NULL),
+  ('product.brand',      'bronze_product_brand',      15,
+     '{id,name,write_date,create_date}', '{}', 'product_brand');
 INSERT INTO scout.sync_models (model, bronze_table, sync_order, fields, optional_fields) VALUES
   ('product.category',   'bronze_product_category',   10,
      '{id,name,complete_name,parent_id,write_date,create_date}', '{}'),

@@ -4,7 +4,11 @@
 -- one table per business entity, with the reference design's names (scout.transactions,
 -- scout.transaction_items, scout.products, scout.categories, scout.customers, scout.stores)
 -- plus scout.payment_methods and scout.payments, which the payment-method column and the
--- payment rules need. Every row keeps its Odoo id, the Odoo write_date, the run that last
+-- payment rules need, and scout.companies and scout.brands, whose names stores and products
+-- take from the named record's own row: Odoo sends a many2one as [id, "display name"] but does
+-- not touch the write_date of records pointing at a renamed one, so a name embedded in another
+-- record's payload is a snapshot as of that record's last write, and silver never shows it
+-- when the named record itself is synced. Every row keeps its Odoo id, the Odoo write_date, the run that last
 -- changed it, and deleted_at (soft delete: the record no longer exists in Odoo).
 --
 -- Silver is a pure function of bronze. The sync engine calls scout.silver_apply(model, ids,
@@ -54,6 +58,8 @@
 -- The tolerance (0.01 of the currency) is scout.silver_money_tolerance().
 --
 -- Dependencies (what silver_apply re-derives besides the rows it is given):
+--   res.company        -> its stores (company name)
+--   product.brand      -> its products (brand name) -> their order lines -> those orders
 --   product.category   -> its products -> their order lines -> those orders
 --   product.product    -> its order lines (category, brand) -> those orders (first line's)
 --   pos.payment.method -> its payments (category) -> those orders (payment_method)
@@ -137,7 +143,8 @@ AS $$ SELECT CASE
 
 -- Which silver table each model's bronze feeds (pos.session feeds none).
 UPDATE scout.sync_models m SET silver_table = v.silver_table
-FROM (VALUES ('product.category', 'categories'), ('product.product', 'products'), ('res.partner', 'customers'),
+FROM (VALUES ('res.company', 'companies'), ('product.category', 'categories'), ('product.brand', 'brands'),
+             ('product.product', 'products'), ('res.partner', 'customers'),
              ('pos.config', 'stores'), ('pos.payment.method', 'payment_methods'), ('pos.order', 'transactions'),
              ('pos.order.line', 'transaction_items'), ('pos.payment', 'payments')) AS v(model, silver_table)
 WHERE m.model = v.model;
@@ -152,11 +159,34 @@ CREATE INDEX bronze_pos_order_line_by_product ON scout.bronze_pos_order_line ((s
 CREATE INDEX bronze_pos_payment_by_order      ON scout.bronze_pos_payment ((scout.odoo_m2o(payload -> 'pos_order_id')));
 CREATE INDEX bronze_pos_payment_by_method     ON scout.bronze_pos_payment ((scout.odoo_m2o(payload -> 'payment_method_id')));
 CREATE INDEX bronze_product_product_by_categ  ON scout.bronze_product_product ((scout.odoo_m2o(payload -> 'categ_id')));
+CREATE INDEX bronze_product_product_by_brand  ON scout.bronze_product_product ((scout.odoo_m2o(payload -> 'product_brand_id')));
+CREATE INDEX bronze_pos_config_by_company     ON scout.bronze_pos_config ((scout.odoo_m2o(payload -> 'company_id')));
 CREATE INDEX bronze_res_partner_by_name       ON scout.bronze_res_partner ((lower(scout.odoo_text(payload -> 'name'))));
 
 -- ------------------------------------------------------------------------------------------
 -- Silver tables
 -- ------------------------------------------------------------------------------------------
+
+CREATE TABLE scout.companies (
+    id           bigint PRIMARY KEY,            -- res.company id (= stores.company_id)
+    name         text,
+    currency     text,
+    write_date   timestamptz,
+    run_id       bigint,
+    synced_at    timestamptz NOT NULL DEFAULT now(),
+    deleted_at   timestamptz
+);
+COMMENT ON TABLE scout.companies IS 'odoo_sync silver: companies (res.company); stores and gold take company names from here.';
+
+CREATE TABLE scout.brands (
+    id           bigint PRIMARY KEY,            -- product.brand id (OCA product_brand)
+    name         text,
+    write_date   timestamptz,
+    run_id       bigint,
+    synced_at    timestamptz NOT NULL DEFAULT now(),
+    deleted_at   timestamptz
+);
+COMMENT ON TABLE scout.brands IS 'odoo_sync silver: product brands (product.brand, OCA product_brand; empty without it); products take brand names from here.';
 
 CREATE TABLE scout.categories (
     id           bigint PRIMARY KEY,            -- product.category id
@@ -367,6 +397,8 @@ CREATE INDEX silver_rejects_rule ON scout.silver_rejects (rule);
 COMMENT ON TABLE scout.silver_rejects IS 'odoo_sync silver: records in quarantine (failing a data-quality rule), with the rule, the reason and the run id.';
 
 -- Silver holds user data: keep it in pg_dump output.
+SELECT pg_catalog.pg_extension_config_dump('scout.companies', '');
+SELECT pg_catalog.pg_extension_config_dump('scout.brands', '');
 SELECT pg_catalog.pg_extension_config_dump('scout.categories', '');
 SELECT pg_catalog.pg_extension_config_dump('scout.products', '');
 SELECT pg_catalog.pg_extension_config_dump('scout.customers', '');
@@ -416,6 +448,66 @@ WITH f AS (
     RETURNING 1
 )
 SELECT count(DISTINCT f.source_id) FROM f;
+$$;
+
+-- res.company -> scout.companies. No rules. changed: companies whose name or liveness changed
+-- (their stores carry the name).
+CREATE FUNCTION scout._silver_companies(p_ids bigint[], p_run bigint, OUT changed bigint[], OUT rejected bigint)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+WITH src AS (
+    SELECT b.id,
+           scout.odoo_text(b.payload -> 'name') AS name,
+           scout.odoo_m2o_name(b.payload -> 'currency_id') AS currency,
+           b.write_date, b.deleted_at
+    FROM scout.bronze_res_company b
+    WHERE b.id = ANY (p_ids)
+), up AS (
+    INSERT INTO scout.companies AS s (id, name, currency, write_date, run_id, synced_at, deleted_at)
+    SELECT id, name, currency, write_date, p_run, now(), deleted_at FROM src ORDER BY id
+    ON CONFLICT (id) DO UPDATE
+       SET name = EXCLUDED.name, currency = EXCLUDED.currency, write_date = EXCLUDED.write_date,
+           run_id = coalesce(EXCLUDED.run_id, s.run_id), synced_at = now(), deleted_at = EXCLUDED.deleted_at
+     WHERE (s.name, s.currency, s.write_date, s.deleted_at)
+           IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.currency, EXCLUDED.write_date, EXCLUDED.deleted_at)
+    RETURNING s.id
+)
+SELECT coalesce((SELECT array_agg(src.id) FROM src
+                 LEFT JOIN scout.companies o ON o.id = src.id   -- the row before this statement
+                 WHERE o.id IS NULL
+                    OR (o.name, o.deleted_at IS NULL) IS DISTINCT FROM (src.name, src.deleted_at IS NULL)),
+                '{}'),
+       0::bigint;
+$$;
+
+-- product.brand -> scout.brands. No rules. changed: brands whose name or liveness changed
+-- (their products carry the name).
+CREATE FUNCTION scout._silver_brands(p_ids bigint[], p_run bigint, OUT changed bigint[], OUT rejected bigint)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+WITH src AS (
+    SELECT b.id, scout.odoo_text(b.payload -> 'name') AS name, b.write_date, b.deleted_at
+    FROM scout.bronze_product_brand b
+    WHERE b.id = ANY (p_ids)
+), up AS (
+    INSERT INTO scout.brands AS s (id, name, write_date, run_id, synced_at, deleted_at)
+    SELECT id, name, write_date, p_run, now(), deleted_at FROM src ORDER BY id
+    ON CONFLICT (id) DO UPDATE
+       SET name = EXCLUDED.name, write_date = EXCLUDED.write_date,
+           run_id = coalesce(EXCLUDED.run_id, s.run_id), synced_at = now(), deleted_at = EXCLUDED.deleted_at
+     WHERE (s.name, s.write_date, s.deleted_at) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.write_date, EXCLUDED.deleted_at)
+    RETURNING s.id
+)
+SELECT coalesce((SELECT array_agg(src.id) FROM src
+                 LEFT JOIN scout.brands o ON o.id = src.id   -- the row before this statement
+                 WHERE o.id IS NULL
+                    OR (o.name, o.deleted_at IS NULL) IS DISTINCT FROM (src.name, src.deleted_at IS NULL)),
+                '{}'),
+       0::bigint;
 $$;
 
 -- product.category -> scout.categories. No rules. changed: categories whose name, path or
@@ -469,7 +561,10 @@ WITH src AS (
            c.name AS category_name, c.path AS category_path,
            c.id IS NOT NULL AND c.deleted_at IS NULL AS category_live,
            scout.odoo_m2o(b.payload -> 'product_brand_id') AS brand_id,
-           coalesce(scout.odoo_m2o_name(b.payload -> 'product_brand_id'), 'Unknown') AS brand_name,
+           -- The brand's own row (a rename reaches products with the brand's sync); the name
+           -- embedded in the product only until product.brand is synced; none for a deleted brand.
+           coalesce(CASE WHEN br.id IS NULL THEN scout.odoo_m2o_name(b.payload -> 'product_brand_id')
+                         WHEN br.deleted_at IS NULL THEN br.name END, 'Unknown') AS brand_name,
            scout.odoo_num(b.payload -> 'list_price') AS list_price,
            scout.odoo_num(b.payload -> 'standard_price') AS standard_price,
            -- Odoo 16/17 call storable goods type "product"; 18 made them "consu" with is_storable
@@ -484,6 +579,7 @@ WITH src AS (
            scout.odoo_m2o(b.payload -> 'product_tmpl_id') AS product_tmpl_id
     FROM scout.bronze_product_product b
     LEFT JOIN scout.categories c ON c.id = scout.odoo_m2o(b.payload -> 'categ_id')
+    LEFT JOIN scout.brands br ON br.id = scout.odoo_m2o(b.payload -> 'product_brand_id')
     WHERE b.id = ANY (p_ids)
 ), failing AS (
     SELECT id, 'missing_category' AS rule,
@@ -609,7 +705,9 @@ WITH src AS (
     SELECT b.id, b.write_date, b.deleted_at,
            scout.odoo_text(b.payload -> 'name') AS name,
            scout.odoo_m2o(b.payload -> 'company_id') AS company_id,
-           scout.odoo_m2o_name(b.payload -> 'company_id') AS company_name,
+           -- The company's own row (a rename reaches stores with the company's sync); the
+           -- name embedded in the POS only until res.company is synced.
+           coalesce(co.name, scout.odoo_m2o_name(b.payload -> 'company_id')) AS company_name,
            scout.odoo_m2o_name(b.payload -> 'currency_id') AS currency,
            scout.odoo_bool(b.payload -> 'active') AS active,
            p.id AS address_partner_id,
@@ -622,6 +720,7 @@ WITH src AS (
            scout.odoo_text(p.payload -> 'x_region_code') AS region_code,
            scout.known_timezone(scout.odoo_text(p.payload -> 'tz')) AS timezone
     FROM scout.bronze_pos_config b
+    LEFT JOIN scout.companies co ON co.id = scout.odoo_m2o(b.payload -> 'company_id')
     LEFT JOIN LATERAL (
         SELECT rp.id, rp.payload FROM scout.bronze_res_partner rp
         WHERE lower(scout.odoo_text(rp.payload -> 'name')) = lower(scout.odoo_text(b.payload -> 'name'))
@@ -727,7 +826,8 @@ WITH orders AS MATERIALIZED (
            coalesce(c.name, 'Unknown') AS product_category,
            c.path AS category_path,
            scout.odoo_m2o(pr.payload -> 'product_brand_id') AS brand_id,
-           coalesce(scout.odoo_m2o_name(pr.payload -> 'product_brand_id'), 'Unknown') AS brand_name,
+           coalesce(CASE WHEN br.id IS NULL THEN scout.odoo_m2o_name(pr.payload -> 'product_brand_id')
+                         WHEN br.deleted_at IS NULL THEN br.name END, 'Unknown') AS brand_name,
            scout.odoo_num(l.payload -> 'qty') AS quantity,
            scout.odoo_num(l.payload -> 'price_unit') AS unit_price,
            scout.odoo_num(l.payload -> 'discount') AS discount_percent,
@@ -740,6 +840,7 @@ WITH orders AS MATERIALIZED (
     LEFT JOIN orders o ON o.id = scout.odoo_m2o(l.payload -> 'order_id')
     LEFT JOIN scout.bronze_product_product pr ON pr.id = scout.odoo_m2o(l.payload -> 'product_id')
     LEFT JOIN scout.categories c ON c.id = scout.odoo_m2o(pr.payload -> 'categ_id')
+    LEFT JOIN scout.brands br ON br.id = scout.odoo_m2o(pr.payload -> 'product_brand_id')
     WHERE l.id = ANY (p_ids)
 ), calc AS (
     SELECT s.*,
@@ -1045,6 +1146,8 @@ AS $$
 DECLARE
     m        text := silver_apply.model;
     run      bigint := silver_apply.run_id;
+    comps    bigint[] := '{}';
+    brands   bigint[] := '{}';
     cats     bigint[] := '{}';
     prods    bigint[] := '{}';
     partners bigint[] := '{}';
@@ -1073,6 +1176,8 @@ BEGIN
      WHERE r.ref_model = m AND r.ref_id = ANY (ids);
 
     CASE m
+        WHEN 'res.company'        THEN comps := ids;
+        WHEN 'product.brand'      THEN brands := ids;
         WHEN 'product.category'   THEN cats := ids;
         WHEN 'product.product'    THEN prods := prods || ids;
         WHEN 'res.partner'        THEN partners := ids;
@@ -1103,6 +1208,21 @@ BEGIN
         ELSE NULL;  -- bronze only
     END CASE;
 
+    -- 0. companies -> stores of the changed ones; brands -> products of the changed ones
+    IF cardinality(comps) > 0 THEN
+        SELECT s.changed INTO changed FROM scout._silver_companies(comps, run) s;
+        IF cardinality(changed) > 0 THEN
+            configs := configs || ARRAY(SELECT b.id FROM scout.bronze_pos_config b
+                                        WHERE scout.odoo_m2o(b.payload -> 'company_id') = ANY (changed));
+        END IF;
+    END IF;
+    IF cardinality(brands) > 0 THEN
+        SELECT s.changed INTO changed FROM scout._silver_brands(brands, run) s;
+        IF cardinality(changed) > 0 THEN
+            prods := prods || ARRAY(SELECT b.id FROM scout.bronze_product_product b
+                                    WHERE scout.odoo_m2o(b.payload -> 'product_brand_id') = ANY (changed));
+        END IF;
+    END IF;
     -- 1. categories -> products of the changed ones
     IF cardinality(cats) > 0 THEN
         SELECT s.changed INTO changed FROM scout._silver_categories(cats, run) s;
@@ -1183,6 +1303,8 @@ BEGIN
     END IF;
     PERFORM scout.silver_apply(m, ids, NULL);
     n := CASE m
+        WHEN 'res.company'        THEN (SELECT count(*) FROM scout.companies s WHERE s.id = ANY (ids) AND s.deleted_at IS NOT NULL)
+        WHEN 'product.brand'      THEN (SELECT count(*) FROM scout.brands s WHERE s.id = ANY (ids) AND s.deleted_at IS NOT NULL)
         WHEN 'product.category'   THEN (SELECT count(*) FROM scout.categories s WHERE s.id = ANY (ids) AND s.deleted_at IS NOT NULL)
         WHEN 'product.product'    THEN (SELECT count(*) FROM scout.products s WHERE s.id = ANY (ids) AND s.deleted_at IS NOT NULL)
         WHEN 'res.partner'        THEN (SELECT count(*) FROM scout.customers s WHERE s.id = ANY (ids) AND s.deleted_at IS NOT NULL)
@@ -1212,7 +1334,7 @@ DECLARE
 BEGIN
     -- Serialize with concurrent syncs (they derive silver too) but let readers go on reading
     -- the old rows until this commits: EXCLUSIVE + DELETE rather than TRUNCATE.
-    LOCK TABLE scout.categories, scout.products, scout.customers, scout.stores, scout.payment_methods,
+    LOCK TABLE scout.companies, scout.brands, scout.categories, scout.products, scout.customers, scout.stores, scout.payment_methods,
                scout.payments, scout.transaction_items, scout.transactions, scout.silver_rejects
           IN EXCLUSIVE MODE;
     DELETE FROM scout.silver_rejects;
@@ -1224,8 +1346,12 @@ BEGIN
     DELETE FROM scout.customers;
     DELETE FROM scout.products;
     DELETE FROM scout.categories;
+    DELETE FROM scout.brands;
+    DELETE FROM scout.companies;
     FOR step IN
         SELECT * FROM (VALUES
+            (0, 'bronze_res_company',        '_silver_companies'),
+            (0, 'bronze_product_brand',      '_silver_brands'),
             (1, 'bronze_product_category',   '_silver_categories'),
             (2, 'bronze_product_product',    '_silver_products'),
             (3, 'bronze_res_partner',        '_silver_customers'),
@@ -1276,6 +1402,8 @@ REVOKE ALL ON FUNCTION scout.silver_mark_deleted(text, bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout.silver_rebuild() FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout.analyze_for_load(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout._silver_record_rejects(text, bigint[], jsonb, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout._silver_companies(bigint[], bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout._silver_brands(bigint[], bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout._silver_categories(bigint[], bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout._silver_products(bigint[], bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout._silver_customers(bigint[], bigint) FROM PUBLIC;

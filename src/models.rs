@@ -13,10 +13,14 @@ pub struct ModelSpec {
     pub optional_fields: Vec<String>,
     /// The user's own custom fields: requested, and an error if Odoo lacks them.
     pub extra_fields: Vec<String>,
+    /// The Odoo module providing the model when only some databases have it (product.brand:
+    /// OCA product_brand); a run on an Odoo without it has nothing to sync. None: every Odoo
+    /// has the model.
+    pub odoo_module: Option<String>,
 }
 
 const SELECT_SPECS: &str = "SELECT model, bronze_table, array_to_string(fields, ','), \
-     array_to_string(optional_fields, ','), array_to_string(extra_fields, ',') \
+     array_to_string(optional_fields, ','), array_to_string(extra_fields, ','), odoo_module \
      FROM scout.sync_models";
 
 fn split(s: Option<String>) -> Vec<String> {
@@ -41,6 +45,7 @@ fn query(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> SyncResult<Vec<ModelS
                 fields: split(row.get(3)?),
                 optional_fields: split(row.get(4)?),
                 extra_fields: split(row.get(5)?),
+                odoo_module: row.get(6)?,
             });
         }
         Ok(out)

@@ -1,5 +1,6 @@
 //! "Bronze equals Odoo" where it used to break: company filters, a filter that changes, Odoo's
-//! clock going back or having been ahead, field names that are not field names. Each test
+//! clock going back or having been ahead, field names that are not field names, renamed
+//! companies, brands, categories and products (silver and gold must show the new names). Each test
 //! compares bronze with what the simulator serves (every record, archived included, no company
 //! filter) and silver with a fresh derivation of bronze afterwards.
 
@@ -170,4 +171,159 @@ fn field_names_that_are_not_identifiers_are_refused_when_set() {
     }
     c.batch_execute("UPDATE scout.sync_models SET extra_fields = '{x_loyalty_tier}' WHERE model = 'res.partner'")
         .unwrap();
+}
+
+/// The one value of a query (text).
+fn text(db: &Db, sql: &str) -> String {
+    db.connect().query_one(sql, &[]).unwrap().get(0)
+}
+
+fn id_of(db: &Db, sql: &str) -> i64 {
+    db.connect().query_one(sql, &[]).unwrap().get(0)
+}
+
+/// Renames a record through Odoo's API (its own write_date moves; those pointing at it keep theirs).
+fn rename(sim: &Sim, model: &str, id: i64, name: &str) {
+    sim.execute(model, "write", json!([[id], {"name": name}]), json!({}));
+}
+
+/// Renames a company, a brand, a category and a product in Odoo; one round of incremental runs
+/// (`round`: in the session that synced before, or the worker's) must bring every new name into
+/// silver and gold.
+fn renames_reach_silver_and_gold(db: &Db, sim: &Sim, round: impl Fn()) {
+    let brand = id_of(db, "SELECT brand_id FROM scout.transaction_items WHERE brand_id IS NOT NULL GROUP BY brand_id ORDER BY count(*) DESC, brand_id LIMIT 1");
+    let category = id_of(db, "SELECT category_id FROM scout.transaction_items WHERE category_id IS NOT NULL GROUP BY category_id ORDER BY count(*) DESC, category_id LIMIT 1");
+    let product = id_of(
+        db,
+        "SELECT product_id FROM scout.transaction_items GROUP BY product_id ORDER BY count(*) DESC, product_id LIMIT 1",
+    );
+    let company = id_of(db, "SELECT company_id FROM scout.stores WHERE company_id <> 1 LIMIT 1");
+    let old_company = text(db, &format!("SELECT company_name FROM scout.stores WHERE company_id = {company} LIMIT 1"));
+    let old_brand = text(db, &format!("SELECT brand_name FROM scout.products WHERE brand_id = {brand} LIMIT 1"));
+    let old_category = text(db, &format!("SELECT name FROM scout.categories WHERE id = {category}"));
+    let fulls_before = db.count("scout.sync_logs WHERE full_sync");
+    rename(sim, "res.company", company, "Scout Retail Visayas and Mindanao");
+    rename(sim, "product.brand", brand, "Renamed Brand");
+    rename(sim, "product.category", category, "Renamed Category");
+    rename(sim, "product.product", product, "Renamed Product");
+    sim.advance_clock(5.0);
+    round();
+    assert_eq!(db.count("scout.sync_logs WHERE full_sync"), fulls_before, "incremental runs only");
+    db.connect().batch_execute("SELECT scout.refresh_gold()").unwrap();
+
+    // Bronze keeps each record as Odoo sent it: the POS still embeds the old company name.
+    let embedded = text(db, &format!(
+        "SELECT payload->'company_id'->>1 FROM scout.bronze_pos_config WHERE payload->'company_id'->>0 = '{company}' LIMIT 1"));
+    assert_eq!(embedded, old_company, "a snapshot as of the POS's last write");
+    // Silver and gold take the names from the named records' own rows.
+    let stale = |sql: &str| db.count(sql);
+    assert_eq!(stale(&format!("scout.stores WHERE company_id = {company} AND company_name IS DISTINCT FROM 'Scout Retail Visayas and Mindanao'")), 0);
+    assert!(db.count(&format!("scout.stores WHERE company_id = {company}")) > 0);
+    assert_eq!(stale(&format!("scout.gold_daily_sales WHERE company_id = {company} AND company_name <> 'Scout Retail Visayas and Mindanao'")), 0);
+    assert!(db.count(&format!("scout.gold_company_daily_sales WHERE company_id = {company} AND company_name = 'Scout Retail Visayas and Mindanao'")) > 0);
+    assert_eq!(stale(&format!("scout.products WHERE brand_id = {brand} AND brand_name <> 'Renamed Brand'")), 0);
+    assert_eq!(
+        stale(&format!("scout.transaction_items WHERE brand_id = {brand} AND brand_name <> 'Renamed Brand'")),
+        0
+    );
+    assert!(db.count("scout.gold_brand_mix WHERE brand_name = 'Renamed Brand'") > 0);
+    // The old names are gone from gold (bound: a brand may be called Jack 'n Jill).
+    let with_name = |sql: &str, name: &str| -> i64 { db.connect().query_one(sql, &[&name]).unwrap().get(0) };
+    assert_eq!(
+        with_name("SELECT count(*) FROM scout.gold_brand_mix WHERE brand_name = $1", &old_brand),
+        0,
+        "{old_brand}"
+    );
+    assert_eq!(
+        stale(&format!(
+            "scout.transaction_items WHERE category_id = {category} AND product_category <> 'Renamed Category'"
+        )),
+        0
+    );
+    assert!(db.count("scout.gold_category_mix WHERE product_category = 'Renamed Category'") > 0);
+    assert_eq!(
+        db.count(&format!(
+            "scout.gold_category_mix WHERE category_id = {category} AND product_category <> 'Renamed Category'"
+        )),
+        0,
+        "no row of the category keeps {old_category}"
+    );
+    assert_eq!(text(db, &format!("SELECT name FROM scout.products WHERE id = {product}")), "Renamed Product");
+    assert!(db.count(&format!("scout.gold_product_mix WHERE product_id = {product}")) > 0);
+    assert_eq!(
+        stale(&format!("scout.gold_product_mix WHERE product_id = {product} AND product_name <> 'Renamed Product'")),
+        0
+    );
+    assert_all_bronze_matches_but_embedded_names(db, sim);
+    assert_silver_matches_bronze(db);
+}
+
+#[test]
+fn renamed_companies_brands_categories_and_products_reach_silver_and_gold_with_incremental_runs_only() {
+    let sim = Sim::start(&["--orders", "400", "--seed", "45", "--with-brand"]);
+    let db = Cluster::shared().create_db("renames");
+    db.configure(&sim, &[]);
+    sync_all(&db, "");
+    renames_reach_silver_and_gold(&db, &sim, || {
+        for r in sync_all(&db, "") {
+            assert_eq!(r.status, "success", "{r:?}");
+        }
+    });
+}
+
+#[test]
+fn without_the_brand_module_product_brand_has_nothing_to_sync_and_says_why() {
+    let sim = Sim::start(&["--orders", "100", "--seed", "46"]);
+    let db = Cluster::shared().create_db("no_brand");
+    db.configure(&sim, &[]);
+    for _ in 0..2 {
+        let r = sync(&db, "product.brand", "");
+        assert_eq!((r.status.as_str(), r.fetched), ("success", 0), "{r:?}");
+        let msg = r.message.clone().unwrap_or_default();
+        assert!(msg.contains("no product.brand") && msg.contains("product_brand"), "{r:?}");
+        sim.advance_clock(2.0);
+    }
+    assert_eq!(
+        db.count("scout.sync_checkpoints WHERE model = 'product.brand'"),
+        0,
+        "no checkpoint: a first load once installed"
+    );
+    let healthy: bool = db
+        .connect()
+        .query_one("SELECT healthy FROM scout.sync_status WHERE model = 'product.brand'", &[])
+        .unwrap()
+        .get(0);
+    assert!(healthy, "nothing to sync is not a failure");
+    sync_all(&db, "");
+    assert_eq!(db.count("scout.products WHERE brand_name <> 'Unknown'"), 0);
+    let rec = db.connect().query_one("SELECT status, run_id FROM scout.odoo_reconcile('product.brand')", &[]).unwrap();
+    let (status, run_id): (String, i64) = (rec.get(0), rec.get(1));
+    let logged: String = db
+        .connect()
+        .query_one("SELECT status || ' ' || message FROM scout.sync_logs WHERE id = $1", &[&run_id])
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "success");
+    assert!(logged.starts_with("success") && logged.contains("nothing to sync"), "{logged}");
+    assert_all_bronze_matches(&db, &sim);
+    assert_silver_matches_bronze(&db);
+}
+
+#[test]
+fn renames_reach_silver_and_gold_through_the_worker() {
+    let sim = Sim::start(&["--orders", "300", "--seed", "47", "--with-brand"]);
+    let cluster = Cluster::start(&[
+        "shared_preload_libraries = 'odoo_sync'",
+        "odoo_sync.database = 'wk_renames'",
+        "odoo_sync.schedule = '*/2 * * * * *'",
+        "odoo_sync.gold_refresh_schedule = '0 0 1 1 *'",
+    ]);
+    let db = cluster.create_db_named("wk_renames");
+    db.configure(&sim, &[]);
+    wait_for_worker_round_since(&db, "-infinity");
+    renames_reach_silver_and_gold(&db, &sim, || {
+        let now: String = db.connect().query_one("SELECT now()::text", &[]).unwrap().get(0);
+        wait_for_worker_round_since(&db, &now);
+        stop_worker_syncing(&db);
+    });
 }

@@ -165,6 +165,6 @@ fn an_error_while_the_next_page_is_being_fetched_leaves_nothing_behind() {
     sim.set_faults(json!([{"kind": "latency", "ms": 300, "match": {"method": "search_read", "model": "pos.order"}, "skip": 1, "times": 2}]));
     let r = c.query_one("SELECT status, fetched FROM scout.odoo_sync('pos.order')", &[]).unwrap();
     assert_eq!((r.get::<_, String>(0), r.get::<_, i64>(1)), ("success".to_string(), sim.count("pos.order")));
-    let fields = requested_fields(&sim, "pos.order", &model_fields(&db)[6].2, &[]);
+    let fields = requested_fields(&sim, "pos.order", &model_fields_of(&db, "pos.order").2, &[]);
     assert_bronze_matches(&db, &sim, "pos.order", "bronze_pos_order", &fields);
 }

@@ -84,7 +84,7 @@ fn scenario(kind: &Kind, phase: &(&str, Value, i64), procedure: bool, n: usize) 
             "SELECT * FROM scout.odoo_sync('pos.order')"
         };
         let result = c.batch_execute(sql);
-        let fields = requested_fields(&sim, "pos.order", &model_fields(&db)[6].2, &[]);
+        let fields = requested_fields(&sim, "pos.order", &model_fields_of(&db, "pos.order").2, &[]);
         match (result, kind.fails_with) {
             (Ok(()), None) => {}
             (Ok(()), Some(code)) => return Err(format!("succeeded, expected {code}")),

@@ -58,7 +58,7 @@ fn a_sql_error_in_a_step_is_recorded_and_the_worker_goes_on_with_the_other_model
         "CREATE FUNCTION public.boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'boom from a user trigger'; END $$;
          CREATE TRIGGER boom BEFORE INSERT OR UPDATE ON scout.bronze_pos_order FOR EACH ROW EXECUTE FUNCTION public.boom();
          INSERT INTO scout.sync_models (model, bronze_table, fields, sync_order, enabled)
-           VALUES ('res.currency', 'bronze_res_currency', '{id,name,write_date}', 5, true);",
+           VALUES ('res.currency', 'bronze_res_currency', '{id,name,write_date}', 3, true);",
     )
     .unwrap();
     db.configure(&sim, &[("odoo_sync.alert_webhook_url", &hook.url)]);

@@ -113,6 +113,14 @@ pub fn generate(cfg: &Config, schema: &Schema) -> Store {
 /// was set up, in one transaction.
 fn base_records(c: &mut Ctx, n_stores: usize) {
     let t = c.setup_tx;
+    for (i, m) in c.schema.models.iter().enumerate() {
+        let def = c.def("ir.model");
+        let mut r = blank(def);
+        r[def.col_of("model")] = s(m.name);
+        r[def.col_of("name")] = s(m.description);
+        c.stamp(def, &mut r, t, t);
+        c.put("ir.model", i as u32 + 1, r);
+    }
     for (id, (name, sym)) in [("PHP", "₱"), ("USD", "$")].iter().enumerate() {
         let def = c.def("res.currency");
         let mut r = blank(def);

@@ -525,6 +525,13 @@ pub fn build(features: Features) -> Schema {
     b.no_access();
     models.push(b.build(&["key"]));
 
+    // The models this Odoo has (one record per model above, ir.model included), as a client
+    // asks before syncing a model that only some Odoo databases have (product.brand).
+    let mut b = model("ir.model", "Models", "model");
+    b.f("model", Char, "Model").req();
+    b.f("name", Char, "Model Description").req();
+    models.push(b.build(&["name"]));
+
     let mut by_name = HashMap::new();
     for (i, m) in models.iter().enumerate() {
         by_name.insert(m.name, i);

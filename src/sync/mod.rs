@@ -281,6 +281,39 @@ fn reconcile_deletions(
     loader::mark_deleted(spec, &ids, run_id)
 }
 
+/// For a model that only some Odoo databases have (`odoo_module`), when this one lacks it: the
+/// message a run reports instead of syncing.
+pub(crate) fn not_in_this_odoo(spec: &ModelSpec, odoo: &mut OdooSession) -> SyncResult<Option<String>> {
+    let Some(module) = &spec.odoo_module else { return Ok(None) };
+    if odoo.has_model(&spec.model)? {
+        return Ok(None);
+    }
+    Ok(Some(format!("this Odoo has no {} (its module {module} is not installed): nothing to sync", spec.model)))
+}
+
+/// Logs a run that did no work (skipped for a lock, or a model this Odoo lacks) and returns its
+/// log row: the step's own when it continues a run, else a new one.
+fn log_without_work(cp_id: &str, model: &str, opts: &RunOptions, status: RunStatus, msg: &str) -> SyncResult<i64> {
+    let run_id = match opts.run_id {
+        Some(id) => id,
+        None => loader::start_log(cp_id, model, opts.full, opts.mode)?,
+    };
+    let counts = RunCounts::default();
+    let u = LogUpdate {
+        status: status.as_sql(),
+        counts: &counts,
+        window: None,
+        odoo_version: None,
+        transport: None,
+        http_calls: 0,
+        http_retries: 0,
+        message: Some(msg),
+        missing_fields: None,
+    };
+    loader::update_log(run_id, &u)?;
+    Ok(run_id)
+}
+
 /// Syncs one model in the caller's transaction: the whole window, or `max_pages` of it.
 pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut OdooSession) -> SyncResult<RunSummary> {
     let started = Instant::now();
@@ -302,25 +335,18 @@ pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut Od
         let holder = loader::lock_holder(&cp_id)?.map(|p| format!(" (pid {p})")).unwrap_or_default();
         let msg = format!("{model} is being synced by another session{holder}; skipped");
         pgrx::notice!("odoo_sync: {msg}");
-        let run_id = match opts.run_id {
-            Some(id) => id,
-            None => loader::start_log(&cp_id, model, opts.full, opts.mode)?,
-        };
-        let counts = RunCounts::default();
-        let u = LogUpdate {
-            status: "skipped",
-            counts: &counts,
-            window: None,
-            odoo_version: None,
-            transport: None,
-            http_calls: 0,
-            http_retries: 0,
-            message: Some(&msg),
-            missing_fields: None,
-        };
-        loader::update_log(run_id, &u)?;
-        summary.run_id = Some(run_id);
+        summary.run_id = Some(log_without_work(&cp_id, model, &opts, RunStatus::Skipped, &msg)?);
         summary.status = RunStatus::Skipped;
+        summary.message = Some(msg);
+        summary.duration = started.elapsed();
+        return Ok(summary);
+    }
+    if let Some(msg) = not_in_this_odoo(spec, odoo)? {
+        // Nothing to sync, and no checkpoint: the first run after the module is installed in
+        // Odoo is a first load.
+        if !opts.dry_run {
+            summary.run_id = Some(log_without_work(&cp_id, model, &opts, RunStatus::Success, &msg)?);
+        }
         summary.message = Some(msg);
         summary.duration = started.elapsed();
         return Ok(summary);

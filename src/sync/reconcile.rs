@@ -13,7 +13,7 @@
 //! window. Renames of records that others embed (`[id, "name"]`) are not drift: Odoo does not
 //! touch the write_date of the records that embed the name (docs/DESIGN.md).
 
-use super::{checkpoint_id, page, requested_fields, Query};
+use super::{checkpoint_id, not_in_this_odoo, page, requested_fields, Query};
 use crate::alerts;
 use crate::errors::{SyncError, SyncResult};
 use crate::loader::{self, Drift, LockWait, RunMode, RunStatus, Window};
@@ -97,6 +97,16 @@ pub fn reconcile_model(
         let msg = format!("{model} is being synced by another session{holder}; reconciliation skipped");
         pgrx::notice!("odoo_sync: {msg}");
         summary.status = RunStatus::Skipped;
+        summary.message = Some(msg);
+        summary.duration = started.elapsed();
+        return Ok(summary);
+    }
+    if let Some(msg) = not_in_this_odoo(spec, odoo)? {
+        if !opts.dry_run {
+            let run_id = loader::start_log(&cp_id, model, true, RunMode::Reconcile)?;
+            loader::finish_reconcile_log(run_id, true, 0, Some(&msg))?;
+            summary.run_id = Some(run_id);
+        }
         summary.message = Some(msg);
         summary.duration = started.elapsed();
         return Ok(summary);

@@ -10,7 +10,7 @@ use odoo_client::shape::{shapes_of, Shapes};
 use odoo_client::{Client, ClientConfig, FieldInfo, TransportChoice};
 use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,8 @@ pub struct OdooSession {
     connected: bool,
     /// fields_get per model, and when it was read.
     fields: HashMap<String, (Instant, BTreeMap<String, FieldInfo>)>,
+    /// Models that only some Odoo databases have, found in this one (ir.model).
+    present_models: HashSet<String>,
     /// Hash of everything the session was built from: a change of settings or secret means a
     /// new session.
     fingerprint: u64,
@@ -102,7 +104,14 @@ impl OdooSession {
             pgrx::check_for_interrupts!();
             !interrupts::stop_requested()
         });
-        Ok(OdooSession { client, connected: false, fields: HashMap::new(), fingerprint, opened: Instant::now() })
+        Ok(OdooSession {
+            client,
+            connected: false,
+            fields: HashMap::new(),
+            present_models: HashSet::new(),
+            fingerprint,
+            opened: Instant::now(),
+        })
     }
 
     /// Authenticates on first use; `model` only names the failing model in the error.
@@ -112,6 +121,23 @@ impl OdooSession {
             self.connected = true;
         }
         Ok(&mut self.client)
+    }
+
+    /// Whether this Odoo has `model` (its ir.model lists it), for models that only some
+    /// databases have. A yes is kept for the session; a no is asked again by the next run, so
+    /// that a module installed in Odoo meanwhile is noticed at once.
+    pub fn has_model(&mut self, model: &str) -> SyncResult<bool> {
+        if self.present_models.contains(model) || self.fields.contains_key(model) {
+            return Ok(true);
+        }
+        let n = self
+            .client(model)?
+            .search_count("ir.model", &serde_json::json!([["model", "=", model]]), &serde_json::json!({}))
+            .map_err(|e| SyncError::odoo(model, e))?;
+        if n > 0 {
+            self.present_models.insert(model.to_owned());
+        }
+        Ok(n > 0)
     }
 
     /// Which of `wanted` the server's model has (fields_get, once per model per session).

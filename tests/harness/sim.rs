@@ -161,6 +161,11 @@ impl Sim {
         self.execute(model, "search_count", json!([[]]), json!({"context": {"active_test": false}})).as_i64().unwrap()
     }
 
+    /// Whether this Odoo has the model (product.brand only with `--with-brand`).
+    pub fn has_model(&self, model: &str) -> bool {
+        self.execute("ir.model", "search_count", json!([[["model", "=", model]]]), json!({})).as_i64().unwrap() > 0
+    }
+
     pub fn field_names(&self, model: &str) -> Vec<String> {
         let v = self.execute(model, "fields_get", json!([]), json!({"attributes": ["type"]}));
         v.as_object().unwrap().keys().cloned().collect()
