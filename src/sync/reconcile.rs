@@ -13,7 +13,7 @@
 //! window. Renames of records that others embed (`[id, "name"]`) are not drift: Odoo does not
 //! touch the write_date of the records that embed the name (docs/DESIGN.md).
 
-use super::{checkpoint_id, not_in_this_odoo, page, requested_fields, Query};
+use super::{checkpoint_id, not_in_this_odoo, page, requested_fields};
 use crate::alerts;
 use crate::errors::{SyncError, SyncResult};
 use crate::loader::{self, Drift, LockWait, RunMode, RunStatus, Window};
@@ -24,6 +24,7 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 use super::session::OdooSession;
+use sync_window::query::Query;
 
 /// Records per listing call: `(id, write_date)` only, so a page is small even at this size.
 const LIST_PAGE: u32 = 5_000;
@@ -114,7 +115,7 @@ pub fn reconcile_model(
     let (fields, _missing_fields, note) = requested_fields(spec, odoo, started)?;
     summary.message = note;
     let shapes = odoo.shapes(model, &fields);
-    let query = Query::new(s, fields.iter().any(|f| f == "company_id"));
+    let query = Query::new(&s.company_ids, fields.iter().any(|f| f == "company_id"));
     // Resume an open reconciliation (its log row and cursor), or start one.
     let (run_id, mut last) = match (opts.dry_run, loader::open_reconciliation(&cp_id)?) {
         (true, _) => (None, 0),

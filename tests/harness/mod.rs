@@ -468,6 +468,19 @@ pub fn wait_for<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) 
     }
 }
 
+/// A cluster whose background worker syncs database `db` on `schedule` (gold refreshes off),
+/// with more postgresql.conf lines.
+pub fn worker_cluster_with(db: &str, schedule: &str, extra: &[&str]) -> Cluster {
+    let mut conf = vec![
+        "shared_preload_libraries = 'odoo_sync'".to_string(),
+        format!("odoo_sync.database = '{db}'"),
+        format!("odoo_sync.schedule = '{schedule}'"),
+        "odoo_sync.gold_refresh_schedule = '0 0 1 1 *'".to_string(),
+    ];
+    conf.extend(extra.iter().map(|s| s.to_string()));
+    Cluster::start(&conf.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
 /// Stops the background worker from syncing (odoo_sync.worker_enabled = off), then waits until
 /// it is idle: what a test compares afterwards no longer moves.
 pub fn stop_worker_syncing(db: &Db) {

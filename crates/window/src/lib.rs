@@ -4,6 +4,8 @@
 //!
 //! Times are Unix seconds on Odoo's clock (the HTTP `Date` header: whole seconds).
 
+pub mod query;
+
 /// The open part of a sync: what is left to read of a window [start, end).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {

@@ -1,0 +1,446 @@
+//! One model's sync, in the caller's transaction, in four steps: runs that have nothing to do
+//! (another session holds the model; this Odoo lacks it), planning the window on Odoo's clock,
+//! reading it page by page (each page loaded with the checkpoint that says how far it got), and
+//! closing it (high-water mark, deletes, the log row).
+
+use super::session::OdooSession;
+use super::{checkpoint_id, not_in_this_odoo, page, prefetch, requested_fields, RunOptions, RunSummary};
+use crate::alerts;
+use crate::errors::{SyncError, SyncResult};
+use crate::loader::{self, Checkpoint, LogUpdate, RunCounts, RunStatus, Window};
+use crate::models::ModelSpec;
+use crate::settings::Settings;
+use odoo_client::shape::Shapes;
+use odoo_client::time::format_odoo;
+use std::time::{Duration, Instant};
+use sync_window::query::{selection, Query};
+use sync_window::{high_water_after, new_window, resumable, PlannedWindow};
+
+/// A load that has inserted this many rows refreshes the planner's statistics of its tables,
+/// then again at ten times as many, and so on (loader::analyze_for_load).
+const ANALYZE_FIRST_AT: i64 = 10_000;
+
+/// Ids per `search` call when listing every id of a model (8 bytes each on our side).
+const ID_PAGE: u32 = 50_000;
+
+/// Runs one model (run_model) and tells the alerts about a recovery: the one way every path
+/// (function, procedure step, worker) runs a model.
+pub fn run_and_alert(
+    spec: &ModelSpec,
+    opts: RunOptions,
+    s: &Settings,
+    odoo: &mut OdooSession,
+) -> SyncResult<RunSummary> {
+    let summary = run_model(spec, opts, s, odoo)?;
+    if summary.status == RunStatus::Success {
+        alerts::recovered(&summary.model, summary.previous_status.as_deref());
+    }
+    Ok(summary)
+}
+
+/// Syncs one model in the caller's transaction: the whole window, or `max_pages` of it.
+pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut OdooSession) -> SyncResult<RunSummary> {
+    let started = Instant::now();
+    let model = spec.model.as_str();
+    let cp_id = checkpoint_id(s, model);
+    if let Some(summary) = nothing_to_do(spec, &opts, odoo, &cp_id, started)? {
+        return Ok(summary);
+    }
+    let mut summary = RunSummary {
+        run_id: opts.run_id,
+        model: model.to_owned(),
+        counts: RunCounts::default(),
+        checkpoint: None,
+        duration: Duration::ZERO,
+        status: RunStatus::Success,
+        message: None,
+        previous_status: None,
+    };
+
+    let cp = loader::read_checkpoint(&cp_id)?;
+    let (fields, missing_fields, note) = requested_fields(spec, odoo, started)?;
+    let mut notes: Vec<String> = note.into_iter().collect();
+    let shapes = odoo.shapes(model, &fields);
+    let has_company = fields.iter().any(|f| f == "company_id");
+    let query = Query::new(&s.company_ids, has_company);
+    let selection = selection(&s.company_ids, has_company, &spec.extra_fields);
+    let client = odoo.client(model)?;
+    let stats_before = client.stats;
+    let (planned, planning_notes) = plan_window(model, opts.full, s, &cp, &selection, client, started)?;
+    notes.extend(planning_notes);
+    summary.message = (!notes.is_empty()).then(|| notes.join("; "));
+    let run_id = open_log(&cp_id, model, &opts, client, &query, &planned.window)?;
+    summary.run_id = run_id;
+
+    let reader = PageReader { spec, opts: &opts, s, query: &query, fields: &fields, shapes: &shapes, run_id, started };
+    let mut window = planned.window;
+    match reader.read(client, &mut window, &cp_id, cp.high_water, &mut summary.counts)? {
+        WindowState::Exhausted { last_page } => {
+            // The high-water mark moves to the window's end, never backwards but to follow
+            // Odoo's clock back (sync_window::high_water_after).
+            let h = Some(high_water_after(cp.high_water, &planned));
+            // Deletes are found by comparing ids, after a full window of a model that had
+            // been synced before (a first load has nothing to compare against).
+            if window.full && cp.high_water.is_some() {
+                let deleted = reconcile_deletions(spec, client, run_id)?;
+                summary.counts.deleted = deleted.len() as i64;
+                if run_id.is_some() {
+                    loader::silver_mark_deleted(model, &deleted, opts.lock_wait)?;
+                }
+            }
+            if run_id.is_some() {
+                summary.previous_status = loader::save_checkpoint(&cp_id, model, h, None, last_page, Some(&selection))?;
+            }
+            summary.checkpoint = h;
+        }
+        WindowState::Paused => {
+            summary.status = RunStatus::InProgress;
+            summary.checkpoint = cp.high_water;
+        }
+    }
+
+    summary.duration = started.elapsed();
+    if let Some(id) = run_id {
+        let version = client.version().map(|v| v.text.clone());
+        let u = LogUpdate {
+            status: if summary.status == RunStatus::InProgress { "running" } else { "success" },
+            counts: &summary.counts,
+            window: Some(&window),
+            odoo_version: version.as_deref(),
+            transport: Some(client.transport_name()),
+            http_calls: (client.stats.calls - stats_before.calls) as i64,
+            http_retries: (client.stats.retries - stats_before.retries) as i64,
+            message: summary.message.as_deref(),
+            missing_fields: Some(&missing_fields),
+        };
+        loader::update_log(id, &u)?;
+    }
+    Ok(summary)
+}
+
+/// A run that does no work, logged and summarised: another session holds the model (skipped),
+/// or this Odoo does not have it (success, nothing to sync). None: the run goes on. A dry run
+/// writes nothing, so it needs no lock and leaves no log row.
+fn nothing_to_do(
+    spec: &ModelSpec,
+    opts: &RunOptions,
+    odoo: &mut OdooSession,
+    cp_id: &str,
+    started: Instant,
+) -> SyncResult<Option<RunSummary>> {
+    let model = spec.model.as_str();
+    let (status, msg) = if !opts.dry_run && !loader::try_lock(cp_id)? {
+        let holder = loader::lock_holder(cp_id)?.map(|p| format!(" (pid {p})")).unwrap_or_default();
+        let msg = format!("{model} is being synced by another session{holder}; skipped");
+        pgrx::notice!("odoo_sync: {msg}");
+        (RunStatus::Skipped, msg)
+    } else if let Some(msg) = not_in_this_odoo(spec, odoo)? {
+        // No checkpoint either: the first run after the module is installed in Odoo is a first
+        // load.
+        (RunStatus::Success, msg)
+    } else {
+        return Ok(None);
+    };
+    let run_id = match opts.dry_run {
+        true => None,
+        false => Some(log_without_work(cp_id, model, opts, status, &msg)?),
+    };
+    Ok(Some(RunSummary {
+        run_id,
+        model: model.to_owned(),
+        counts: RunCounts::default(),
+        checkpoint: None,
+        duration: started.elapsed(),
+        status,
+        message: Some(msg),
+        previous_status: None,
+    }))
+}
+
+/// Logs a run that did no work and returns its log row: the step's own when it continues a
+/// run, else a new one.
+fn log_without_work(cp_id: &str, model: &str, opts: &RunOptions, status: RunStatus, msg: &str) -> SyncResult<i64> {
+    let run_id = match opts.run_id {
+        Some(id) => id,
+        None => loader::start_log(cp_id, model, opts.full, opts.mode)?,
+    };
+    let counts = RunCounts::default();
+    let u = LogUpdate {
+        status: status.as_sql(),
+        counts: &counts,
+        window: None,
+        odoo_version: None,
+        transport: None,
+        http_calls: 0,
+        http_retries: 0,
+        message: Some(msg),
+        missing_fields: None,
+    };
+    loader::update_log(run_id, &u)?;
+    Ok(run_id)
+}
+
+/// The window this run reads: the open one of an interrupted run, or a new one on Odoo's clock
+/// read after the run started (docs/DESIGN.md, "The sync algorithm"). A changed selection
+/// (company filter, extra fields) makes it a full window once; Odoo's clock behind the
+/// high-water mark widens it. Both are returned as notes for the run's message.
+fn plan_window(
+    model: &str,
+    full_requested: bool,
+    s: &Settings,
+    cp: &Checkpoint,
+    selection: &str,
+    client: &mut odoo_client::Client,
+    started: Instant,
+) -> SyncResult<(PlannedWindow, Vec<String>)> {
+    let mut notes = Vec::new();
+    let reselect =
+        !full_requested && cp.high_water.is_some() && cp.selection.as_ref().is_some_and(|old| old != selection);
+    if reselect {
+        let note = format!(
+            "what a run selects changed since the last completed run ({} -> {selection}): this run re-reads every record",
+            cp.selection.as_deref().unwrap_or_default()
+        );
+        pgrx::notice!("odoo_sync: {model}: {note}");
+        notes.push(note);
+    }
+    let full = full_requested || reselect;
+    let planned = match resumable(cp, full) {
+        Some(window) => PlannedWindow { window, clock_behind: None },
+        None => {
+            let odoo_now = client.server_time_since(started).map_err(|e| SyncError::odoo(model, e))?;
+            new_window(cp, full, odoo_now, s.lookback, s.safety_lag)
+        }
+    };
+    if let (Some(behind), Some(h)) = (planned.clock_behind, cp.high_water) {
+        let note = format!(
+            "Odoo's clock is {behind} s behind this model's high-water mark {} (was it set back?): \
+             read from {} on, and the high-water mark follows Odoo's clock again",
+            format_odoo(h),
+            planned.window.start.map(format_odoo).unwrap_or_default()
+        );
+        pgrx::warning!("odoo_sync: {model}: {note}");
+        notes.push(note);
+    }
+    Ok((planned, notes))
+}
+
+/// The run's log row: the step's own when it continues a run, a new one otherwise, none for a
+/// dry run. A committing run (procedure, worker) may take long: its new row records Odoo's
+/// count of the window, so that scout.sync_status can show progress from another session.
+fn open_log(
+    cp_id: &str,
+    model: &str,
+    opts: &RunOptions,
+    client: &mut odoo_client::Client,
+    query: &Query,
+    window: &Window,
+) -> SyncResult<Option<i64>> {
+    Ok(match (opts.dry_run, opts.run_id) {
+        (true, _) => None,
+        (false, Some(id)) => Some(id),
+        (false, None) => {
+            let estimate = match opts.max_pages {
+                Some(_) => client.search_count(model, &query.window(window), &query.context).ok(),
+                None => None,
+            };
+            Some(loader::start_log_with_estimate(cp_id, model, window.full, opts.mode, estimate)?)
+        }
+    })
+}
+
+/// How reading a window ended.
+enum WindowState {
+    /// Its last page was short: the window is read. `last_page`: that page's record count.
+    Exhausted { last_page: i64 },
+    /// This call stopped between two pages (max_pages, max_time, a stop request) with the window
+    /// still open; its checkpoint says where the next call resumes.
+    Paused,
+}
+
+/// Reads a window page by page in id order, loading each page with the checkpoint that says
+/// how far it got, while the next page is fetched (prefetch.rs).
+struct PageReader<'a> {
+    spec: &'a ModelSpec,
+    opts: &'a RunOptions,
+    s: &'a Settings,
+    query: &'a Query,
+    fields: &'a [String],
+    shapes: &'a Shapes,
+    /// None: a dry run (pages are compared with bronze, nothing is written).
+    run_id: Option<i64>,
+    started: Instant,
+}
+
+impl PageReader<'_> {
+    fn batch(&self) -> usize {
+        self.s.batch_size.max(1) as usize
+    }
+
+    /// One page of the window after `w.last_id`, read and checked (pure Rust: also runs on the
+    /// prefetching thread).
+    fn fetch(&self, client: &mut odoo_client::Client, w: &Window) -> SyncResult<(String, page::PageInfo)> {
+        let model = self.spec.model.as_str();
+        let page = client
+            .search_read_raw(
+                model,
+                &self.query.window(w),
+                self.fields,
+                "id asc",
+                self.batch() as u32,
+                &self.query.context,
+            )
+            .map_err(|e| SyncError::odoo(model, e))?;
+        let info = page::validate(model, &page, w, self.shapes)?;
+        Ok((page, info))
+    }
+
+    /// Whether this call stops after `pages` pages with the window still open.
+    fn step_over(&self, pages: u32) -> bool {
+        let o = self.opts;
+        o.max_pages.is_some_and(|m| pages >= m)
+            || o.max_time.is_some_and(|t| self.started.elapsed() >= t)
+            || o.stop_requested.is_some_and(|stop| stop())
+    }
+
+    fn read(
+        &self,
+        client: &mut odoo_client::Client,
+        window: &mut Window,
+        cp_id: &str,
+        high_water: Option<i64>,
+        counts: &mut RunCounts,
+    ) -> SyncResult<WindowState> {
+        let model = self.spec.model.as_str();
+        let batch = self.batch();
+        let mut progress = Progress { model: model.to_owned(), estimate: None, last: Instant::now() };
+        let mut pages = 0u32;
+        let mut page_cx = pgrx::PgMemoryContexts::new("odoo_sync page");
+        let mut prefetched = None;
+        // Rows inserted by this call at which the planner's statistics are refreshed (x10 each time).
+        let mut analyze_at = ANALYZE_FIRST_AT;
+        loop {
+            pgrx::check_for_interrupts!();
+            let (page, info) = match prefetched.take() {
+                // Stopped by an interrupt that did not end the call (the check above returned),
+                // or never started: fetch it here.
+                None | Some(Err(SyncError::Odoo { error: odoo_client::OdooError::Interrupted, .. })) => {
+                    self.fetch(client, window)?
+                }
+                Some(fetched) => fetched?,
+            };
+            counts.fetched += info.len as i64;
+            pages += 1;
+            // Another page follows in this call: fetch it while this one is loaded.
+            let more = self.s.prefetch && info.len >= batch && !self.step_over(pages);
+            if info.len > 0 {
+                // The page's SQL arguments (a megabyte of JSON text) are palloc'ed in the current
+                // memory context, which lives as long as the SQL call: without a per-page context
+                // a million-row sync would keep every page until it returns.
+                let rejected = &mut counts.rejected;
+                // SAFETY: nothing allocated in page_cx outlives this block (results are Rust-owned).
+                let mut load = || unsafe {
+                    page_cx.switch_to(|_| -> SyncResult<loader::PageCounts> {
+                        match self.run_id {
+                            Some(id) => {
+                                let pc = loader::upsert_bronze(self.spec, &page, id)?;
+                                *rejected += loader::apply_silver(model, &pc.changed, id, self.opts.lock_wait)?;
+                                Ok(pc)
+                            }
+                            None => loader::preview_bronze(self.spec, &page),
+                        }
+                    })
+                };
+                let pc = if more {
+                    let after = Window { last_id: info.max_id, ..*window };
+                    let (pc, next) = prefetch::alongside(client, |c| self.fetch(c, &after), load);
+                    prefetched = next;
+                    pc
+                } else {
+                    load()
+                };
+                // SAFETY: the page's SQL is done and its results are Rust-owned: nothing points into page_cx.
+                unsafe { page_cx.reset() };
+                let pc = pc?;
+                counts.inserted += pc.inserted;
+                counts.updated += pc.updated;
+                window.last_id = info.max_id;
+                if self.run_id.is_some() && counts.inserted >= analyze_at {
+                    loader::analyze_for_load(model)?;
+                    analyze_at = counts.inserted.saturating_mul(10);
+                }
+            }
+            if info.len < batch {
+                return Ok(WindowState::Exhausted { last_page: info.len as i64 });
+            }
+            if self.run_id.is_some() {
+                loader::save_checkpoint(cp_id, model, high_water, Some(window), info.len as i64, None)?;
+            }
+            if self.step_over(pages) {
+                return Ok(WindowState::Paused);
+            }
+            progress.tick(counts.fetched, client, self.query, window);
+        }
+    }
+}
+
+/// A full sync's safety net for deletes: every id Odoo has now (archived included), compared
+/// with bronze; what Odoo no longer has is soft-deleted (or only counted, in a dry run).
+fn reconcile_deletions(
+    spec: &ModelSpec,
+    client: &mut odoo_client::Client,
+    run_id: Option<i64>,
+) -> SyncResult<Vec<i64>> {
+    let model = spec.model.as_str();
+    let mut ids: Vec<i64> = Vec::new();
+    loop {
+        pgrx::check_for_interrupts!();
+        let last = ids.last().copied().unwrap_or(0);
+        let page = client
+            .search_ids(model, &Query::all_ids_above(last), ID_PAGE, &Query::all_companies_context())
+            .map_err(|e| SyncError::odoo(model, e))?;
+        if page.iter().any(|id| *id <= last) {
+            return Err(SyncError::BadData {
+                model: model.to_owned(),
+                detail: "search returned ids out of order".into(),
+            });
+        }
+        let n = page.len();
+        ids.extend(page);
+        if n < ID_PAGE as usize {
+            break;
+        }
+    }
+    loader::mark_deleted(spec, &ids, run_id)
+}
+
+/// NOTICE lines for a long manual run: rows done of Odoo's count, at most every few seconds.
+struct Progress {
+    model: String,
+    estimate: Option<i64>,
+    last: Instant,
+}
+
+impl Progress {
+    const EVERY: Duration = Duration::from_secs(5);
+
+    fn tick(&mut self, done: i64, odoo: &mut odoo_client::Client, q: &Query, w: &Window) {
+        if self.last.elapsed() < Self::EVERY {
+            return;
+        }
+        self.last = Instant::now();
+        if self.estimate.is_none() {
+            let mut whole = *w;
+            whole.last_id = 0;
+            self.estimate = odoo.search_count(&self.model, &q.window(&whole), &q.context).ok();
+        }
+        match self.estimate {
+            Some(total) if total > 0 => pgrx::notice!(
+                "odoo_sync: {}: {done} of about {total} records ({}%)",
+                self.model,
+                (done * 100 / total).min(100)
+            ),
+            _ => pgrx::notice!("odoo_sync: {}: {done} records", self.model),
+        }
+    }
+}
