@@ -14,6 +14,8 @@
 #   BENCH_PROCEDURE     pages_per_commit of the CALL odoo_sync_run measurement (default 1; 0 skips)
 #   BENCH_SILVER_TIMEOUT  seconds allowed to each full load with silver on (default 300)
 #   BENCH_SKIP_BUILD=1  use the installed extension and built binaries as they are
+#   BENCH_ODOO_ORDERS   orders in the Odoo-like simulator (--serve-cost real, default 20000; 0 skips)
+#   BENCH_ODOO_WORKERS  its Odoo workers (--workers, default 8)
 #   BENCH_LOCK          a lock file held for the whole run, so that nobody reinstalls the
 #                       extension meanwhile (default /tmp/odoo_sync_install.lock; "" for none)
 set -euo pipefail
@@ -32,6 +34,8 @@ BATCH=${BENCH_BATCH:-500}
 SWEEP=${BENCH_BATCH_SWEEP-2000 5000}
 PROCEDURE=${BENCH_PROCEDURE:-1}
 SILVER_TIMEOUT=${BENCH_SILVER_TIMEOUT:-300}
+ODOO_ORDERS=${BENCH_ODOO_ORDERS:-20000}
+ODOO_WORKERS=${BENCH_ODOO_WORKERS:-8}
 PG_BIN=/usr/lib/postgresql/15/bin
 say() { printf '[run.sh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -62,8 +66,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-start_sim() { # orders outfile -> pid in SIM_PID
-  "$SIM_BIN" --listen 127.0.0.1:0 --db odoo --user admin --password admin --seed 42 --orders "$1" >"$2" 2>&1 &
+start_sim() { # orders outfile [more flags] -> pid in SIM_PID
+  "$SIM_BIN" --listen 127.0.0.1:0 --db odoo --user admin --password admin --seed 42 --orders "$1" "${@:3}" >"$2" 2>&1 &
   SIM_PID=$!
   PIDS+=("$SIM_PID")
 }
@@ -79,6 +83,10 @@ say "starting simulators: $ORDERS orders and $SMALL_ORDERS orders"
 start_sim "$ORDERS" "$WORK/sim.out"; SIM_MAIN_PID=$SIM_PID
 SIM_SMALL_PID=""
 if [ "$SMALL_ORDERS" -gt 0 ]; then start_sim "$SMALL_ORDERS" "$WORK/sim_small.out"; SIM_SMALL_PID=$SIM_PID; fi
+SIM_ODOO_PID=""
+if [ "$ODOO_ORDERS" -gt 0 ]; then
+  start_sim "$ODOO_ORDERS" "$WORK/sim_odoo.out" --serve-cost real --workers "$ODOO_WORKERS"; SIM_ODOO_PID=$SIM_PID
+fi
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 say "starting PostgreSQL 15 on 127.0.0.1:$PORT (data in $WORK)"
@@ -108,10 +116,16 @@ if [ -n "$SIM_SMALL_PID" ]; then
   [ -n "$SMALL_URL" ] || { echo "the small simulator did not start:"; cat "$WORK/sim_small.out"; exit 1; }
   small_args=(--small-sim-url "$SMALL_URL" --small-sim-pid "$SIM_SMALL_PID" --small-orders "$SMALL_ORDERS")
 fi
-say "simulators at $SIM_URL and ${SMALL_URL:-none}; measuring"
+odoo_args=()
+if [ -n "$SIM_ODOO_PID" ]; then
+  ODOO_URL=$(wait_sim "$WORK/sim_odoo.out")
+  [ -n "$ODOO_URL" ] || { echo "the Odoo-like simulator did not start:"; cat "$WORK/sim_odoo.out"; exit 1; }
+  odoo_args=(--odoo-sim-url "$ODOO_URL" --odoo-sim-pid "$SIM_ODOO_PID" --odoo-orders "$ODOO_ORDERS" --odoo-workers "$ODOO_WORKERS")
+fi
+say "simulators at $SIM_URL, ${SMALL_URL:-none} and ${ODOO_URL:-none} (Odoo-like); measuring"
 
 python3 bench/bench.py --pghost 127.0.0.1 --pgport "$PORT" --workdir "$WORK" \
   --sim-url "$SIM_URL" --sim-pid "$SIM_MAIN_PID" --orders "$ORDERS" "${small_args[@]}" \
-  --rawclient "$RAW_BIN" --page-all "$PAGE_ALL" --batch "$BATCH" --batch-sweep "$SWEEP" \
+  --rawclient "$RAW_BIN" --page-all "$PAGE_ALL" --batch "$BATCH" --batch-sweep "$SWEEP" "${odoo_args[@]}" \
   --procedure "$PROCEDURE" --silver-timeout "$SILVER_TIMEOUT" --out "$ROOT/bench/out"
 say "done; stopping everything this run started"

@@ -22,6 +22,10 @@ pub struct Config {
     pub clock: Option<i64>,
     /// Fault rules at start, same JSON as `POST /sim/faults`.
     pub faults: Option<String>,
+    /// How long API calls take (serving.rs): none (as fast as possible) or real (like Odoo 19).
+    pub serve_cost: crate::serving::ServeCost,
+    /// At most this many API calls served at once (Odoo's workers); None: no limit.
+    pub workers: Option<usize>,
 }
 
 impl Default for Config {
@@ -41,13 +45,16 @@ impl Default for Config {
             days: 90,
             clock: None,
             faults: None,
+            serve_cost: crate::serving::ServeCost::None,
+            workers: None,
         }
     }
 }
 
 pub const USAGE: &str = "usage: odoo-sim [--listen ADDR] [--db NAME] [--user LOGIN] [--password PW] [--api-key KEY]
                 [--seed N] [--orders N] [--version 19|18|17|16] [--with-brand] [--with-region-code]
-                [--end-date YYYY-MM-DD] [--days N] [--clock \"YYYY-MM-DD HH:MM:SS\"] [--faults JSON]";
+                [--end-date YYYY-MM-DD] [--days N] [--clock \"YYYY-MM-DD HH:MM:SS\"] [--faults JSON]
+                [--serve-cost none|real] [--workers N]";
 
 impl Config {
     pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Config, String> {
@@ -95,6 +102,14 @@ impl Config {
                     c.clock = Some(parse_dt(&v).ok_or_else(|| format!("--clock: bad time {v:?}"))?);
                 }
                 "--faults" => c.faults = Some(val("--faults")?),
+                "--serve-cost" => c.serve_cost = crate::serving::ServeCost::parse(&val("--serve-cost")?)?,
+                "--workers" => {
+                    let n: usize = val("--workers")?.parse().map_err(|e| format!("--workers: {e}"))?;
+                    if n == 0 {
+                        return Err("--workers must be at least 1".into());
+                    }
+                    c.workers = Some(n);
+                }
                 "-h" | "--help" => return Err(USAGE.into()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
             }

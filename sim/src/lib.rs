@@ -26,6 +26,7 @@ pub mod render;
 pub mod rng;
 pub mod router;
 pub mod schema;
+pub mod serving;
 pub mod sim;
 pub mod store;
 pub mod writer;

@@ -192,6 +192,8 @@ pub fn run(sim: &Sim, call: &Call, out: &mut String) -> OResult<bool> {
                         opt_usize(&p[3], "limit")?,
                     )?;
                     q.render(out, &rows, &fields, load_classic(&p[5]));
+                    crate::serving::rendered((rows.len() * (fields.len() + 1)) as u64);
+                    // + the id, always rendered
                 }
                 M::Search => {
                     let rows = q.search(
@@ -203,6 +205,7 @@ pub fn run(sim: &Sim, call: &Call, out: &mut String) -> OResult<bool> {
                     )?;
                     let t = &store.tables[call.model];
                     write_id_list(out, rows.iter().map(|&r| t.ids[r]));
+                    crate::serving::rendered(rows.len() as u64);
                 }
                 M::SearchCount => {
                     let n = q.count(&p[0], call.context, opt_usize(&p[1], "limit")?)?;
@@ -213,6 +216,8 @@ pub fn run(sim: &Sim, call: &Call, out: &mut String) -> OResult<bool> {
                     let t = &store.tables[call.model];
                     let rows: Vec<usize> = call.ids.iter().filter_map(|&id| t.row_of(id)).collect();
                     q.render(out, &rows, &fields, load_classic(&p[1]));
+                    crate::serving::rendered((rows.len() * (fields.len() + 1)) as u64);
+                    // + the id, always rendered
                 }
                 M::FieldsGet => fields_get(def, &p[0], &p[1], out)?,
                 M::NameSearch => {

@@ -127,10 +127,11 @@ impl Sim {
         if delay > 0 {
             std::thread::sleep(Duration::from_millis(delay));
         }
-        match fault {
+        // Served by one of Odoo's workers, taking as long as a real Odoo would (serving.rs).
+        self.workers.serve(self.cfg.serve_cost, || match fault {
             Some(k) => self.fault_response(k, &api, normal),
             None => normal(),
-        }
+        })
     }
 }
 

@@ -35,6 +35,8 @@ pub struct Sim {
     pub txs: Mutex<Txs>,
     /// Draws for control mutations without an explicit seed.
     pub rng: Mutex<Rng>,
+    /// Odoo's workers: how many API calls are served at once (`--workers`).
+    pub workers: crate::serving::Workers,
 }
 
 impl Sim {
@@ -48,6 +50,7 @@ impl Sim {
             faults.set(crate::faults::parse(&v).map_err(|e| format!("--faults: {e}"))?);
         }
         Ok(Sim {
+            workers: crate::serving::Workers::new(cfg.workers),
             clock: Clock::new(cfg.clock),
             rng: Mutex::new(Rng::new(cfg.seed ^ 0x4D55_5441)),
             cfg,

@@ -15,7 +15,7 @@ use crate::errors::{SyncError, SyncResult};
 use crate::loader::{self, LockWait, RunCounts, RunMode, RunStatus};
 use crate::models::ModelSpec;
 use crate::settings::Settings;
-pub use run::{run_and_alert, run_model};
+pub use run::run_and_alert;
 use session::OdooSession;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -39,7 +39,7 @@ pub fn run_and_alert(
 }
 
 /// Syncs one model in the caller's transaction: the whole window, or `max_pages` of it.
-pub fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut OdooSession) -> SyncResult<RunSummary> {
+fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut OdooSession) -> SyncResult<RunSummary> {
     let started = Instant::now();
     let model = spec.model.as_str();
     let cp_id = checkpoint_id(s, model);

@@ -8,5 +8,6 @@ mod errors;
 mod faults;
 mod json2;
 mod mutations;
+mod serving;
 mod transport;
 mod values;
