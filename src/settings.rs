@@ -23,6 +23,7 @@ pub static LOOKBACK: GucSetting<i32> = GucSetting::<i32>::new(600);
 pub static SAFETY_LAG: GucSetting<i32> = GucSetting::<i32>::new(5);
 pub static MAX_RESPONSE_MB: GucSetting<i32> = GucSetting::<i32>::new(256);
 pub static PREFETCH: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static FETCH_STREAMS: GucSetting<i32> = GucSetting::<i32>::new(4);
 
 pub static WORKER_ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static WORKER_STEP_PAGES: GucSetting<i32> = GucSetting::<i32>::new(1);
@@ -270,6 +271,16 @@ pub fn register() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"odoo_sync.fetch_streams",
+        c"HTTP streams a full sync or first load fetches with at once (each with its own connection to Odoo).",
+        c"The window's ids are listed, cut into pages and fetched in parallel, then loaded in id order. 1: one page after the other. Odoo serves as many at once as it has workers.",
+        &FETCH_STREAMS,
+        1,
+        16,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
 }
 
 /// Why a base URL is not usable, or Ok. Shared by the GUC check hook and the env fallback.
@@ -438,6 +449,8 @@ pub struct Settings {
     pub max_response_bytes: u64,
     pub company_ids: Vec<i64>,
     pub prefetch: bool,
+    /// Parallel HTTP streams of a full or first window (1: none).
+    pub fetch_streams: usize,
     /// A reconciliation that repairs more records than this alerts.
     pub drift_alert_threshold: i64,
 }
@@ -467,6 +480,7 @@ impl Settings {
             max_response_bytes: (MAX_RESPONSE_MB.get() as u64) << 20,
             company_ids: guc_string(&COMPANY_IDS).and_then(|v| parse_company_ids(&v).ok()).unwrap_or_default(),
             prefetch: PREFETCH.get(),
+            fetch_streams: FETCH_STREAMS.get().clamp(1, 16) as usize,
             drift_alert_threshold: DRIFT_ALERT_THRESHOLD.get() as i64,
         }
     }

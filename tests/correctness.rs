@@ -381,18 +381,7 @@ fn through_the_worker_a_reconciliation_under_a_company_filter_soft_deletes_nothi
     let n_gone = gone["ids"].as_array().unwrap().len() as i64;
     assert!(n_gone > 0);
     let since = db_now(&db);
-    wait_for(90, "a reconciliation of every model after the deletes", || {
-        let n: i64 = db
-            .connect()
-            .query_one(
-                "SELECT count(DISTINCT model) FROM scout.sync_logs \
-                 WHERE run_mode = 'reconcile' AND status = 'success' AND started_at > $1::text::timestamptz",
-                &[&since],
-            )
-            .unwrap()
-            .get(0);
-        (n == enabled_model_count(&db)).then_some(())
-    });
+    wait_for_every_model_since(&db, "reconcile", &since);
     stop_worker_syncing(&db);
     // Only what Odoo deleted is marked deleted; the company-2 records are not ours, not gone.
     let deleted = db.count("scout.bronze_pos_order WHERE deleted_at IS NOT NULL");

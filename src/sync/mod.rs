@@ -9,6 +9,7 @@ mod prefetch;
 pub mod reconcile;
 mod run;
 pub mod session;
+mod streams;
 
 use crate::alerts;
 use crate::errors::{SyncError, SyncResult};

@@ -17,8 +17,9 @@ use odoo_client::{Client, WaitHook};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// Sets the flag when dropped during a panic (a PostgreSQL ERROR unwinding through `work`).
-struct AbandonOnUnwind(Arc<AtomicBool>);
+/// Sets the flag when dropped during a panic (a PostgreSQL ERROR unwinding through `work`):
+/// the other threads stop retrying and taking work.
+pub(super) struct AbandonOnUnwind(pub(super) Arc<AtomicBool>);
 
 impl Drop for AbandonOnUnwind {
     fn drop(&mut self) {
@@ -28,7 +29,9 @@ impl Drop for AbandonOnUnwind {
     }
 }
 
-fn block_all_signals() {
+/// Blocks every signal on the calling thread, so that PostgreSQL's handlers only ever run on
+/// the backend's own thread.
+pub(super) fn block_all_signals() {
     // SAFETY: plain libc calls on a local signal set, for the calling thread only.
     unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();

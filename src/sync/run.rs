@@ -4,7 +4,7 @@
 //! closing it (high-water mark, deletes, the log row).
 
 use super::session::OdooSession;
-use super::{checkpoint_id, not_in_this_odoo, page, prefetch, requested_fields, RunOptions, RunSummary};
+use super::{checkpoint_id, not_in_this_odoo, page, prefetch, requested_fields, streams, RunOptions, RunSummary};
 use crate::alerts;
 use crate::errors::{SyncError, SyncResult};
 use crate::loader::{self, Checkpoint, LogUpdate, RunCounts, RunStatus, Window};
@@ -272,6 +272,16 @@ struct PageReader<'a> {
     started: Instant,
 }
 
+/// What a call keeps while it loads pages: its counts, its page memory context, and when it
+/// next refreshes the planner's statistics.
+struct Loading<'c> {
+    counts: &'c mut RunCounts,
+    pages: u32,
+    page_cx: pgrx::PgMemoryContexts,
+    /// Rows inserted by this call at which the planner's statistics are refreshed (x10 each time).
+    analyze_at: i64,
+}
+
 impl PageReader<'_> {
     fn batch(&self) -> usize {
         self.s.batch_size.max(1) as usize
@@ -303,6 +313,43 @@ impl PageReader<'_> {
             || o.stop_requested.is_some_and(|stop| stop())
     }
 
+    /// Loads one page into bronze and silver (or compares it with bronze, in a dry run) and
+    /// counts it. The page's SQL arguments (a megabyte of JSON text) are palloc'ed in the
+    /// current memory context, which lives as long as the SQL call: without a per-page context a
+    /// million-row sync would keep every page until it returns.
+    fn load_page(&self, page_cx: &mut pgrx::PgMemoryContexts, page: &str) -> SyncResult<(loader::PageCounts, i64)> {
+        let model = self.spec.model.as_str();
+        // SAFETY: nothing allocated in page_cx outlives this block (results are Rust-owned).
+        let loaded = unsafe {
+            page_cx.switch_to(|_| -> SyncResult<(loader::PageCounts, i64)> {
+                match self.run_id {
+                    Some(id) => {
+                        let pc = loader::upsert_bronze(self.spec, page, id)?;
+                        let rejected = loader::apply_silver(model, &pc.changed, id, self.opts.lock_wait)?;
+                        Ok((pc, rejected))
+                    }
+                    None => Ok((loader::preview_bronze(self.spec, page)?, 0)),
+                }
+            })
+        };
+        // SAFETY: the page's SQL is done and its results are Rust-owned: nothing points into page_cx.
+        unsafe { page_cx.reset() };
+        loaded
+    }
+
+    /// Adds a loaded page to the counts, and refreshes the planner's statistics as a load grows.
+    fn account(&self, l: &mut Loading, loaded: (loader::PageCounts, i64)) -> SyncResult<()> {
+        let (pc, rejected) = loaded;
+        l.counts.inserted += pc.inserted;
+        l.counts.updated += pc.updated;
+        l.counts.rejected += rejected;
+        if self.run_id.is_some() && l.counts.inserted >= l.analyze_at {
+            loader::analyze_for_load(&self.spec.model)?;
+            l.analyze_at = l.counts.inserted.saturating_mul(10);
+        }
+        Ok(())
+    }
+
     fn read(
         &self,
         client: &mut odoo_client::Client,
@@ -311,14 +358,50 @@ impl PageReader<'_> {
         high_water: Option<i64>,
         counts: &mut RunCounts,
     ) -> SyncResult<WindowState> {
+        let mut l = Loading {
+            counts,
+            pages: 0,
+            page_cx: pgrx::PgMemoryContexts::new("odoo_sync page"),
+            analyze_at: ANALYZE_FIRST_AT,
+        };
+        // A full window or a first load is where the records are many: fetch it on several
+        // streams; what is left after the listed ids (normally one short page) follows in turn.
+        // Not for a step that loads only a few pages (the worker's, the procedure's): it would
+        // list ids and fetch pages ahead for every page it commits.
+        let streams = self.s.fetch_streams;
+        if streams > 1
+            && (window.full || window.start.is_none())
+            && self.opts.max_pages.is_none_or(|m| m as usize >= 2 * streams)
+        {
+            // The first page in turn: a window that fits in one page needs no listing.
+            match self.read_in_turn(client, window, cp_id, high_water, &mut l, Some(1))? {
+                WindowState::Exhausted { last_page } => return Ok(WindowState::Exhausted { last_page }),
+                WindowState::Paused if self.step_over(l.pages) => return Ok(WindowState::Paused),
+                WindowState::Paused => {}
+            }
+            if self.read_in_slices(client, window, cp_id, high_water, &mut l)? {
+                return Ok(WindowState::Paused);
+            }
+        }
+        self.read_in_turn(client, window, cp_id, high_water, &mut l, None)
+    }
+
+    /// Page after page on this thread, the next one fetched while this one loads (prefetch.rs);
+    /// with `page_limit`, also Paused after that many pages of this call.
+    fn read_in_turn(
+        &self,
+        client: &mut odoo_client::Client,
+        window: &mut Window,
+        cp_id: &str,
+        high_water: Option<i64>,
+        l: &mut Loading,
+        page_limit: Option<u32>,
+    ) -> SyncResult<WindowState> {
+        let at_limit = |pages: u32| page_limit.is_some_and(|n| pages >= n);
         let model = self.spec.model.as_str();
         let batch = self.batch();
         let mut progress = Progress { model: model.to_owned(), estimate: None, last: Instant::now() };
-        let mut pages = 0u32;
-        let mut page_cx = pgrx::PgMemoryContexts::new("odoo_sync page");
         let mut prefetched = None;
-        // Rows inserted by this call at which the planner's statistics are refreshed (x10 each time).
-        let mut analyze_at = ANALYZE_FIRST_AT;
         loop {
             pgrx::check_for_interrupts!();
             let (page, info) = match prefetched.take() {
@@ -329,46 +412,23 @@ impl PageReader<'_> {
                 }
                 Some(fetched) => fetched?,
             };
-            counts.fetched += info.len as i64;
-            pages += 1;
+            l.counts.fetched += info.len as i64;
+            l.pages += 1;
             // Another page follows in this call: fetch it while this one is loaded.
-            let more = self.s.prefetch && info.len >= batch && !self.step_over(pages);
+            let more = self.s.prefetch && info.len >= batch && !self.step_over(l.pages) && !at_limit(l.pages);
             if info.len > 0 {
-                // The page's SQL arguments (a megabyte of JSON text) are palloc'ed in the current
-                // memory context, which lives as long as the SQL call: without a per-page context
-                // a million-row sync would keep every page until it returns.
-                let rejected = &mut counts.rejected;
-                // SAFETY: nothing allocated in page_cx outlives this block (results are Rust-owned).
-                let mut load = || unsafe {
-                    page_cx.switch_to(|_| -> SyncResult<loader::PageCounts> {
-                        match self.run_id {
-                            Some(id) => {
-                                let pc = loader::upsert_bronze(self.spec, &page, id)?;
-                                *rejected += loader::apply_silver(model, &pc.changed, id, self.opts.lock_wait)?;
-                                Ok(pc)
-                            }
-                            None => loader::preview_bronze(self.spec, &page),
-                        }
-                    })
-                };
-                let pc = if more {
+                let page_cx = &mut l.page_cx;
+                let mut load = || self.load_page(page_cx, &page);
+                let loaded = if more {
                     let after = Window { last_id: info.max_id, ..*window };
-                    let (pc, next) = prefetch::alongside(client, |c| self.fetch(c, &after), load);
+                    let (loaded, next) = prefetch::alongside(client, |c| self.fetch(c, &after), load);
                     prefetched = next;
-                    pc
+                    loaded
                 } else {
                     load()
                 };
-                // SAFETY: the page's SQL is done and its results are Rust-owned: nothing points into page_cx.
-                unsafe { page_cx.reset() };
-                let pc = pc?;
-                counts.inserted += pc.inserted;
-                counts.updated += pc.updated;
+                self.account(l, loaded?)?;
                 window.last_id = info.max_id;
-                if self.run_id.is_some() && counts.inserted >= analyze_at {
-                    loader::analyze_for_load(model)?;
-                    analyze_at = counts.inserted.saturating_mul(10);
-                }
             }
             if info.len < batch {
                 return Ok(WindowState::Exhausted { last_page: info.len as i64 });
@@ -376,10 +436,103 @@ impl PageReader<'_> {
             if self.run_id.is_some() {
                 loader::save_checkpoint(cp_id, model, high_water, Some(window), info.len as i64, None)?;
             }
-            if self.step_over(pages) {
+            if self.step_over(l.pages) || at_limit(l.pages) {
                 return Ok(WindowState::Paused);
             }
-            progress.tick(counts.fetched, client, self.query, window);
+            progress.tick(l.counts.fetched, client, self.query, window);
+        }
+    }
+
+    /// The window's ids are listed (a cheap `search`, ID_PAGE at a time), cut into pages of
+    /// batch_size ids, and those fetched on `fetch_streams` connections at once and loaded in id
+    /// order (streams.rs), each with the checkpoint at its last id: that is a correct resume
+    /// point, since every record of the window up to it has been loaded. Returns true when the
+    /// call stopped with the window open (a step's page budget); false when the listed ids are
+    /// done and the rest is read in turn.
+    fn read_in_slices(
+        &self,
+        client: &mut odoo_client::Client,
+        window: &mut Window,
+        cp_id: &str,
+        high_water: Option<i64>,
+        l: &mut Loading,
+    ) -> SyncResult<bool> {
+        let model = self.spec.model.as_str();
+        let batch = self.batch();
+        loop {
+            pgrx::check_for_interrupts!();
+            let ids = client
+                .search_ids(model, &self.query.window(window), ID_PAGE, &self.query.context)
+                .map_err(|e| SyncError::odoo(model, e))?;
+            if ids.windows(2).any(|p| p[0] >= p[1]) || ids.first().is_some_and(|&id| id <= window.last_id) {
+                return Err(SyncError::BadData {
+                    model: model.to_owned(),
+                    detail: "search returned ids out of order or below the cursor".into(),
+                });
+            }
+            if ids.len() <= batch {
+                return Ok(false); // one page or less: in turn
+            }
+            // Slice i holds the ids in (bounds[i].0, bounds[i].1].
+            let mut lo = window.last_id;
+            let bounds: Vec<(i64, i64)> = ids
+                .chunks(batch)
+                .map(|c| {
+                    let hi = c[c.len() - 1];
+                    let b = (lo, hi);
+                    lo = hi;
+                    b
+                })
+                .collect();
+            let base = *window;
+            // Twice the listed ids at most: a slice can only hold more if records of its id range
+            // entered the window after the listing, and a full page must not hide any.
+            let limit = (2 * batch) as u32;
+            let fetch = |c: &mut odoo_client::Client, i: usize| -> SyncResult<(String, page::PageInfo, i64)> {
+                let (lo, hi) = bounds[i];
+                let w = Window { last_id: lo, ..base };
+                let page = c
+                    .search_read_raw(
+                        model,
+                        &self.query.slice(&w, hi),
+                        self.fields,
+                        "id asc",
+                        limit,
+                        &self.query.context,
+                    )
+                    .map_err(|e| SyncError::odoo(model, e))?;
+                let info = page::validate(model, &page, &w, self.shapes)?;
+                if info.max_id > hi || info.len >= limit as usize {
+                    return Err(SyncError::BadData {
+                        model: model.to_owned(),
+                        detail: format!(
+                            "the records with ids in ({lo}, {hi}] are not those listed a moment before ({} of them,                              limit {limit}); a new run lists them again",
+                            info.len
+                        ),
+                    });
+                }
+                Ok((page, info, hi))
+            };
+            let outcome =
+                streams::in_order(client, self.s.fetch_streams, bounds.len(), fetch, |_, (page, info, hi)| {
+                    l.counts.fetched += info.len as i64;
+                    l.pages += 1;
+                    if info.len > 0 {
+                        let loaded = self.load_page(&mut l.page_cx, &page)?;
+                        self.account(l, loaded)?;
+                    }
+                    window.last_id = hi;
+                    if self.run_id.is_some() {
+                        loader::save_checkpoint(cp_id, model, high_water, Some(window), info.len as i64, None)?;
+                    }
+                    Ok(!self.step_over(l.pages))
+                })?;
+            match outcome {
+                streams::Outcome::Stopped => return Ok(true),
+                streams::Outcome::NoThreads => return Ok(false),
+                streams::Outcome::Done if ids.len() < ID_PAGE as usize => return Ok(false),
+                streams::Outcome::Done => {} // more ids to list
+            }
         }
     }
 }

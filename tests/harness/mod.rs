@@ -493,14 +493,20 @@ pub fn stop_worker_syncing(db: &Db) {
 /// Waits until the worker has synced every enabled model successfully in runs that started
 /// after `since` (a timestamptz text; '-infinity' for any run).
 pub fn wait_for_worker_round_since(db: &Db, since: &str) {
+    wait_for_every_model_since(db, "worker", since);
+}
+
+/// Waits until every enabled model has a successful run of `run_mode` (worker, reconcile, ...)
+/// that started after `since`.
+pub fn wait_for_every_model_since(db: &Db, run_mode: &str, since: &str) {
     let n = enabled_model_count(db);
-    wait_for(90, "a round of worker syncs of every model", || {
+    wait_for(90, &format!("a {run_mode} run of every model"), || {
         let done: i64 = db
             .connect()
             .query_one(
                 "SELECT count(DISTINCT model) FROM scout.sync_logs \
-                 WHERE run_mode = 'worker' AND status = 'success' AND started_at > $1::text::timestamptz",
-                &[&since],
+                 WHERE run_mode = $1 AND status = 'success' AND started_at > $2::text::timestamptz",
+                &[&run_mode, &since],
             )
             .unwrap()
             .get(0);
@@ -595,7 +601,6 @@ pub fn describe(e: &postgres::Error) -> String {
     }
 }
 
-/// The models with the fields the sync asks for, from scout.sync_models.
 /// How many models scout.sync_models enables (what a round of odoo_sync_all syncs).
 pub fn enabled_model_count(db: &Db) -> i64 {
     db.count("scout.sync_models WHERE enabled")
@@ -606,6 +611,7 @@ pub fn model_fields_of(db: &Db, model: &str) -> (String, String, Vec<String>, Ve
     model_fields(db).into_iter().find(|m| m.0 == model).unwrap_or_else(|| panic!("{model} is not an enabled model"))
 }
 
+/// The enabled models with the fields the sync asks for, from scout.sync_models, in sync order.
 pub fn model_fields(db: &Db) -> Vec<(String, String, Vec<String>, Vec<String>)> {
     db.connect()
         .query("SELECT model, bronze_table, fields, optional_fields || extra_fields FROM scout.sync_models WHERE enabled ORDER BY sync_order", &[])

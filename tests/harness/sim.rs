@@ -171,6 +171,13 @@ impl Sim {
         v.as_object().unwrap().keys().cloned().collect()
     }
 
+    /// The simulator's request counters (`GET /sim/stats`): `requests.by_call["model/method"]`.
+    pub fn stats(&self) -> Value {
+        let mut resp =
+            self.agent.get(&format!("{}/sim/stats", self.url)).call().unwrap_or_else(|e| panic!("GET /sim/stats: {e}"));
+        serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap()
+    }
+
     /// A call to the simulator's control API (`/sim/...`).
     pub fn control(&self, path: &str, body: Value) -> Value {
         let (status, text) = self.post(path, &body);

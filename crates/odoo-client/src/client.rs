@@ -113,6 +113,15 @@ pub struct CallStats {
     pub bytes: u64,
 }
 
+impl CallStats {
+    /// Adds another client's counters (a forked stream's) to these.
+    pub fn add(&mut self, other: &CallStats) {
+        self.calls += other.calls;
+        self.retries += other.retries;
+        self.bytes += other.bytes;
+    }
+}
+
 pub struct Client {
     cfg: ClientConfig,
     http: Http,
@@ -139,6 +148,23 @@ impl Client {
             transport: None,
             version: None,
             server_time: None,
+            wait_hook: Box::new(|| true),
+            stats: CallStats::default(),
+        })
+    }
+
+    /// Another client on the same Odoo as the same user, with a connection of its own: a
+    /// stream for fetching in parallel. It needs no login of its own (the session's state is
+    /// copied); its wait hook lets every wait run until the caller sets one, and its stats
+    /// start at zero (add them back with [`CallStats::add`]).
+    pub fn fork(&self) -> Result<Client, OdooError> {
+        let http = Http::new(self.cfg.timeout, self.cfg.max_response_bytes, self.cfg.extra_ca_pem.as_deref())?;
+        Ok(Client {
+            cfg: self.cfg.clone(),
+            http,
+            transport: self.transport.as_ref().map(|t| t.fork()),
+            version: self.version.clone(),
+            server_time: self.server_time,
             wait_hook: Box::new(|| true),
             stats: CallStats::default(),
         })

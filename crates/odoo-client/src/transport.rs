@@ -29,6 +29,8 @@ pub trait Transport {
         kwargs: Map<String, Value>,
     ) -> Result<CallResult, OdooError>;
     fn name(&self) -> &'static str;
+    /// The same connection state (user, credentials) for another client: parallel streams.
+    fn fork(&self) -> Box<dyn Transport + Send>;
 }
 
 /// Which leading named arguments become positional `args` for `execute_kw`.
@@ -132,6 +134,10 @@ impl Transport for JsonRpc {
     fn name(&self) -> &'static str {
         "jsonrpc"
     }
+
+    fn fork(&self) -> Box<dyn Transport + Send> {
+        Box::new(JsonRpc { url: self.url.clone(), db: self.db.clone(), uid: self.uid, secret: self.secret.clone() })
+    }
 }
 
 /// Odoo 19's `POST /json/2/<model>/<method>` with a bearer API key: named arguments, bare
@@ -172,6 +178,10 @@ impl Transport for Json2 {
 
     fn name(&self) -> &'static str {
         "json2"
+    }
+
+    fn fork(&self) -> Box<dyn Transport + Send> {
+        Box::new(Json2 { base_url: self.base_url.clone(), db: self.db.clone(), api_key: self.api_key.clone() })
     }
 }
 

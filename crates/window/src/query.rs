@@ -54,6 +54,15 @@ impl Query {
         self.with_filter(d)
     }
 
+    /// One slice of a window for parallel fetching: its records with ids in (w.last_id, hi].
+    pub fn slice(&self, w: &Window, hi: i64) -> Value {
+        let mut d = self.window(w);
+        if let Value::Array(terms) = &mut d {
+            terms.push(json!(["id", "<=", hi]));
+        }
+        d
+    }
+
     /// Every record above the cursor, of every company the API user may see: the company filter
     /// narrows what a run reads, never what counts as deleted ("gone from Odoo").
     pub fn all_ids_above(last: i64) -> Value {
@@ -147,6 +156,16 @@ mod tests {
         assert_eq!(q.companies, None);
         assert_eq!(q.window(&incremental(0)).as_array().unwrap().len(), 2, "no company term");
         assert_eq!(q.context["allowed_company_ids"], json!([2]));
+    }
+
+    #[test]
+    fn a_slice_is_the_window_between_two_ids() {
+        let q = Query::new(&[1], true);
+        let full = Window { start: None, end: T1, full: true, last_id: 99 };
+        assert_eq!(
+            q.slice(&full, 250),
+            json!(["|", ["company_id", "=", false], ["company_id", "in", [1]], ["id", ">", 99], ["id", "<=", 250]])
+        );
     }
 
     #[test]
