@@ -5,13 +5,9 @@
 use odoo_sync_tests::*;
 use serde_json::json;
 
+/// The harness's worker cluster (gold refreshed every 5 s: these tests watch it).
 fn worker_cluster(db: &str, schedule: &str) -> Cluster {
-    Cluster::start(&[
-        "shared_preload_libraries = 'odoo_sync'",
-        &format!("odoo_sync.database = '{db}'"),
-        &format!("odoo_sync.schedule = '{schedule}'"),
-        "odoo_sync.gold_refresh_schedule = '*/5 * * * * *'",
-    ])
+    worker_cluster_with(db, schedule, &["odoo_sync.gold_refresh_schedule = '*/5 * * * * *'"])
 }
 
 fn successes(db: &Db, model: &str) -> i64 {

@@ -8,13 +8,9 @@ use odoo_sync_tests::*;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
+/// The harness's worker cluster.
 fn worker_cluster(db: &str, schedule: &str) -> Cluster {
-    Cluster::start(&[
-        "shared_preload_libraries = 'odoo_sync'",
-        &format!("odoo_sync.database = '{db}'"),
-        &format!("odoo_sync.schedule = '{schedule}'"),
-        "odoo_sync.gold_refresh_schedule = '0 0 1 1 *'",
-    ])
+    worker_cluster_with(db, schedule, &[])
 }
 
 fn worker_pid(db: &Db) -> Option<i32> {

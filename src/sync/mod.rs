@@ -53,6 +53,22 @@ pub struct RunSummary {
     pub previous_status: Option<String>,
 }
 
+impl RunSummary {
+    /// A run of `model` that has done nothing yet (the log row of an earlier step, if any).
+    pub fn new(model: &str, run_id: Option<i64>) -> RunSummary {
+        RunSummary {
+            run_id,
+            model: model.to_owned(),
+            counts: RunCounts::default(),
+            checkpoint: None,
+            duration: Duration::ZERO,
+            status: RunStatus::Success,
+            message: None,
+            previous_status: None,
+        }
+    }
+}
+
 pub fn checkpoint_id(s: &Settings, model: &str) -> String {
     format!("{}:{}", s.checkpoint_key, model)
 }

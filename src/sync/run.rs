@@ -46,16 +46,7 @@ fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut OdooSe
     if let Some(summary) = nothing_to_do(spec, &opts, odoo, &cp_id, started)? {
         return Ok(summary);
     }
-    let mut summary = RunSummary {
-        run_id: opts.run_id,
-        model: model.to_owned(),
-        counts: RunCounts::default(),
-        checkpoint: None,
-        duration: Duration::ZERO,
-        status: RunStatus::Success,
-        message: None,
-        previous_status: None,
-    };
+    let mut summary = RunSummary::new(model, opts.run_id);
 
     let cp = loader::read_checkpoint(&cp_id)?;
     let (fields, missing_fields, note) = requested_fields(spec, odoo, started)?;
@@ -145,16 +136,7 @@ fn nothing_to_do(
         true => None,
         false => Some(log_without_work(cp_id, model, opts, status, &msg)?),
     };
-    Ok(Some(RunSummary {
-        run_id,
-        model: model.to_owned(),
-        counts: RunCounts::default(),
-        checkpoint: None,
-        duration: started.elapsed(),
-        status,
-        message: Some(msg),
-        previous_status: None,
-    }))
+    Ok(Some(RunSummary { duration: started.elapsed(), status, message: Some(msg), ..RunSummary::new(model, run_id) }))
 }
 
 /// Logs a run that did no work and returns its log row: the step's own when it continues a
