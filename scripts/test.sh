@@ -50,11 +50,12 @@ for major in "${majors[@]}"; do
     step "end-to-end tests on PostgreSQL $major (Odoo 19 over JSON-RPC; versions.rs covers the others)"
     # --show-output: the fault matrix and crash tests print their counts.
     cargo test -q -p odoo-sync-tests -- --test-threads="$threads" --show-output
-    # The core suite once more against each other Odoo the simulator can be: 16, 17, 18, and
-    # 19 with an API key (the JSON-2 transport). Tests that name their own version keep it.
+    # The core and write-back suites once more against each other Odoo the simulator can be: 16,
+    # 17, 18, and 19 with an API key (the JSON-2 transport). Tests that name their own version keep it.
     for profile in 16 17 18 19-json2; do
-      step "core sync tests against Odoo $profile (PostgreSQL $major)"
-      ODOO_SYNC_TEST_ODOO=$profile cargo test -q -p odoo-sync-tests --test core_sync -- --test-threads="$threads"
+      step "core sync and write-back tests against Odoo $profile (PostgreSQL $major)"
+      ODOO_SYNC_TEST_ODOO=$profile cargo test -q -p odoo-sync-tests --test core_sync --test writeback \
+        -- --test-threads="$threads"
     done
   else
     step "core, silver/gold and worker suites on PostgreSQL $major"

@@ -52,7 +52,7 @@ INSERT INTO scout.sync_models (model, bronze_table, sync_order, fields, optional
      '{id,name,display_name,default_code,barcode,categ_id,list_price,lst_price,standard_price,active,type,taxes_id,company_id,product_tmpl_id,write_date,create_date}',
      '{product_brand_id,detailed_type,is_storable}'),
   ('res.partner',        'bronze_res_partner',        30,
-     '{id,name,display_name,type,is_company,parent_id,street,street2,city,zip,state_id,country_id,email,phone,active,company_id,customer_rank,write_date,create_date}',
+     '{id,name,display_name,type,is_company,parent_id,street,street2,city,zip,state_id,country_id,email,phone,active,company_id,customer_rank,write_date,create_date,category_id}',
      '{x_region_code,mobile}'),
   ('pos.config',         'bronze_pos_config',         40,
      '{id,name,company_id,currency_id,active,write_date,create_date}', '{}'),

@@ -87,6 +87,11 @@ CREATE FUNCTION scout.odoo_m2o(v jsonb) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT CASE WHEN jsonb_typeof(v) = 'array' THEN (v ->> 0)::bigint END $$;
 
+-- (0.2.0) many2many [id, ...] -> bigint[] (NULL when the field was not read)
+CREATE FUNCTION scout.odoo_ids(v jsonb) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE WHEN jsonb_typeof(v) = 'array' THEN ARRAY(SELECT e::bigint FROM jsonb_array_elements_text(v) AS e) END $$;
+
 -- many2one [id, "display name"] -> display name
 CREATE FUNCTION scout.odoo_m2o_name(v jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -251,7 +256,8 @@ CREATE TABLE scout.customers (
     write_date     timestamptz,
     run_id         bigint,
     synced_at      timestamptz NOT NULL DEFAULT now(),
-    deleted_at     timestamptz
+    deleted_at     timestamptz,
+    tag_ids        bigint[]                     -- (0.2.0) partner tags (res.partner.category ids); NULL: not read yet
 );
 COMMENT ON TABLE scout.customers IS 'odoo_sync silver: contacts (res.partner), people and companies, with address and region code.';
 
@@ -655,16 +661,17 @@ WITH src AS (
            scout.odoo_text(b.payload -> 'mobile') AS mobile,
            scout.odoo_bool(b.payload -> 'active') AS active,
            scout.odoo_m2o(b.payload -> 'company_id') AS company_id,
-           scout.odoo_num(b.payload -> 'customer_rank')::integer AS customer_rank
+           scout.odoo_num(b.payload -> 'customer_rank')::integer AS customer_rank,
+           scout.odoo_ids(b.payload -> 'category_id') AS tag_ids
     FROM scout.bronze_res_partner b
     WHERE b.id = ANY (p_ids)
 ), up AS (
     INSERT INTO scout.customers AS s (id, name, display_name, partner_type, is_company, parent_id, street, street2,
         city, zip, state_id, state_name, country_id, country_name, region_code, email, phone, mobile, active, company_id,
-        customer_rank, write_date, run_id, synced_at, deleted_at)
+        customer_rank, write_date, run_id, synced_at, deleted_at, tag_ids)
     SELECT id, name, display_name, partner_type, is_company, parent_id, street, street2, city, zip, state_id,
            state_name, country_id, country_name, region_code, email, phone, mobile, active, company_id, customer_rank,
-           write_date, p_run, now(), deleted_at
+           write_date, p_run, now(), deleted_at, tag_ids
     FROM src ORDER BY id
     ON CONFLICT (id) DO UPDATE
        SET name = EXCLUDED.name, display_name = EXCLUDED.display_name, partner_type = EXCLUDED.partner_type,
@@ -674,15 +681,16 @@ WITH src AS (
            region_code = EXCLUDED.region_code, email = EXCLUDED.email, phone = EXCLUDED.phone,
            mobile = EXCLUDED.mobile, active = EXCLUDED.active, company_id = EXCLUDED.company_id, customer_rank = EXCLUDED.customer_rank,
            write_date = EXCLUDED.write_date, run_id = coalesce(EXCLUDED.run_id, s.run_id), synced_at = now(),
-           deleted_at = EXCLUDED.deleted_at
+           deleted_at = EXCLUDED.deleted_at, tag_ids = EXCLUDED.tag_ids
      WHERE (s.name, s.display_name, s.partner_type, s.is_company, s.parent_id, s.street, s.street2, s.city, s.zip,
             s.state_id, s.state_name, s.country_id, s.country_name, s.region_code, s.email, s.phone, s.mobile, s.active,
-            s.company_id, s.customer_rank, s.write_date, s.deleted_at)
+            s.company_id, s.customer_rank, s.write_date, s.deleted_at, s.tag_ids)
            IS DISTINCT FROM
            (EXCLUDED.name, EXCLUDED.display_name, EXCLUDED.partner_type, EXCLUDED.is_company, EXCLUDED.parent_id,
             EXCLUDED.street, EXCLUDED.street2, EXCLUDED.city, EXCLUDED.zip, EXCLUDED.state_id, EXCLUDED.state_name,
             EXCLUDED.country_id, EXCLUDED.country_name, EXCLUDED.region_code, EXCLUDED.email, EXCLUDED.phone, EXCLUDED.mobile,
-            EXCLUDED.active, EXCLUDED.company_id, EXCLUDED.customer_rank, EXCLUDED.write_date, EXCLUDED.deleted_at)
+            EXCLUDED.active, EXCLUDED.company_id, EXCLUDED.customer_rank, EXCLUDED.write_date, EXCLUDED.deleted_at,
+            EXCLUDED.tag_ids)
     RETURNING s.id
 )
 SELECT coalesce((SELECT array_agg(id) FROM up), '{}'), 0::bigint;

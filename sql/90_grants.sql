@@ -77,3 +77,20 @@ REVOKE ALL ON FUNCTION scout.odoo_set_secret(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout.odoo_sync_step(text, boolean, bigint, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout.odoo_sync_record_failure() FROM PUBLIC;
 REVOKE ALL ON PROCEDURE scout.odoo_sync_run(text, boolean, integer) FROM PUBLIC;
+
+-- Write-back (sql/40_writeback.sql). odoo_push sends with the Odoo secret, as the owner. The
+-- role that may write back is granted explicitly (README, "Write-back"), e.g.
+--   GRANT USAGE ON SCHEMA scout TO analytics;
+--   GRANT SELECT, INSERT (model, external_key, odoo_id, op, "values"), UPDATE ("values", op)
+--     ON scout.odoo_outbox TO analytics;
+--   GRANT USAGE ON SEQUENCE scout.odoo_outbox_id_seq TO analytics;
+--   GRANT SELECT ON scout.customers, scout.outbox_status TO analytics;
+--   GRANT EXECUTE ON FUNCTION scout.tag_customers(text, bigint[], boolean), scout.odoo_push(),
+--                             scout.odoo_push_soon() TO analytics;
+-- scout.writeback_fields stays the owner's: only a superuser changes what may be written.
+ALTER FUNCTION scout.odoo_push() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION scout.odoo_push() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.odoo_push_soon() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.tag_customers(text, bigint[], boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout._outbox_check() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout._outbox_wake() FROM PUBLIC;

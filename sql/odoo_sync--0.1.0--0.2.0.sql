@@ -895,3 +895,326 @@ $$;
 
 REVOKE ALL ON FUNCTION scout._silver_companies(bigint[], bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout._silver_brands(bigint[], bigint) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------------------------
+-- Write-back into Odoo (sql/40_writeback.sql), and partner tags in silver.
+
+-- res.partner's tags are read (category_id, for scout.customers.tag_ids). The checkpoint's
+-- selection marks what was read before, so that the next run re-reads every partner once and
+-- silver learns the tags partners already have.
+UPDATE scout.sync_models SET fields = array_append(fields, 'category_id')
+ WHERE model = 'res.partner' AND NOT 'category_id' = ANY (fields);
+UPDATE scout.sync_checkpoints SET selection = 'before 0.2.0 (res.partner read without category_id)'
+ WHERE model = 'res.partner' AND selection IS NULL;
+
+-- (0.2.0) many2many [id, ...] -> bigint[] (NULL when the field was not read)
+CREATE FUNCTION scout.odoo_ids(v jsonb) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE WHEN jsonb_typeof(v) = 'array' THEN ARRAY(SELECT e::bigint FROM jsonb_array_elements_text(v) AS e) END $$;
+
+ALTER TABLE scout.customers ADD COLUMN tag_ids bigint[];
+
+CREATE OR REPLACE FUNCTION scout._silver_customers(p_ids bigint[], p_run bigint, OUT changed bigint[], OUT rejected bigint)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+WITH src AS (
+    SELECT b.id, b.write_date, b.deleted_at,
+           scout.odoo_text(b.payload -> 'name') AS name,
+           scout.odoo_text(b.payload -> 'display_name') AS display_name,
+           scout.odoo_text(b.payload -> 'type') AS partner_type,
+           scout.odoo_bool(b.payload -> 'is_company') AS is_company,
+           scout.odoo_m2o(b.payload -> 'parent_id') AS parent_id,
+           scout.odoo_text(b.payload -> 'street') AS street,
+           scout.odoo_text(b.payload -> 'street2') AS street2,
+           scout.odoo_text(b.payload -> 'city') AS city,
+           scout.odoo_text(b.payload -> 'zip') AS zip,
+           scout.odoo_m2o(b.payload -> 'state_id') AS state_id,
+           scout.odoo_m2o_name(b.payload -> 'state_id') AS state_name,
+           scout.odoo_m2o(b.payload -> 'country_id') AS country_id,
+           scout.odoo_m2o_name(b.payload -> 'country_id') AS country_name,
+           scout.odoo_text(b.payload -> 'x_region_code') AS region_code,
+           scout.odoo_text(b.payload -> 'email') AS email,
+           scout.odoo_text(b.payload -> 'phone') AS phone,
+           scout.odoo_text(b.payload -> 'mobile') AS mobile,
+           scout.odoo_bool(b.payload -> 'active') AS active,
+           scout.odoo_m2o(b.payload -> 'company_id') AS company_id,
+           scout.odoo_num(b.payload -> 'customer_rank')::integer AS customer_rank,
+           scout.odoo_ids(b.payload -> 'category_id') AS tag_ids
+    FROM scout.bronze_res_partner b
+    WHERE b.id = ANY (p_ids)
+), up AS (
+    INSERT INTO scout.customers AS s (id, name, display_name, partner_type, is_company, parent_id, street, street2,
+        city, zip, state_id, state_name, country_id, country_name, region_code, email, phone, mobile, active, company_id,
+        customer_rank, write_date, run_id, synced_at, deleted_at, tag_ids)
+    SELECT id, name, display_name, partner_type, is_company, parent_id, street, street2, city, zip, state_id,
+           state_name, country_id, country_name, region_code, email, phone, mobile, active, company_id, customer_rank,
+           write_date, p_run, now(), deleted_at, tag_ids
+    FROM src ORDER BY id
+    ON CONFLICT (id) DO UPDATE
+       SET name = EXCLUDED.name, display_name = EXCLUDED.display_name, partner_type = EXCLUDED.partner_type,
+           is_company = EXCLUDED.is_company, parent_id = EXCLUDED.parent_id, street = EXCLUDED.street,
+           street2 = EXCLUDED.street2, city = EXCLUDED.city, zip = EXCLUDED.zip, state_id = EXCLUDED.state_id,
+           state_name = EXCLUDED.state_name, country_id = EXCLUDED.country_id, country_name = EXCLUDED.country_name,
+           region_code = EXCLUDED.region_code, email = EXCLUDED.email, phone = EXCLUDED.phone,
+           mobile = EXCLUDED.mobile, active = EXCLUDED.active, company_id = EXCLUDED.company_id, customer_rank = EXCLUDED.customer_rank,
+           write_date = EXCLUDED.write_date, run_id = coalesce(EXCLUDED.run_id, s.run_id), synced_at = now(),
+           deleted_at = EXCLUDED.deleted_at, tag_ids = EXCLUDED.tag_ids
+     WHERE (s.name, s.display_name, s.partner_type, s.is_company, s.parent_id, s.street, s.street2, s.city, s.zip,
+            s.state_id, s.state_name, s.country_id, s.country_name, s.region_code, s.email, s.phone, s.mobile, s.active,
+            s.company_id, s.customer_rank, s.write_date, s.deleted_at, s.tag_ids)
+           IS DISTINCT FROM
+           (EXCLUDED.name, EXCLUDED.display_name, EXCLUDED.partner_type, EXCLUDED.is_company, EXCLUDED.parent_id,
+            EXCLUDED.street, EXCLUDED.street2, EXCLUDED.city, EXCLUDED.zip, EXCLUDED.state_id, EXCLUDED.state_name,
+            EXCLUDED.country_id, EXCLUDED.country_name, EXCLUDED.region_code, EXCLUDED.email, EXCLUDED.phone, EXCLUDED.mobile,
+            EXCLUDED.active, EXCLUDED.company_id, EXCLUDED.customer_rank, EXCLUDED.write_date, EXCLUDED.deleted_at,
+            EXCLUDED.tag_ids)
+    RETURNING s.id
+)
+SELECT coalesce((SELECT array_agg(id) FROM up), '{}'), 0::bigint;
+$$;
+
+-- sql/40_writeback.sql, as a fresh install creates it:
+-- odoo_sync: write-back into Odoo (0.2.0). The outbox pattern: a role inserts rows into
+-- scout.odoo_outbox in its own transaction, so nothing is sent unless that transaction commits;
+-- the worker (after each round, and when woken by scout.odoo_push_soon()) or scout.odoo_push()
+-- sends them with idempotent calls (crates/writeback), so that a crash or a lost answer between
+-- Odoo's commit and ours re-sends the same change and never duplicates or drops it.
+-- docs/DESIGN.md, "Write-back", has the whole story; README, "Write-back", the tags example.
+
+-- What may be written, as (model, field) pairs. Checked when a row is inserted or changed, and
+-- again when it is sent. Only the extension's owner (a superuser) changes it; nothing else in
+-- Odoo can be written through odoo_sync, whatever a user puts in the outbox.
+CREATE TABLE scout.writeback_fields (
+    model text NOT NULL CHECK (model ~ '^[a-z_][a-z0-9_]*(\.[a-z0-9_]+)*$'),
+    field text NOT NULL CHECK (field ~ '^[A-Za-z_][A-Za-z0-9_]*$'),
+    PRIMARY KEY (model, field)
+);
+COMMENT ON TABLE scout.writeback_fields IS
+  'odoo_sync: the Odoo fields write-back may write (model, field). Superuser only; archive needs (model, active).';
+-- Partner tags: a tag's name, colour, parent and archiving; a partner's tags (link/unlink only).
+INSERT INTO scout.writeback_fields (model, field) VALUES
+  ('res.partner.category', 'name'),
+  ('res.partner.category', 'color'),
+  ('res.partner.category', 'parent_id'),
+  ('res.partner.category', 'active'),
+  ('res.partner', 'category_id');
+-- Rows a superuser adds are kept by pg_dump; the defaults come with CREATE EXTENSION.
+SELECT pg_catalog.pg_extension_config_dump('scout.writeback_fields',
+  $$WHERE (model, field) NOT IN (('res.partner.category', 'name'), ('res.partner.category', 'color'),
+    ('res.partner.category', 'parent_id'), ('res.partner.category', 'active'), ('res.partner', 'category_id'))$$);
+
+CREATE TABLE scout.odoo_outbox (
+    id            bigserial PRIMARY KEY,            -- rows of one record are sent in id order
+    model         text NOT NULL,                    -- the Odoo model: res.partner.category
+    -- Which record: our stable key for a record we own (created in Odoo under the external id
+    -- odoo_sync.<model with _>__<key>), or the Odoo id of a record Odoo owns (a partner).
+    external_key  text CHECK (external_key ~ '^[A-Za-z0-9_.-]{1,200}$'),
+    odoo_id       bigint CHECK (odoo_id > 0),       -- given: Odoo's record; for ours, set once sent
+    op            text NOT NULL DEFAULT 'upsert' CHECK (op IN ('upsert', 'archive')),
+    -- field -> value: plain values; a many2one as an Odoo id or our key; a many2many as
+    -- {"add": [...], "remove": [...]} (ids or keys), never the whole set.
+    "values"      jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof("values") = 'object'),
+    state         text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed')),
+    attempts      int NOT NULL DEFAULT 0,           -- sends tried (a transient failure leaves it pending)
+    last_error    text,                             -- Odoo's message (failed) or why it is still pending
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    sent_at       timestamptz,
+    CONSTRAINT odoo_outbox_names_a_record CHECK (external_key IS NOT NULL OR odoo_id IS NOT NULL)
+);
+CREATE INDEX odoo_outbox_pending ON scout.odoo_outbox (id) WHERE state = 'pending';
+-- The Odoo id of a record of ours, from its last sent row (many2many commands by key).
+CREATE INDEX odoo_outbox_sent_keys ON scout.odoo_outbox (model, external_key, id DESC)
+  WHERE state = 'sent' AND external_key IS NOT NULL;
+COMMENT ON TABLE scout.odoo_outbox IS
+  'odoo_sync: changes to write back into Odoo, sent once their transaction commits (state pending -> sent | failed).';
+SELECT pg_catalog.pg_extension_config_dump('scout.odoo_outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('scout.odoo_outbox_id_seq', '');
+
+-- The allow-list as text, for error details.
+CREATE FUNCTION scout._writeback_allowed_text() RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(string_agg(model || ' (' || fields || ')', ', ' ORDER BY model), 'nothing')
+  FROM (SELECT model, string_agg(field, ', ' ORDER BY field) AS fields FROM scout.writeback_fields GROUP BY model) m
+$$;
+
+-- Checks a row when it is inserted or its change is edited, and makes it pending again: a
+-- failed row is retried once it is changed. The sender's own updates (state, attempts, ...)
+-- leave the change alone and pass unchecked.
+CREATE FUNCTION scout._outbox_check() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  f text;
+  v jsonb;
+  verb text;
+  r jsonb;
+BEGIN
+  IF TG_OP = 'UPDATE' AND (NEW.model, NEW.external_key, NEW.op, NEW."values")
+                          IS NOT DISTINCT FROM (OLD.model, OLD.external_key, OLD.op, OLD."values")
+     AND (NEW.external_key IS NOT NULL OR NEW.odoo_id IS NOT DISTINCT FROM OLD.odoo_id) THEN
+    RETURN NEW;
+  END IF;
+  IF NEW.external_key IS NOT NULL AND NEW.odoo_id IS NOT NULL
+     AND (TG_OP = 'INSERT' OR NEW.odoo_id IS DISTINCT FROM OLD.odoo_id) THEN
+    RAISE EXCEPTION 'odoo_sync: an outbox row names its record by external_key or by odoo_id, not both'
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('model %s, external_key %s, odoo_id %s', NEW.model, NEW.external_key, NEW.odoo_id),
+            HINT = 'external_key: a record odoo_sync creates and owns (a tag); odoo_id: a record Odoo owns (a partner).';
+  END IF;
+  FOR f IN SELECT jsonb_object_keys(NEW."values")
+           UNION ALL SELECT 'active' WHERE NEW.op = 'archive' LOOP
+    IF NOT EXISTS (SELECT 1 FROM scout.writeback_fields w WHERE w.model = NEW.model AND w.field = f) THEN
+      RAISE EXCEPTION 'odoo_sync: writing %.% back to Odoo is not allowed', NEW.model, f
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = 'scout.writeback_fields allows: ' || scout._writeback_allowed_text() || '.'
+                       || CASE WHEN f = 'active' AND NEW.op = 'archive' THEN ' Archiving writes active.' ELSE '' END,
+              HINT = format('A superuser allows it with: INSERT INTO scout.writeback_fields (model, field) VALUES (%L, %L);',
+                            NEW.model, f);
+    END IF;
+    v := NEW."values" -> f;
+    IF jsonb_typeof(v) = 'array' THEN
+      RAISE EXCEPTION 'odoo_sync: %.% is given a list; a many2many change is {"add": [...], "remove": [...]}', NEW.model, f
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Write-back never replaces a whole set: it links and unlinks the records named.';
+    ELSIF jsonb_typeof(v) = 'object' THEN
+      FOR verb IN SELECT jsonb_object_keys(v) LOOP
+        IF verb NOT IN ('add', 'remove') OR jsonb_typeof(v -> verb) <> 'array' THEN
+          RAISE EXCEPTION 'odoo_sync: %.% has "%"; a many2many change is {"add": [...], "remove": [...]}', NEW.model, f, verb
+            USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        FOR r IN SELECT jsonb_array_elements(v -> verb) LOOP
+          IF NOT ((jsonb_typeof(r) = 'number' AND r::text ~ '^[1-9][0-9]*$')
+                  OR (jsonb_typeof(r) = 'string' AND r #>> '{}' ~ '^[A-Za-z0-9_.-]{1,200}$')) THEN
+            RAISE EXCEPTION 'odoo_sync: %.% %: % is neither an Odoo id nor one of our keys', NEW.model, f, verb, r
+              USING ERRCODE = 'invalid_parameter_value',
+                    HINT = 'An Odoo id is a positive integer; a key is what the related record''s outbox rows call external_key.';
+          END IF;
+        END LOOP;
+      END LOOP;
+    END IF;
+  END LOOP;
+  NEW.state := 'pending';
+  NEW.attempts := 0;
+  NEW.last_error := NULL;
+  NEW.sent_at := NULL;
+  IF NEW.external_key IS NOT NULL THEN
+    NEW.odoo_id := NULL;
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER odoo_outbox_check BEFORE INSERT OR UPDATE ON scout.odoo_outbox
+  FOR EACH ROW EXECUTE FUNCTION scout._outbox_check();
+
+-- New rows wake the worker once their transaction commits (scout.odoo_push_soon()).
+CREATE FUNCTION scout._outbox_wake() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM scout.odoo_push_soon();
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER odoo_outbox_wake AFTER INSERT OR UPDATE OF "values", op ON scout.odoo_outbox
+  FOR EACH STATEMENT EXECUTE FUNCTION scout._outbox_wake();
+
+-- Our key of a partner tag: 'VIP Customers' -> 'vip_customers'.
+CREATE FUNCTION scout.tag_key(tag text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT nullif(btrim(regexp_replace(lower(btrim(tag)), '[^a-z0-9]+', '_', 'g'), '_'), '') $$;
+
+-- Makes the tag if needed and adds it to those partners (with "replace", the tag's members
+-- become exactly those: it is also removed from the partners silver shows with it), as outbox
+-- rows; returns the number of rows queued. The caller needs INSERT on scout.odoo_outbox (and
+-- SELECT on scout.customers and scout.odoo_outbox for "replace"): README, "Write-back".
+CREATE FUNCTION scout.tag_customers(tag text, customer_ids bigint[], "replace" boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  k text := scout.tag_key(tag);
+  n bigint;
+  removed bigint := 0;
+  tag_id bigint;
+BEGIN
+  IF k IS NULL THEN
+    RAISE EXCEPTION 'odoo_sync: tag_customers needs a tag name with a letter or digit, got %', coalesce(quote_literal(tag), 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF customer_ids IS NULL OR EXISTS (SELECT 1 FROM unnest(customer_ids) c WHERE c IS NULL OR c <= 0) THEN
+    RAISE EXCEPTION 'odoo_sync: tag_customers takes Odoo partner ids (scout.customers.id), positive and not NULL'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  INSERT INTO scout.odoo_outbox (model, external_key, "values")
+  VALUES ('res.partner.category', k, jsonb_build_object('name', btrim(tag)));
+  INSERT INTO scout.odoo_outbox (model, odoo_id, "values")
+  SELECT 'res.partner', c, jsonb_build_object('category_id', jsonb_build_object('add', jsonb_build_array(k)))
+  FROM (SELECT DISTINCT c FROM unnest(customer_ids) c) u ORDER BY c;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  IF "replace" THEN
+    SELECT o.odoo_id INTO tag_id FROM scout.odoo_outbox o
+    WHERE o.model = 'res.partner.category' AND o.external_key = k AND o.state = 'sent' AND o.odoo_id IS NOT NULL
+    ORDER BY o.id DESC LIMIT 1;
+    IF tag_id IS NOT NULL THEN
+      INSERT INTO scout.odoo_outbox (model, odoo_id, "values")
+      SELECT 'res.partner', c.id, jsonb_build_object('category_id', jsonb_build_object('remove', jsonb_build_array(k)))
+      FROM scout.customers c
+      WHERE c.deleted_at IS NULL AND tag_id = ANY (c.tag_ids) AND c.id <> ALL (customer_ids)
+      ORDER BY c.id;
+      GET DIAGNOSTICS removed = ROW_COUNT;
+    END IF;
+  END IF;
+  RETURN 1 + n + removed;
+END
+$$;
+
+-- The outbox at a glance (a sibling of scout.sync_status).
+CREATE VIEW scout.outbox_status AS
+SELECT count(*) FILTER (WHERE state = 'pending')        AS pending,
+       count(*) FILTER (WHERE state = 'failed')         AS failed,
+       count(*) FILTER (WHERE state = 'sent')           AS sent,
+       min(created_at) FILTER (WHERE state = 'pending') AS oldest_pending,
+       max(sent_at)                                     AS last_sent_at,
+       (SELECT o.last_error FROM scout.odoo_outbox o
+        WHERE o.state <> 'sent' AND o.last_error IS NOT NULL ORDER BY o.id DESC LIMIT 1) AS last_error
+FROM scout.odoo_outbox;
+COMMENT ON VIEW scout.outbox_status IS 'odoo_sync: write-back rows pending, failed and sent, the oldest pending, the last error.';
+
+-- The SQL functions of src/api.rs (odoo_push, odoo_push_soon):
+CREATE FUNCTION scout.odoo_push() RETURNS TABLE (
+	"sent" bigint,  /* i64 */
+	"failed" bigint,  /* i64 */
+	"pending" bigint  /* i64 */
+)
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'odoo_push_wrapper';
+CREATE FUNCTION scout.odoo_push_soon() RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'odoo_push_soon_wrapper';
+
+-- Write-back (sql/40_writeback.sql). odoo_push sends with the Odoo secret, as the owner. The
+-- role that may write back is granted explicitly (README, "Write-back"), e.g.
+--   GRANT USAGE ON SCHEMA scout TO analytics;
+--   GRANT SELECT, INSERT (model, external_key, odoo_id, op, "values"), UPDATE ("values", op)
+--     ON scout.odoo_outbox TO analytics;
+--   GRANT USAGE ON SEQUENCE scout.odoo_outbox_id_seq TO analytics;
+--   GRANT SELECT ON scout.customers, scout.outbox_status TO analytics;
+--   GRANT EXECUTE ON FUNCTION scout.tag_customers(text, bigint[], boolean), scout.odoo_push(),
+--                             scout.odoo_push_soon() TO analytics;
+-- scout.writeback_fields stays the owner's: only a superuser changes what may be written.
+ALTER FUNCTION scout.odoo_push() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION scout.odoo_push() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.odoo_push_soon() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.tag_customers(text, bigint[], boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout._outbox_check() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout._outbox_wake() FROM PUBLIC;

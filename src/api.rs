@@ -7,6 +7,7 @@ use crate::models;
 use crate::settings::{self, Settings};
 use crate::sync::reconcile::{ReconcileOptions, ReconcileSummary};
 use crate::sync::{self, session::with_session, Failure, RunOptions, RunSummary};
+use crate::writeback;
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::prelude::*;
@@ -293,4 +294,26 @@ fn odoo_reconcile_step(
 ) -> pgrx::composite_type!('static, "scout.reconcile_result") {
     let model = or_report(required(model, "model"));
     committing_step(model, None, RunMode::Reconcile, || reconcile_step(model, max_pages).and_then(reconcile_row))
+}
+
+/// Sends the pending write-back rows (scout.odoo_outbox) now, in this session, and returns how
+/// many were sent and failed, and how many are still pending. Waits while another session
+/// (the worker) is sending. Odoo unreachable: the rows stay pending, with a WARNING saying why.
+#[pg_extern(name = "odoo_push", volatile, parallel_unsafe)]
+fn odoo_push() -> TableIterator<'static, (name!(sent, i64), name!(failed, i64), name!(pending, i64))> {
+    let settings = Settings::current();
+    let pushed = or_report(writeback::push(&settings, writeback::Wait::Yes, usize::MAX));
+    if let Some(e) = &pushed.transient {
+        pgrx::warning!("odoo_sync: {} outbox rows stay pending: {e}", pushed.left);
+    }
+    let pending = or_report(writeback::pending_count());
+    TableIterator::once((pushed.sent, pushed.failed, pending))
+}
+
+/// Asks the worker to send the outbox as soon as the current transaction commits (returns at
+/// once). Rows inserted into scout.odoo_outbox ask for themselves; this is for callers that
+/// want to say so (an Edge Function, pg_cron).
+#[pg_extern(name = "odoo_push_soon", volatile, parallel_unsafe)]
+fn odoo_push_soon() {
+    or_report(writeback::wake_worker_after_commit())
 }

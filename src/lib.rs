@@ -2,7 +2,8 @@
 //! from inside PostgreSQL.
 //!
 //! Layers: `odoo_client` (separate crate: HTTP and Odoo's API, no PostgreSQL), `loader`
-//! (SPI: bronze, checkpoints, logs; no HTTP), `sync` (the engine joining them), `api` (the SQL
+//! (SPI: bronze, checkpoints, logs; no HTTP), `sync` (the engine joining them), `writeback` (the
+//! outbox's engine, around the pure crates/writeback), `api` (the SQL
 //! functions), `errors` (one error type, mapped once to ereport). Schema lives in `sql/`.
 
 use pgrx::prelude::*;
@@ -17,12 +18,14 @@ mod secret;
 mod settings;
 mod sync;
 mod worker;
+mod writeback;
 
 ::pgrx::pg_module_magic!(name, version);
 
 extension_sql_file!("../sql/01_core.sql", name = "core", bootstrap);
 extension_sql_file!("../sql/20_silver.sql", name = "silver", requires = ["core"]);
 extension_sql_file!("../sql/30_gold.sql", name = "gold", requires = ["silver", business_timezone]);
+extension_sql_file!("../sql/40_writeback.sql", name = "writeback", requires = ["silver"]);
 extension_sql_file!(
     "../sql/80_run.sql",
     name = "run",

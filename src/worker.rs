@@ -20,7 +20,7 @@ use crate::interrupts;
 use crate::loader::{LockWait, RunMode, RunStatus};
 use crate::sync::reconcile::ReconcileOptions;
 use crate::sync::{self, session::with_session, Failure, RunOptions};
-use crate::{models, settings};
+use crate::{models, settings, writeback};
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -379,6 +379,54 @@ fn sync_all_models(state: &mut State) {
     state.not_syncing = None;
 }
 
+/// The backoff key of write-back (beside the models' keys).
+const OUTBOX: &str = "scout.odoo_outbox";
+
+/// Sends pending write-back rows, one batch per transaction, until none is left, another
+/// session is sending, or Odoo is unreachable (then retried with the models' backoff). Runs
+/// after every round and whenever the worker is woken (scout.odoo_push_soon, an outbox insert).
+fn drain_outbox(state: &mut State) {
+    if state.backing_off(OUTBOX) {
+        return;
+    }
+    loop {
+        if interrupts::stop_requested() {
+            return;
+        }
+        let settled = &mut state.settled;
+        let pushed = in_transaction(|| {
+            if extension_version()?.as_deref() != Some(LIBRARY_VERSION) {
+                return Ok(writeback::Pushed::default());
+            }
+            apply_database_settings(settled)?;
+            writeback::push(&settings::Settings::current(), writeback::Wait::No, 1)
+        });
+        match pushed {
+            Ok(p) if p.transient.is_some() => {
+                let wait = state.failed(OUTBOX);
+                pgrx::log!(
+                    "odoo_sync worker: write-back: {} rows stay pending ({}); next try in {} s",
+                    p.left,
+                    p.transient.unwrap_or_default(),
+                    wait.as_secs()
+                );
+                return;
+            }
+            Ok(p) => {
+                state.backoff.remove(OUTBOX);
+                if p.busy || !p.more {
+                    return;
+                }
+            }
+            Err(e) => {
+                let wait = state.failed(OUTBOX);
+                pgrx::warning!("odoo_sync worker: write-back failed: {e}; next try in {} s", wait.as_secs());
+                return;
+            }
+        }
+    }
+}
+
 fn read_file_settings() -> Vec<(String, String)> {
     in_transaction(file_settings).unwrap_or_else(|e| {
         pgrx::warning!("odoo_sync worker: cannot read postgresql.conf's odoo_sync settings: {e}");
@@ -472,6 +520,10 @@ pub extern "C-unwind" fn odoo_sync_worker_main(_arg: pg_sys::Datum) {
                 refresh_gold(&mut state);
             }
             plan.next_gold = plan.gold.as_ref().and_then(|s| s.next_after(now()));
+        }
+        // After a round, and whenever something woke the worker: the outbox.
+        if settings::WORKER_ENABLED.get() {
+            drain_outbox(&mut state);
         }
         // Between rounds: a reconciliation due now runs after this round's sync.
         if plan.next_reconcile.is_some_and(|n| t >= n) {

@@ -142,7 +142,7 @@ impl<'a> ApiWriter<'a> {
         for (c, v) in &x2many {
             let f = def.fields.iter().find(|f| f.col() == Some(*c)).ok_or_else(|| OdooError::value("bad field"))?;
             if f.ftype == FType::Many2many {
-                row[*c] = Val::ids(self.m2m_commands(&[], v)?);
+                row[*c] = Val::ids(self.m2m_commands(f, &[], v)?);
             } else {
                 children.push((f, *v));
             }
@@ -169,7 +169,7 @@ impl<'a> ApiWriter<'a> {
         Ok(())
     }
 
-    fn m2m_commands(&self, current: &[u32], v: &Value) -> OResult<Vec<u32>> {
+    fn m2m_commands(&self, f: &FieldDef, current: &[u32], v: &Value) -> OResult<Vec<u32>> {
         let mut ids: Vec<u32> = current.to_vec();
         let bad = || OdooError::value(format!("Invalid x2many command {}", py_repr(v)));
         let Value::Array(cmds) = v else { return Err(bad()) };
@@ -191,6 +191,18 @@ impl<'a> ApiWriter<'a> {
         }
         ids.sort_unstable();
         ids.dedup();
+        // Linking a record that does not exist fails, as the relation table's foreign key does.
+        if let Some(rel) = f.rel_model {
+            let t = &self.store.tables[rel];
+            if let Some(gone) = ids.iter().find(|&&i| t.row_of(i).is_none()) {
+                return Err(OdooError::missing(format!(
+                    "Record does not exist or has been deleted.\n(Record: {}({},), User: {})",
+                    self.schema.get(rel).name,
+                    gone,
+                    self.uid
+                )));
+            }
+        }
         Ok(ids)
     }
 
@@ -254,7 +266,7 @@ impl<'a> ApiWriter<'a> {
                     Storage::Col(c) if f.ftype == FType::Many2many => {
                         let t = &self.store.tables[model];
                         let cur = t.row_of(id).map(|r| t.ids_at(c, r).to_vec()).unwrap_or_default();
-                        changes.push((c, Val::ids(self.m2m_commands(&cur, v)?)));
+                        changes.push((c, Val::ids(self.m2m_commands(f, &cur, v)?)));
                     }
                     Storage::Col(_) if f.ftype == FType::One2many => children.push((f, v)),
                     Storage::Col(c) | Storage::Alias(c) => {

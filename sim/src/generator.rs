@@ -101,6 +101,7 @@ pub fn generate(cfg: &Config, schema: &Schema) -> Store {
     let categories = categories(&mut c);
     let products = products(&mut c, &mut root.fork(2), &categories);
     let n_partners = partners(&mut c, &mut root.fork(3));
+    partner_tags(&mut c, &mut root.fork(5));
     let cash_methods = configs_and_methods(&mut c, n_stores);
     pos_history(&mut c, &mut root.fork(4), n_stores, &products, n_partners, &cash_methods);
     for t in &mut c.store.tables {
@@ -370,6 +371,40 @@ fn products(c: &mut Ctx, rng: &mut Rng, categories: &[Vec<u32>]) -> Vec<Product>
         }
     }
     out
+}
+
+/// A few partner tags, as Odoo's own data has them (external ids in module `base`), and about
+/// one partner in twelve with one of them, set when the partner was created.
+fn partner_tags(c: &mut Ctx, rng: &mut Rng) {
+    let t = c.setup_tx;
+    let tags = [("Loyalty Member", 3), ("Wholesale", 5), ("Employee", 9), ("Corporate Account", 0)];
+    for (i, (name, color)) in tags.iter().enumerate() {
+        let id = i as u32 + 1;
+        let def = c.def("res.partner.category");
+        let mut r = blank(def);
+        let [cn, cc, ca] = cols(def, ["name", "color", "active"]);
+        r[cn] = s(name);
+        r[cc] = Val::Int(*color);
+        r[ca] = Val::Bool(true);
+        c.stamp(def, &mut r, t, t);
+        c.put("res.partner.category", id, r);
+        let def = c.def("ir.model.data");
+        let mut r = blank(def);
+        let [cn, cm, cmo, cr] = cols(def, ["name", "module", "model", "res_id"]);
+        r[cn] = s(&format!("res_partner_category_{id}"));
+        r[cm] = s("base");
+        r[cmo] = s("res.partner.category");
+        r[cr] = Val::Int(id as i64);
+        c.stamp(def, &mut r, t, t);
+        c.put("ir.model.data", id, r);
+    }
+    let col = c.def("res.partner").col_of("category_id");
+    let pt = c.table("res.partner");
+    for row in 0..pt.len() {
+        if rng.chance(1.0 / 12.0) {
+            pt.set(row, col, Val::ids(vec![1 + rng.below(tags.len() as u64) as u32]));
+        }
+    }
 }
 
 fn partners(c: &mut Ctx, rng: &mut Rng) -> u32 {

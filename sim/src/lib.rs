@@ -19,6 +19,7 @@ pub mod http;
 pub mod json;
 pub mod json2;
 pub mod jsonrpc;
+pub mod load;
 pub mod mutate;
 pub mod orm;
 pub mod query;

@@ -20,6 +20,7 @@ pub enum M {
     Create,
     Write,
     Unlink,
+    Load,
     NameSearch,
     /// Public methods that return None (the response then has no `result` key).
     ReturnsNone,
@@ -65,6 +66,7 @@ pub const METHODS: &[Method] = &[
     Method { name: "create", m: M::Create, records: false, params: &[("vals_list", true)] },
     Method { name: "write", m: M::Write, records: true, params: &[("vals", true)] },
     Method { name: "unlink", m: M::Unlink, records: true, params: &[] },
+    Method { name: "load", m: M::Load, records: false, params: &[("fields", true), ("data", true)] },
     Method {
         name: "name_search",
         m: M::NameSearch,
@@ -250,7 +252,7 @@ pub fn run(sim: &Sim, call: &Call, out: &mut String) -> OResult<bool> {
             Ok(true)
         }
         M::ReturnsNone => Ok(false),
-        M::Create | M::Write | M::Unlink => {
+        M::Create | M::Write | M::Unlink | M::Load => {
             let now = sim.clock.now();
             let mut store = sim.store.write().unwrap_or_else(|e| e.into_inner());
             let mut w = ApiWriter { schema: &sim.schema, store: &mut store, now, uid: call.uid, model: call.model };
@@ -285,6 +287,7 @@ pub fn run(sim: &Sim, call: &Call, out: &mut String) -> OResult<bool> {
                     w.unlink(call.model, &call.ids)?;
                     out.push_str("true");
                 }
+                M::Load => out.push_str(&w.load(call.model, &p[0], &p[1])?.to_string()),
                 _ => unreachable!(),
             }
             Ok(true)

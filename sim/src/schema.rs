@@ -399,6 +399,14 @@ pub fn build(features: Features) -> Schema {
     }
     models.push(b.build(&["[code]", "default_code", "name"]));
 
+    // Partner tags: what write-back (scout.tag_customers) creates and links.
+    let mut b = model("res.partner.category", "Partner Tags", "name");
+    b.f("name", Char, "Name").req();
+    b.f("color", Integer, "Color");
+    b.m2o("parent_id", "res.partner.category", "Parent Category");
+    b.f("active", Boolean, "Active");
+    models.push(b.build(&["name"]));
+
     let mut b = model("res.partner", "Contact", "complete_name ASC, id DESC");
     b.f("name", Char, "Name");
     b.f("complete_name", Char, "Complete Name").ro();
@@ -428,6 +436,7 @@ pub fn build(features: Features) -> Schema {
     b.f("active", Boolean, "Active");
     b.m2o("company_id", "res.company", "Company");
     b.f("customer_rank", Integer, "Customer Rank");
+    b.m2m("category_id", "res.partner.category", "Tags");
     if features.region_code {
         b.sel("x_region_code", "Region Code", REGION_CODES);
     }
@@ -530,6 +539,14 @@ pub fn build(features: Features) -> Schema {
     let mut b = model("ir.model", "Models", "model");
     b.f("model", Char, "Model").req();
     b.f("name", Char, "Model Description").req();
+    models.push(b.build(&["name"]));
+
+    // External ids (`module.name` -> record), as `load` finds and registers them.
+    let mut b = model("ir.model.data", "Model Data", "module, model, name");
+    b.f("name", Char, "External Identifier").req();
+    b.f("module", Char, "Module").req();
+    b.f("model", Char, "Model Name").req();
+    b.f("res_id", Integer, "Record ID");
     models.push(b.build(&["name"]));
 
     let mut by_name = HashMap::new();

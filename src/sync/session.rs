@@ -168,6 +168,16 @@ impl OdooSession {
         Ok((present, missing))
     }
 
+    /// Odoo's description of a model's fields (fields_get, once per session).
+    pub fn fields_of(&mut self, model: &str) -> SyncResult<&BTreeMap<String, FieldInfo>> {
+        if !self.fields.contains_key(model) {
+            let read_at = Instant::now();
+            let f = self.client(model)?.fields_get(model).map_err(|e| SyncError::odoo(model, e))?;
+            self.fields.insert(model.to_owned(), (read_at, f));
+        }
+        Ok(&self.fields[model].1)
+    }
+
     /// The value shape of each of these fields, from the `fields_get` answer that
     /// `existing_fields` read (id and write_date are checked on their own).
     pub fn shapes(&self, model: &str, fields: &[String]) -> Shapes {

@@ -282,6 +282,12 @@ impl Cluster {
             .unwrap_or_else(|e| panic!("connect to {db}: {e}"))
     }
 
+    /// A connection as another role (created by the test).
+    pub fn connect_as(&self, db: &str, role: &str) -> Client {
+        Client::connect(&format!("host=127.0.0.1 port={} user={role} dbname={db}", self.port), NoTls)
+            .unwrap_or_else(|e| panic!("connect to {db} as {role}: {e}"))
+    }
+
     /// A fresh database with the extension created in it.
     pub fn create_db(&self, prefix: &str) -> Db<'_> {
         let n = self.next_db.fetch_add(1, Ordering::SeqCst);

@@ -431,6 +431,70 @@ impl Client {
     }
 }
 
+/// What `load` answered: the records' ids in row order, or Odoo's messages when any row failed
+/// (then nothing of the call was kept).
+#[derive(Debug, Deserialize)]
+pub struct LoadAnswer {
+    #[serde(deserialize_with = "ids_or_false")]
+    pub ids: Option<Vec<i64>>,
+    #[serde(default)]
+    pub messages: Vec<LoadMessage>,
+}
+
+/// One of `load`'s messages: `{"type": "error", "field": ..., "message": ..., "record": i}`.
+#[derive(Debug, Deserialize)]
+pub struct LoadMessage {
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub field: Option<String>,
+    #[serde(default)]
+    pub message: String,
+    /// The row it is about (0-based), when Odoo says.
+    #[serde(default)]
+    pub record: Option<i64>,
+}
+
+fn ids_or_false<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<i64>>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Array(a) => a
+            .into_iter()
+            .map(|v| v.as_i64().ok_or_else(|| serde::de::Error::custom("an id that is not an integer")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Value::Bool(false) | Value::Null => Ok(None),
+        other => Err(serde::de::Error::custom(format!("ids is {other}"))),
+    }
+}
+
+impl Client {
+    /// `model.load(fields, data)`: Odoo's import, an upsert keyed on the `id` column's external
+    /// ids. Atomic on Odoo's side: a row that fails leaves the whole call undone. Safe to retry:
+    /// a retry after a lost answer finds the records by external id again.
+    pub fn load(&mut self, model: &str, fields: &[String], rows: &[Vec<String>]) -> Result<LoadAnswer, OdooError> {
+        let mut kw = Map::new();
+        kw.insert("fields".into(), json!(fields));
+        kw.insert("data".into(), json!(rows));
+        self.call_parsed(model, "load", kw)
+    }
+
+    /// `model.browse(ids).write(vals)`. Only idempotent values belong here (plain values and the
+    /// many2many commands link `[4, id]` and unlink `[3, id]`): the client retries.
+    pub fn write(&mut self, model: &str, ids: &[i64], vals: &Map<String, Value>) -> Result<(), OdooError> {
+        let mut kw = Map::new();
+        kw.insert("ids".into(), json!(ids));
+        kw.insert("vals".into(), Value::Object(vals.clone()));
+        let ok: Value = self.call_parsed(model, "write", kw)?;
+        match ok {
+            Value::Bool(true) => Ok(()),
+            other => Err(OdooError::Protocol {
+                url: format!("{model}.write"),
+                detail: format!("write returned {}", short(&other)),
+            }),
+        }
+    }
+}
+
 fn leading_int(s: &str) -> Option<i64> {
     let digits: String = s.chars().skip_while(|c| !c.is_ascii_digit()).take_while(|c| c.is_ascii_digit()).collect();
     digits.parse().ok()

@@ -12,5 +12,8 @@ pub mod shape;
 pub mod time;
 mod transport;
 
-pub use client::{CallStats, Client, ClientConfig, FieldInfo, Secret, ServerVersion, TransportChoice, WaitHook};
+pub use client::{
+    CallStats, Client, ClientConfig, FieldInfo, LoadAnswer, LoadMessage, Secret, ServerVersion, TransportChoice,
+    WaitHook,
+};
 pub use error::OdooError;

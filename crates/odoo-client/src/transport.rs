@@ -41,6 +41,7 @@ fn positional_for(method: &str) -> &'static [&'static str] {
         "write" => &["ids", "vals"],
         "unlink" => &["ids"],
         "create" => &["vals_list"],
+        "load" => &["fields", "data"],
         _ => &[],
     }
 }

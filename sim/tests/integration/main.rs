@@ -7,6 +7,7 @@ mod domain;
 mod errors;
 mod faults;
 mod json2;
+mod load;
 mod mutations;
 mod serving;
 mod transport;
