@@ -21,9 +21,9 @@ fi
 
 WORK=$(mktemp -d /tmp/odoo_sync_wb_bench.XXXXXX)
 chown postgres:postgres "$WORK"
-SIM_PIDS=()
 cleanup() {
-  for p in "${SIM_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  # start_sim runs in a subshell ($(...)): its simulators' pids are in a file.
+  for p in $(cat "$WORK/sim.pids" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
   runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/data" -m immediate -w stop >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
@@ -47,23 +47,30 @@ psql -h 127.0.0.1 -p "$PORT" -U postgres -X -q -c "CREATE DATABASE wb"
 q "CREATE EXTENSION odoo_sync"
 q "SELECT scout.odoo_set_secret(password => 'admin')" >/dev/null
 
-# A simulator with at least $CUSTOMERS active partners; prints its URL.
-start_sim() {
-  local out="$WORK/sim.$1.out"
-  "$SIM_BIN" --listen 127.0.0.1:0 --db odoo --user admin --password admin --orders 2000 --serve-cost "$1" --workers 8 \
-    > "$out" 2>/dev/null &
-  SIM_PIDS+=($!)
-  for _ in $(seq 100); do grep -q "listening on" "$out" 2>/dev/null && break; sleep 0.2; done
-  local url
-  url=$(sed -n 's/^listening on //p' "$out")
-  python3 - "$url" "$CUSTOMERS" <<'PY'
+# Runs the Python on standard input after call(model, method, args, kw): execute_kw as admin
+# on the simulator at $1; its other arguments are sys.argv[2:].
+cat > "$WORK/odoo.py" <<'PY'
 import json, sys, urllib.request
-url, want = sys.argv[1], int(sys.argv[2])
+url = sys.argv[1]
 def call(model, method, args, kw={}):
     body = {"jsonrpc": "2.0", "method": "call", "id": 1, "params": {"service": "object", "method": "execute_kw",
             "args": ["odoo", 2, "admin", model, method, args, kw]}}
     req = urllib.request.Request(url + "/jsonrpc", json.dumps(body).encode(), {"Content-Type": "application/json"})
     return json.load(urllib.request.urlopen(req))["result"]
+PY
+odoo_py() { python3 -c "$(cat "$WORK/odoo.py" -)" "$@"; }
+
+# A simulator with at least $CUSTOMERS active partners; prints its URL.
+start_sim() {
+  local out="$WORK/sim.$1.out"
+  "$SIM_BIN" --listen 127.0.0.1:0 --db odoo --user admin --password admin --orders 2000 --serve-cost "$1" --workers 8 \
+    > "$out" 2>/dev/null &
+  echo $! >> "$WORK/sim.pids"
+  for _ in $(seq 100); do grep -q "listening on" "$out" 2>/dev/null && break; sleep 0.2; done
+  local url
+  url=$(sed -n 's/^listening on //p' "$out")
+  odoo_py "$url" "$CUSTOMERS" <<'PY'
+want = int(sys.argv[2])
 have = call("res.partner", "search_count", [[]])
 if have < want:
     call("res.partner", "create", [[{"name": f"Bench customer {i}"} for i in range(want - have)]])
@@ -73,14 +80,8 @@ PY
 
 # Members of the tag in Odoo.
 members() {
-  python3 - "$1" "$2" <<'PY'
-import json, sys, urllib.request
-url, name = sys.argv[1], sys.argv[2]
-def call(model, method, args, kw={}):
-    body = {"jsonrpc": "2.0", "method": "call", "id": 1, "params": {"service": "object", "method": "execute_kw",
-            "args": ["odoo", 2, "admin", model, method, args, kw]}}
-    req = urllib.request.Request(url + "/jsonrpc", json.dumps(body).encode(), {"Content-Type": "application/json"})
-    return json.load(urllib.request.urlopen(req))["result"]
+  odoo_py "$1" "$2" <<'PY'
+name = sys.argv[2]
 tags = call("res.partner.category", "search", [[["name", "=", name]]])
 print(call("res.partner", "search_count", [[["category_id", "in", tags]]]) if len(tags) == 1 else f"{len(tags)} tags")
 PY

@@ -34,7 +34,10 @@ CREATE TABLE scout.sync_models (
     -- (product.brand: OCA's product_brand). A run first asks Odoo's ir.model whether the model
     -- exists; without it the run succeeds with nothing to sync and says so in its message.
     -- NULL: every Odoo has the model, and its absence is an error.
-    odoo_module     text
+    odoo_module     text,
+    -- (0.2.0) The models Odoo writes in the same transaction as this one (a POS order with its
+    -- lines and payments): a hint for this model (scout.odoo_sync_soon) syncs them too.
+    synced_with     text[] NOT NULL DEFAULT '{}'
 );
 COMMENT ON TABLE scout.sync_models IS
   'odoo_sync: the Odoo models to sync, their bronze tables, fields and dependency order. Disable a model with UPDATE ... SET enabled = false.';
@@ -69,6 +72,8 @@ INSERT INTO scout.sync_models (model, bronze_table, sync_order, fields, optional
   ('pos.payment',        'bronze_pos_payment',        90,
      '{id,pos_order_id,payment_method_id,amount,payment_date,session_id,is_change,company_id,write_date,create_date}',
      '{}');
+
+UPDATE scout.sync_models SET synced_with = '{pos.order.line,pos.payment}' WHERE model = 'pos.order';
 
 -- The reference's checkpoint table, plus the state of an unfinished window so that a run that
 -- stopped half-way (crash, cancel, Odoo down) resumes exactly where it stopped.

@@ -94,3 +94,7 @@ REVOKE ALL ON FUNCTION scout.odoo_push_soon() FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout.tag_customers(text, bigint[], boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout._outbox_check() FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout._outbox_wake() FROM PUBLIC;
+
+-- Hints (sql/50_hints.sql): granted to whoever may say "this model changed", e.g.
+--   GRANT EXECUTE ON FUNCTION scout.odoo_sync_soon(text) TO authenticator;
+REVOKE ALL ON FUNCTION scout.odoo_sync_soon(text) FROM PUBLIC;

@@ -26,6 +26,7 @@ extension_sql_file!("../sql/01_core.sql", name = "core", bootstrap);
 extension_sql_file!("../sql/20_silver.sql", name = "silver", requires = ["core"]);
 extension_sql_file!("../sql/30_gold.sql", name = "gold", requires = ["silver", business_timezone]);
 extension_sql_file!("../sql/40_writeback.sql", name = "writeback", requires = ["silver"]);
+extension_sql_file!("../sql/50_hints.sql", name = "hints", requires = ["core"]);
 extension_sql_file!(
     "../sql/80_run.sql",
     name = "run",

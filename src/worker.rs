@@ -31,6 +31,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const RESTART_AFTER: Duration = Duration::from_secs(5);
 
+/// The shortest sleep between two turns of the main loop.
+const MIN_SLEEP: Duration = Duration::from_millis(50);
+
 /// One transaction of the worker holds at most odoo_sync.worker_step_pages pages (default 1),
 /// or this much time (then it commits, with the checkpoint, and goes on). SIGTERM stops it
 /// between two pages whatever the count. bench/worker_step.sh compares step sizes: with silver
@@ -181,6 +184,8 @@ struct State {
     /// The "not syncing" line last logged (not configured, extension not updated), so that it
     /// is logged once per change.
     not_syncing: Option<String>,
+    /// Hinted models (scout.odoo_sync_soon) and when a run can first see the hinted change.
+    hinted: HashMap<String, Instant>,
 }
 
 impl State {
@@ -427,6 +432,75 @@ fn drain_outbox(state: &mut State) {
     }
 }
 
+/// Takes the hints of scout.sync_hints, with the models Odoo writes with them
+/// (sync_models.synced_with). Each is due once a run can see the change: a window ends
+/// safety_lag behind Odoo's clock, whose Date header has whole seconds, so safety_lag + 1 s
+/// after the hint.
+fn take_hints(state: &mut State) {
+    let settled = &mut state.settled;
+    let taken = in_transaction(|| {
+        if extension_version()?.as_deref() != Some(LIBRARY_VERSION) {
+            return Ok((Vec::new(), 0));
+        }
+        apply_database_settings(settled)?;
+        let models = Spi::get_one::<Vec<String>>(
+            "WITH taken AS (DELETE FROM scout.sync_hints RETURNING model) \
+             SELECT coalesce(array_agg(m.model), '{}') FROM scout.sync_models m \
+             WHERE m.enabled AND EXISTS (SELECT 1 FROM taken t JOIN scout.sync_models h ON h.model = t.model \
+                                         WHERE m.model = t.model OR m.model = ANY (h.synced_with))",
+        )?
+        .unwrap_or_default();
+        Ok((models, settings::Settings::current().safety_lag))
+    });
+    match taken {
+        Ok((models, lag)) => {
+            let due = Instant::now() + Duration::from_secs(lag.max(0) as u64 + 1);
+            for model in models {
+                state.hinted.entry(model).or_insert(due);
+            }
+        }
+        Err(e) => pgrx::warning!("odoo_sync worker: reading the hints failed: {e}"),
+    }
+}
+
+/// Syncs the hinted models that are due, in dependency order (a run of the normal kind: the
+/// hint only says when).
+fn sync_hinted(state: &mut State) {
+    let now = Instant::now();
+    if !state.hinted.values().any(|due| *due <= now) {
+        return;
+    }
+    let Some(specs) = enabled_models(state) else { return };
+    for spec in &specs {
+        if interrupts::stop_requested() {
+            return;
+        }
+        if state.hinted.get(&spec.model).is_none_or(|due| *due > now) {
+            continue;
+        }
+        state.hinted.remove(&spec.model);
+        if state.backing_off(&spec.model) {
+            continue;
+        }
+        if let Turn::NotConfigured(line) = sync_model(spec, state) {
+            if state.not_syncing.as_ref() != Some(&line) {
+                pgrx::log!("odoo_sync worker: {line}");
+                state.not_syncing = Some(line);
+            }
+            state.hinted.clear();
+            return;
+        }
+    }
+    // Hints for models that are no longer enabled.
+    state.hinted.retain(|m, _| specs.iter().any(|s| &s.model == m));
+}
+
+/// How long until the next hinted model is due (None: no hint waits).
+fn next_hint_in(state: &State) -> Option<Duration> {
+    let now = Instant::now();
+    state.hinted.values().map(|due| due.saturating_duration_since(now)).min()
+}
+
 fn read_file_settings() -> Vec<(String, String)> {
     in_transaction(file_settings).unwrap_or_else(|e| {
         pgrx::warning!("odoo_sync worker: cannot read postgresql.conf's odoo_sync settings: {e}");
@@ -481,7 +555,7 @@ impl Plan {
 
     fn sleep_for(&self, t: i64) -> Duration {
         let next = [self.next_sync, self.next_gold, self.next_reconcile].into_iter().flatten().min().unwrap_or(t + 60);
-        Duration::from_millis(((next - t).clamp(0, 60) * 1000).max(50) as u64)
+        Duration::from_millis(((next - t).clamp(0, 60) * 1000) as u64).max(MIN_SLEEP)
     }
 }
 
@@ -496,7 +570,8 @@ pub extern "C-unwind" fn odoo_sync_worker_main(_arg: pg_sys::Datum) {
     let mut state = State::default();
     state.settled.file = read_file_settings();
     while !interrupts::stop_requested() {
-        BackgroundWorker::wait_latch(Some(plan.sleep_for(now())));
+        let sleep = plan.sleep_for(now());
+        BackgroundWorker::wait_latch(Some(next_hint_in(&state).map_or(sleep, |h| sleep.min(h.max(MIN_SLEEP)))));
         if interrupts::stop_requested() {
             break;
         }
@@ -521,9 +596,11 @@ pub extern "C-unwind" fn odoo_sync_worker_main(_arg: pg_sys::Datum) {
             }
             plan.next_gold = plan.gold.as_ref().and_then(|s| s.next_after(now()));
         }
-        // After a round, and whenever something woke the worker: the outbox.
+        // After a round, and whenever something woke the worker: the outbox, then the hints.
         if settings::WORKER_ENABLED.get() {
             drain_outbox(&mut state);
+            take_hints(&mut state);
+            sync_hinted(&mut state);
         }
         // Between rounds: a reconciliation due now runs after this round's sync.
         if plan.next_reconcile.is_some_and(|n| t >= n) {

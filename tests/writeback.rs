@@ -1,73 +1,11 @@
 //! Write-back: outbox rows reach Odoo exactly once. Each test compares Odoo's records, read
 //! through the simulator's API, with what was asked, and the outbox's states with what Odoo has.
 
+use odoo_sync_tests::outbox::*;
 use odoo_sync_tests::*;
 use postgres::Client;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::BTreeSet;
-
-fn calls(sim: &Sim, call: &str) -> i64 {
-    sim.stats()["requests"]["by_call"][call].as_i64().unwrap_or(0)
-}
-
-/// (sent, failed, pending) from scout.odoo_push() in this thread's session.
-fn push(db: &Db) -> (i64, i64, i64) {
-    let r = db.session(|c| c.query_one("SELECT sent, failed, pending FROM scout.odoo_push()", &[])).unwrap();
-    (r.get(0), r.get(1), r.get(2))
-}
-
-fn tag_customers(c: &mut Client, tag: &str, ids: &[i64], replace: bool) -> i64 {
-    c.query_one("SELECT scout.tag_customers($1, $2, $3)", &[&tag, &ids, &replace]).unwrap().get(0)
-}
-
-/// Odoo's tags with this name: (id, name).
-fn odoo_tags(sim: &Sim, name: &str) -> Vec<i64> {
-    let v =
-        sim.execute("res.partner.category", "search_read", json!([[["name", "=", name]]]), json!({"fields": ["id"]}));
-    v.as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect()
-}
-
-/// The partners that have tag `tag` in Odoo.
-fn members(sim: &Sim, tag: i64) -> BTreeSet<i64> {
-    let v = sim.execute(
-        "res.partner",
-        "search_read",
-        json!([[["active", "in", [true, false]]]]),
-        json!({"fields": ["category_id"]}),
-    );
-    v.as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["category_id"].as_array().unwrap().iter().any(|t| t.as_i64() == Some(tag)))
-        .map(|p| p["id"].as_i64().unwrap())
-        .collect()
-}
-
-/// The first `n` active partners' ids; more are created in Odoo when it has fewer.
-fn partner_ids(sim: &Sim, n: usize) -> Vec<i64> {
-    let list = || {
-        let v = sim.execute("res.partner", "search", json!([[]]), json!({"limit": n, "order": "id"}));
-        v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect::<Vec<i64>>()
-    };
-    let have = list();
-    if have.len() < n {
-        let new: Vec<Value> = (have.len()..n).map(|i| json!({"name": format!("Customer {i}")})).collect();
-        sim.execute("res.partner", "create", json!([new]), json!({}));
-    }
-    list()
-}
-
-/// bronze_res_partner equals Odoo's partners, with the fields the sync asks this Odoo for.
-fn assert_partners_match(db: &Db, sim: &Sim) {
-    let (_, _, fields, optional) = model_fields_of(db, "res.partner");
-    assert_bronze_matches(
-        db,
-        sim,
-        "res.partner",
-        "bronze_res_partner",
-        &requested_fields(sim, "res.partner", &fields, &optional),
-    );
-}
 
 fn states(db: &Db) -> Vec<(String, i64)> {
     db.connect()
@@ -121,13 +59,7 @@ fn tags_reach_odoo_a_second_push_changes_nothing_and_the_next_sync_brings_them_i
         imd,
         json!([{"id": imd[0]["id"], "name": "res_partner_category__vip_customers", "model": "res.partner.category", "res_id": tag}])
     );
-    let outbox_ids: Vec<Option<i64>> = db
-        .connect()
-        .query("SELECT odoo_id FROM scout.odoo_outbox ORDER BY id", &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let outbox_ids: Vec<Option<i64>> = db.column("SELECT odoo_id FROM scout.odoo_outbox ORDER BY id");
     assert_eq!(outbox_ids[0], Some(tag), "the tag's row knows its Odoo id");
 
     // A second push sends nothing; the same request again converges to the same Odoo.
@@ -145,13 +77,8 @@ fn tags_reach_odoo_a_second_push_changes_nothing_and_the_next_sync_brings_them_i
     assert_eq!(s.status, "success");
     assert!(s.updated >= 25, "the tagged partners were written in Odoo: {s:?}");
     assert_partners_match(&db, &sim);
-    let tagged: Vec<i64> = db
-        .connect()
-        .query("SELECT id FROM scout.customers WHERE $1 = ANY (tag_ids) ORDER BY id", &[&tag])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let tagged: Vec<i64> =
+        db.column(&format!("SELECT id FROM scout.customers WHERE {tag} = ANY (tag_ids) ORDER BY id"));
     assert_eq!(tagged, vip.to_vec());
     assert_eq!(db.count("scout.odoo_outbox"), 52, "syncing queued nothing (no ping-pong)");
     assert_eq!(push(&db), (0, 0, 0));
@@ -195,13 +122,7 @@ fn a_dropped_answer_after_odoo_committed_is_resent_and_leaves_one_tag_and_one_me
         let r = sim.execute("res.partner", "read", json!([[p], ["category_id"]]), json!({}));
         assert_eq!(r[0]["category_id"], json!([tags[0]]), "one membership of partner {p}");
     }
-    let attempts: Vec<i32> = db
-        .connect()
-        .query("SELECT attempts FROM scout.odoo_outbox ORDER BY id", &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let attempts: Vec<i32> = db.column("SELECT attempts FROM scout.odoo_outbox ORDER BY id");
     assert_eq!(attempts, vec![2, 3, 3, 3]);
 }
 
@@ -339,58 +260,6 @@ fn ten_thousand_customers_tagged_in_one_call_all_reach_odoo_in_a_few_calls() {
     // Grouped by identical change, 1,000 partners a call, in batches of 5,000 rows (the first
     // holds the tag): 5 + 6 calls.
     assert_eq!(calls(&sim, "res.partner/write"), 11);
-}
-
-#[test]
-fn the_worker_sends_at_once_a_manual_push_beside_it_sends_nothing_twice_and_its_next_round_brings_tags_into_silver() {
-    let sim = Sim::start(&["--orders", "200", "--seed", "62"]);
-    // A slow schedule: what the worker sends here, it sends because the insert woke it.
-    let cluster = worker_cluster_with("wb_worker", "0 0 1 1 *", &[]);
-    let db = cluster.create_db_named("wb_worker");
-    db.configure(&sim, &[]);
-    sync_all(&db, "");
-    let partners = partner_ids(&sim, 1500);
-    // Each write of 1,000 members takes 1.5 s: the manual push below arrives while the worker sends.
-    sim.set_faults(json!([{"kind": "latency", "ms": 1500, "match": {"method": "write", "model": "res.partner"}}]));
-    let started = std::time::Instant::now();
-    db.session(|c| tag_customers(c, "Woken", &partners, false));
-    wait_for(10, "the worker to start sending", || (calls(&sim, "res.partner.category/load") > 0).then_some(()));
-    let (sent_by_me, _, pending) = push(&db);
-    assert_eq!(pending, 0);
-    let tag = odoo_tags(&sim, "Woken");
-    assert_eq!(tag.len(), 1);
-    assert_eq!(members(&sim, tag[0]), partners.iter().copied().collect());
-    assert!(started.elapsed().as_secs() < 30, "sent well before any scheduled round");
-    // Each row was sent once, by one of the two: one load, two writes (1,000 + 500), one attempt each.
-    assert_eq!(calls(&sim, "res.partner.category/load"), 1);
-    assert_eq!(calls(&sim, "res.partner/write"), 2);
-    let attempts: Vec<(i32, i64)> = db
-        .connect()
-        .query("SELECT attempts, count(*) FROM scout.odoo_outbox WHERE state = 'sent' GROUP BY 1", &[])
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    assert_eq!(attempts, vec![(1, 1501)]);
-    assert!(sent_by_me < 1501, "the worker sent (the manual push waited for it): {sent_by_me}");
-    sim.set_faults(json!([]));
-
-    // Its next round (every 2 s from now) brings the tagged partners into silver.
-    sim.advance_clock(2.0);
-    let mut c = db.connect();
-    c.batch_execute("ALTER SYSTEM SET odoo_sync.schedule = '*/2 * * * * *'").unwrap();
-    c.batch_execute("SELECT pg_reload_conf()").unwrap();
-    wait_for(60, "silver customers with the tag", || {
-        let n: i64 = db
-            .connect()
-            .query_one("SELECT count(*) FROM scout.customers WHERE $1 = ANY (tag_ids)", &[&tag[0]])
-            .unwrap()
-            .get(0);
-        (n == 1500).then_some(())
-    });
-    stop_worker_syncing(&db);
-    assert_partners_match(&db, &sim);
-    assert_eq!(db.count("scout.odoo_outbox"), 1501, "nothing was queued back");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! Expected files: the extension installed into the system PostgreSQL (`cargo pgrx install`,
 //! done by scripts/test.sh) and the simulator binary (built here on demand).
 
+pub mod outbox;
 pub mod sim;
 
 use postgres::{Client, NoTls};
@@ -277,6 +278,13 @@ impl Cluster {
         self.dir.join("server.log")
     }
 
+    /// The last `n` lines of the server log, for a failure's message.
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
     pub fn connect(&self, db: &str) -> Client {
         Client::connect(&format!("host=127.0.0.1 port={} user=postgres dbname={db}", self.port), NoTls)
             .unwrap_or_else(|e| panic!("connect to {db}: {e}"))
@@ -382,6 +390,16 @@ impl Db<'_> {
             .batch_execute(&format!("ALTER DATABASE {} SET {setting} = '{}'", self.name, value.replace('\'', "''")))
             .unwrap();
         self.reconnect();
+    }
+
+    /// The first column of every row of a query (a new connection).
+    pub fn column<T: for<'a> postgres::types::FromSql<'a>>(&self, sql: &str) -> Vec<T> {
+        self.connect()
+            .query(sql, &[])
+            .unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)))
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
     }
 
     pub fn count(&self, table: &str) -> i64 {
@@ -529,7 +547,7 @@ pub fn wait_until_worker_idle(db: &Db, secs: u64) {
     wait_for(secs, "the worker to go idle", || {
         let busy: i64 = c
             .query_one("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'odoo_sync worker' AND xact_start IS NOT NULL", &[])
-            .unwrap()
+            .unwrap_or_else(|e| panic!("{}; the server log ends:\n{}", describe(&e), db.cluster.log_tail(40)))
             .get(0);
         if busy > 0 {
             idle_since = None;

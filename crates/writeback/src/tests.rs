@@ -47,6 +47,19 @@ impl Fake {
     }
 }
 
+/// `load`'s answer when row `record` fails: no ids, one message (the fake undoes the call).
+fn refused(record: usize, field: &str, message: String) -> LoadAnswer {
+    LoadAnswer {
+        ids: None,
+        messages: vec![LoadMessage {
+            kind: "error".into(),
+            field: Some(field.into()),
+            message,
+            record: Some(record as i64),
+        }],
+    }
+}
+
 impl Odoo for Fake {
     fn fields(&mut self, model: &str) -> Result<BTreeMap<String, FieldInfo>, CallError> {
         match model {
@@ -80,15 +93,11 @@ impl Odoo for Fake {
                         }
                         None => {
                             (self.records, self.xmlids, self.next_id) = before;
-                            return Ok(LoadAnswer {
-                                ids: None,
-                                messages: vec![LoadMessage {
-                                    kind: "error".into(),
-                                    field: Some("parent_id".into()),
-                                    message: format!("No matching record found for external id '{cell}'"),
-                                    record: Some(i as i64),
-                                }],
-                            });
+                            return Ok(refused(
+                                i,
+                                "parent_id",
+                                format!("No matching record found for external id '{cell}'"),
+                            ));
                         }
                     },
                     other => {
@@ -102,15 +111,7 @@ impl Odoo for Fake {
                 None => {
                     if vals.get("name").is_none_or(|n| n == "") {
                         (self.records, self.xmlids, self.next_id) = before;
-                        return Ok(LoadAnswer {
-                            ids: None,
-                            messages: vec![LoadMessage {
-                                kind: "error".into(),
-                                field: Some("name".into()),
-                                message: "Missing required value for the field 'Name' (name)".into(),
-                                record: Some(i as i64),
-                            }],
-                        });
+                        return Ok(refused(i, "name", "Missing required value for the field 'Name' (name)".into()));
                     }
                     self.next_id += 1;
                     self.xmlids.insert(xmlid, self.next_id);
