@@ -244,14 +244,7 @@ fn a_reconciliation_killed_half_way_resumes_where_it_stopped_and_converges() {
     // SAFETY: kill(2) on the backend's pid; no memory is involved.
     unsafe { libc::kill(pid, libc::SIGKILL) };
     assert!(!runner.join().unwrap(), "the killed CALL did not finish");
-    wait_for(60, "the server back after crash recovery", || {
-        postgres::Client::connect(
-            &format!("host=127.0.0.1 port={} user=postgres dbname={}", cluster.port, db.name),
-            postgres::NoTls,
-        )
-        .ok()
-        .map(|_| ())
-    });
+    db.wait_for_crash_recovery();
     let done_before: i64 = db
         .connect()
         .query_one("SELECT coalesce(sum(fetched), 0)::bigint FROM scout.sync_logs WHERE run_mode = 'reconcile'", &[])

@@ -281,16 +281,7 @@ fn a_push_killed_mid_batch_is_rolled_back_and_the_next_push_converges() {
     // SAFETY: kill(2) on the backend's pid; no memory is involved.
     unsafe { libc::kill(pid, libc::SIGKILL) };
     assert!(!pusher.join().unwrap(), "the killed push did not finish");
-    // The postmaster ends every backend, then recovers: a connection made before that is no proof.
-    std::thread::sleep(std::time::Duration::from_secs(2));
-    wait_for(60, "the server back after crash recovery", || {
-        postgres::Client::connect(
-            &format!("host=127.0.0.1 port={} user=postgres dbname={}", cluster.port, db.name),
-            postgres::NoTls,
-        )
-        .ok()
-        .map(|_| ())
-    });
+    db.wait_for_crash_recovery();
     assert_eq!(states(&db), vec![("pending".to_string(), 1201)], "our side rolled back whole");
     let tag = odoo_tags(&sim, "Killed");
     assert_eq!(tag.len(), 1, "Odoo kept the tag");

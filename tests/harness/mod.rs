@@ -349,6 +349,16 @@ impl Db<'_> {
         out
     }
 
+    /// After a backend was killed (SIGKILL): waits until the server has ended every backend,
+    /// recovered and accepts connections to this database again. A connection made before the
+    /// postmaster noticed the crash is no proof, hence the pause first.
+    pub fn wait_for_crash_recovery(&self) {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let dsn = format!("host=127.0.0.1 port={} user=postgres dbname={}", self.cluster.port, self.name);
+        wait_for(60, "the server back after crash recovery", || Client::connect(&dsn, NoTls).ok().map(|_| ()));
+        self.reconnect();
+    }
+
     /// The backend pid of this thread's long-lived session.
     pub fn session_pid(&self) -> i32 {
         self.session(|c| c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0))
