@@ -79,6 +79,8 @@ pub struct ApiWriter<'a> {
     pub now: i64,
     pub uid: u32,
     pub model: usize,
+    /// The records this call created, wrote and deleted (for webhooks, webhook.rs).
+    pub touches: Vec<crate::webhook::Touch>,
 }
 
 const MAGIC: &[&str] = &["id", "display_name", "create_uid", "create_date", "write_uid", "write_date"];
@@ -149,6 +151,7 @@ impl<'a> ApiWriter<'a> {
         }
         self.check_required(def, &row)?;
         self.writer().insert(model, id, row);
+        self.touches.push(crate::webhook::Touch::create(model, id));
         for (f, v) in children {
             self.o2m_commands(id, f, v)?;
         }
@@ -277,6 +280,7 @@ impl<'a> ApiWriter<'a> {
             }
             changes.push((def.col_of("write_date"), Val::Dt(self.now)));
             changes.push((def.col_of("write_uid"), Val::M2o(self.uid)));
+            self.touches.extend(crate::webhook::Touch::write(self.store, model, id, &changes));
             self.writer().update(model, id, changes);
             for (f, v) in children {
                 self.o2m_commands(id, f, v)?;
@@ -313,6 +317,10 @@ impl<'a> ApiWriter<'a> {
             }
         }
         for &id in ids {
+            let t = &self.store.tables[model];
+            if let Some(r) = t.row_of(id) {
+                self.touches.push(crate::webhook::Touch::unlink(model, id, t.row_vals(r)));
+            }
             crate::defaults::set_null_references(self.schema, self.store, model, id);
             self.writer().delete(model, id);
         }

@@ -26,6 +26,10 @@ pub struct Config {
     pub serve_cost: crate::serving::ServeCost,
     /// At most this many API calls served at once (Odoo's workers); None: no limit.
     pub workers: Option<usize>,
+    /// Odoo 17+ with `base_automation` installed (false: `--no-base-automation`).
+    pub base_automation: bool,
+    /// The benchmark webhook rule at start (`--webhook-url`, same as `POST /sim/webhooks`).
+    pub webhook_url: Option<String>,
 }
 
 impl Default for Config {
@@ -47,6 +51,8 @@ impl Default for Config {
             faults: None,
             serve_cost: crate::serving::ServeCost::None,
             workers: None,
+            base_automation: true,
+            webhook_url: None,
         }
     }
 }
@@ -54,7 +60,7 @@ impl Default for Config {
 pub const USAGE: &str = "usage: odoo-sim [--listen ADDR] [--db NAME] [--user LOGIN] [--password PW] [--api-key KEY]
                 [--seed N] [--orders N] [--version 19|18|17|16] [--with-brand] [--with-region-code]
                 [--end-date YYYY-MM-DD] [--days N] [--clock \"YYYY-MM-DD HH:MM:SS\"] [--faults JSON]
-                [--serve-cost none|real] [--workers N]";
+                [--serve-cost none|real] [--workers N] [--no-base-automation] [--webhook-url URL]";
 
 impl Config {
     pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Config, String> {
@@ -109,6 +115,12 @@ impl Config {
                         return Err("--workers must be at least 1".into());
                     }
                     c.workers = Some(n);
+                }
+                "--no-base-automation" => c.base_automation = false,
+                "--webhook-url" => {
+                    let u = val("--webhook-url")?;
+                    crate::webhook::parse_url(&u).map_err(|e| format!("--webhook-url: {e}"))?;
+                    c.webhook_url = Some(u);
                 }
                 "-h" | "--help" => return Err(USAGE.into()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),

@@ -6,7 +6,8 @@ use crate::http::{Request, Response};
 use crate::mutate::{self, Action};
 use crate::rng::Rng;
 use crate::sim::{Sim, Tx};
-use crate::writer::{Op, Writer};
+use crate::webhook;
+use crate::writer::Op;
 use serde_json::{json, Value};
 
 fn ok(v: Value) -> Response {
@@ -59,10 +60,21 @@ pub fn handle(sim: &Sim, req: &Request) -> Response {
             sim.faults.set(Vec::new());
             Ok(json!({"faults": 0}))
         }
-        ("GET", "/sim/stats") => Ok(json!({"requests": sim.stats.json(), "faults": sim.faults.stats()})),
+        ("GET", "/sim/stats") => Ok(json!({
+            "requests": sim.stats.json(),
+            "faults": sim.faults.stats(),
+            "webhooks": sim.webhooks.stats(sim),
+        })),
+        ("GET", "/sim/webhooks") => Ok(sim.webhooks.stats(sim)),
+        ("POST", "/sim/webhooks") | ("PUT", "/sim/webhooks") => set_webhooks(sim, &body),
+        ("DELETE", "/sim/webhooks") => {
+            sim.webhooks.set_bench(None);
+            Ok(sim.webhooks.stats(sim))
+        }
         ("POST", "/sim/stats/reset") => {
             sim.stats.reset();
             sim.faults.reset_counters();
+            sim.webhooks.reset_counters();
             Ok(json!({"reset": true}))
         }
         _ => Err((404, format!("no control endpoint {} {}", req.method, req.path))),
@@ -87,6 +99,34 @@ fn info(sim: &Sim) -> Value {
 }
 
 type CResult = Result<Value, (u16, String)>;
+
+/// `{"url": "http://...", "models": ["pos.order", ...]}` sets the benchmark webhook rule
+/// (models absent or null: every model but ir.* and base.automation); `{"url": null}` clears it.
+fn set_webhooks(sim: &Sim, body: &Value) -> CResult {
+    let url = match body.get("url") {
+        None | Some(Value::Null) => {
+            sim.webhooks.set_bench(None);
+            return Ok(sim.webhooks.stats(sim));
+        }
+        Some(Value::String(u)) => u.clone(),
+        Some(_) => return Err((400, "expected {\"url\": \"http://host:port/path\" | null, \"models\": [...]}".into())),
+    };
+    webhook::parse_url(&url).map_err(|e| (400, e))?;
+    let models = match body.get("models") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) => {
+            let mut ms = Vec::new();
+            for m in a {
+                let name = m.as_str().ok_or((400, "\"models\" must be a list of model names".to_string()))?;
+                ms.push(sim.schema.model(name).ok_or((400, format!("unknown model {name:?}")))?);
+            }
+            Some(ms)
+        }
+        Some(_) => return Err((400, "\"models\" must be a list of model names".into())),
+    };
+    sim.webhooks.set_bench(Some(webhook::Bench { url, models }));
+    Ok(sim.webhooks.stats(sim))
+}
 
 /// (model index, action, count, explicit seed)
 type MutArgs = (usize, Action, usize, Option<u64>);
@@ -115,14 +155,13 @@ fn with_rng<T>(sim: &Sim, seed: Option<u64>, f: impl FnOnce(&mut Rng) -> T) -> T
 /// One mutation applied at once, as one transaction stamped with the current clock time.
 fn mutate_now(sim: &Sim, body: &Value, forced: Option<Action>) -> CResult {
     let (mi, action, count, seed) = args(sim, body, forced)?;
+    let _gate = sim.webhooks.gate.lock().unwrap_or_else(|e| e.into_inner());
     let ts = sim.clock.now();
     let mut store = sim.store.write().unwrap_or_else(|e| e.into_inner());
     let plan = with_rng(sim, seed, |rng| mutate::plan(&sim.schema, &mut store, mi, action, count, rng, ts))
         .map_err(|e| (400, e))?;
-    let mut w = Writer { schema: &sim.schema, store: &mut store };
-    for op in plan.ops {
-        w.apply(op);
-    }
+    // Webhooks: sent before the change is visible on 16-18, after on 19 (webhook.rs).
+    webhook::apply_ops(sim, store, plan.ops, true);
     Ok(json!({"ids": plan.ids, "write_date": fmt_dt_micro(ts)}))
 }
 
@@ -138,36 +177,47 @@ fn tx_begin(sim: &Sim) -> Value {
 fn tx_mutate(sim: &Sim, body: &Value) -> CResult {
     let tx = body.get("tx").and_then(|v| v.as_u64()).ok_or((400, "missing \"tx\"".to_string()))?;
     let (mi, action, count, seed) = args(sim, body, None)?;
+    let _gate = sim.webhooks.gate.lock().unwrap_or_else(|e| e.into_inner());
     let mut txs = sim.txs.lock().unwrap_or_else(|e| e.into_inner());
     let t = txs.open.get_mut(&tx).ok_or((404, format!("no open transaction {tx}")))?;
     // Plan against the visible data, stamped with the transaction's start; apply at commit.
     let mut store = sim.store.write().unwrap_or_else(|e| e.into_inner());
     let plan = with_rng(sim, seed, |rng| mutate::plan(&sim.schema, &mut store, mi, action, count, rng, t.ts))
         .map_err(|e| (400, e))?;
+    let ts = t.ts;
     t.ids.extend(plan.ids.iter().map(|&id| (mi, id)));
+    // Odoo 16-18 send the webhooks now, inside the transaction (a rollback leaves phantoms).
+    let early = (!sim.v19()).then(|| plan.ops.clone());
     t.ops.extend(plan.ops);
-    Ok(json!({"tx": tx, "ids": plan.ids, "write_date": fmt_dt_micro(t.ts)}))
+    drop(txs);
+    match early {
+        Some(ops) => webhook::probe_ops(sim, store, &ops),
+        None => drop(store),
+    }
+    Ok(json!({"tx": tx, "ids": plan.ids, "write_date": fmt_dt_micro(ts)}))
 }
 
 fn tx_end(sim: &Sim, body: &Value, commit: bool) -> CResult {
     let tx = body.get("tx").and_then(|v| v.as_u64()).ok_or((400, "missing \"tx\"".to_string()))?;
+    let _gate = sim.webhooks.gate.lock().unwrap_or_else(|e| e.into_inner());
     let t = {
         let mut txs = sim.txs.lock().unwrap_or_else(|e| e.into_inner());
         txs.open.remove(&tx).ok_or((404, format!("no open transaction {tx}")))?
     };
     let n = t.ops.len();
     if commit {
-        let mut store = sim.store.write().unwrap_or_else(|e| e.into_inner());
-        let mut w = Writer { schema: &sim.schema, store: &mut store };
-        for op in t.ops {
-            // A record deleted meanwhile is not resurrected by a pending update.
-            if let Op::Update { model, id, .. } = &op {
-                if w.store.tables[*model].row_of(*id).is_none() {
-                    continue;
-                }
-            }
-            w.apply(op);
-        }
+        let store = sim.store.write().unwrap_or_else(|e| e.into_inner());
+        // A record deleted meanwhile is not resurrected by a pending update.
+        let ops: Vec<Op> = t
+            .ops
+            .into_iter()
+            .filter(|op| match op {
+                Op::Update { model, id, .. } => store.tables[*model].row_of(*id).is_some(),
+                _ => true,
+            })
+            .collect();
+        // Odoo 19 sends the webhooks after the commit (16-18 sent them at mutate time).
+        webhook::apply_ops(sim, store, ops, sim.v19());
     }
     Ok(json!({"tx": tx, "committed": commit, "ops": n, "write_date": fmt_dt_micro(t.ts)}))
 }

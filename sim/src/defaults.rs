@@ -181,6 +181,15 @@ pub fn fill(schema: &Schema, store: &Store, model: usize, id: u32, row: &mut Row
                 row[col("start_at")] = Val::Dt(now);
             }
         }
+        // base_automation's _compute_name: an automation's action without a name gets one.
+        "ir.actions.server" if row[col("name")] == Val::False && row[col("base_automation_id")] != Val::False => {
+            let f = def.fdef("state").expect("state");
+            if let Val::Sel(i) = row[col("state")] {
+                if let Some((_, label)) = f.selection.get(i as usize) {
+                    row[col("name")] = Val::str(label);
+                }
+            }
+        }
         "pos.config" | "res.users" | "account.tax" => {
             if row[col("company_id")] == Val::False {
                 row[col("company_id")] = Val::M2o(1);

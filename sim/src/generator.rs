@@ -122,6 +122,28 @@ fn base_records(c: &mut Ctx, n_stores: usize) {
         c.stamp(def, &mut r, t, t);
         c.put("ir.model", i as u32 + 1, r);
     }
+    if c.schema.model("ir.model.fields").is_some() {
+        let def = c.def("ir.model.fields");
+        let [cn, cd, cm, cmi, ct, cr] =
+            cols(def, ["name", "field_description", "model", "model_id", "ttype", "relation"]);
+        let mut id = 0;
+        for (i, m) in c.schema.models.iter().enumerate() {
+            for f in &m.fields {
+                id += 1;
+                let mut r = blank(def);
+                r[cn] = s(f.name);
+                r[cd] = s(f.string);
+                r[cm] = s(m.name);
+                r[cmi] = Val::M2o(i as u32 + 1);
+                r[ct] = s(f.ftype.as_str());
+                if let Some(rel) = f.relation {
+                    r[cr] = s(rel);
+                }
+                c.stamp(def, &mut r, t, t);
+                c.put("ir.model.fields", id, r);
+            }
+        }
+    }
     for (id, (name, sym)) in [("PHP", "₱"), ("USD", "$")].iter().enumerate() {
         let def = c.def("res.currency");
         let mut r = blank(def);

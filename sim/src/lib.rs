@@ -30,6 +30,7 @@ pub mod schema;
 pub mod serving;
 pub mod sim;
 pub mod store;
+pub mod webhook;
 pub mod writer;
 
 pub use config::Config;

@@ -250,6 +250,8 @@ impl ApiWriter<'_> {
             return Ok(json!({"ids": ids, "messages": [], "nextrow": 0}));
         }
         *self.store = before;
+        // Rolled back: no webhook (on 17/18 Odoo would already have sent the good rows' ones).
+        self.touches.clear();
         Ok(json!({"ids": false, "messages": messages, "nextrow": 0}))
     }
 }

@@ -253,46 +253,68 @@ pub fn run(sim: &Sim, call: &Call, out: &mut String) -> OResult<bool> {
         }
         M::ReturnsNone => Ok(false),
         M::Create | M::Write | M::Unlink | M::Load => {
+            // One transaction; the webhooks it fires are sent before (16-18) or after (19) it
+            // becomes visible (webhook.rs).
+            let _gate = sim.webhooks.gate.lock().unwrap_or_else(|e| e.into_inner());
             let now = sim.clock.now();
-            let mut store = sim.store.write().unwrap_or_else(|e| e.into_inner());
-            let mut w = ApiWriter { schema: &sim.schema, store: &mut store, now, uid: call.uid, model: call.model };
-            match call.method.m {
-                M::Create => {
-                    let (list, single) = match &p[0] {
-                        Value::Object(_) => (vec![p[0].clone()], true),
-                        Value::Array(a) => (a.clone(), false),
-                        other => return Err(OdooError::value(format!("Invalid vals_list {}", py_repr(other)))),
-                    };
-                    let mut ids = Vec::new();
-                    for vals in &list {
-                        let Value::Object(map) = vals else {
-                            return Err(OdooError::value(format!("Invalid values {} for create", py_repr(vals))));
-                        };
-                        ids.push(w.create(call.model, map)?);
-                    }
-                    if single && !call.json2 {
-                        write_int(out, ids[0] as i64);
-                    } else {
-                        write_id_list(out, ids.into_iter());
-                    }
-                }
-                M::Write => {
-                    let Value::Object(map) = &p[0] else {
-                        return Err(OdooError::value(format!("Invalid values {} for write", py_repr(&p[0]))));
-                    };
-                    w.write(call.model, &call.ids, map)?;
-                    out.push_str("true");
-                }
-                M::Unlink => {
-                    w.unlink(call.model, &call.ids)?;
-                    out.push_str("true");
-                }
-                M::Load => out.push_str(&w.load(call.model, &p[0], &p[1])?.to_string()),
-                _ => unreachable!(),
+            let store = sim.store.write().unwrap_or_else(|e| e.into_inner());
+            let mut models = crate::webhook::touched_models(&sim.schema, call.model, call.method.m == M::Unlink);
+            if call.method.m == M::Load {
+                models.push(sim.schema.idx("ir.model.data"));
             }
+            crate::webhook::apply(sim, store, &models, true, |store| {
+                let mut w = ApiWriter {
+                    schema: &sim.schema,
+                    store,
+                    now,
+                    uid: call.uid,
+                    model: call.model,
+                    touches: Vec::new(),
+                };
+                let r = write_call(&mut w, call, p, out);
+                (r, w.touches)
+            })?;
             Ok(true)
         }
     }
+}
+
+fn write_call(w: &mut ApiWriter, call: &Call, p: &[Value], out: &mut String) -> OResult<()> {
+    match call.method.m {
+        M::Create => {
+            let (list, single) = match &p[0] {
+                Value::Object(_) => (vec![p[0].clone()], true),
+                Value::Array(a) => (a.clone(), false),
+                other => return Err(OdooError::value(format!("Invalid vals_list {}", py_repr(other)))),
+            };
+            let mut ids = Vec::new();
+            for vals in &list {
+                let Value::Object(map) = vals else {
+                    return Err(OdooError::value(format!("Invalid values {} for create", py_repr(vals))));
+                };
+                ids.push(w.create(call.model, map)?);
+            }
+            if single && !call.json2 {
+                write_int(out, ids[0] as i64);
+            } else {
+                write_id_list(out, ids.into_iter());
+            }
+        }
+        M::Write => {
+            let Value::Object(map) = &p[0] else {
+                return Err(OdooError::value(format!("Invalid values {} for write", py_repr(&p[0]))));
+            };
+            w.write(call.model, &call.ids, map)?;
+            out.push_str("true");
+        }
+        M::Unlink => {
+            w.unlink(call.model, &call.ids)?;
+            out.push_str("true");
+        }
+        M::Load => out.push_str(&w.load(call.model, &p[0], &p[1])?.to_string()),
+        _ => unreachable!(),
+    }
+    Ok(())
 }
 
 fn load_classic(v: &Value) -> bool {

@@ -174,6 +174,38 @@ pub const REGION_CODES: &[(&str, &str)] = &[
     ("BARMM", "Bangsamoro Autonomous Region in Muslim Mindanao"),
 ];
 
+/// `base.automation.trigger` (the first is the sim's default when none is given).
+pub const AUTOMATION_TRIGGERS: &[(&str, &str)] = &[
+    ("on_create_or_write", "On save"),
+    ("on_create", "On creation"),
+    ("on_write", "On update"),
+    ("on_unlink", "On deletion"),
+    ("on_archive", "On archived"),
+    ("on_unarchive", "On unarchived"),
+    ("on_stage_set", "Stage is set to"),
+    ("on_user_set", "User is set"),
+    ("on_tag_set", "Tag is added"),
+    ("on_state_set", "State is set to"),
+    ("on_priority_set", "Priority is set to"),
+    ("on_change", "On UI change"),
+    ("on_time", "Based on date field"),
+    ("on_create_time", "After creation"),
+    ("on_write_time", "After last update"),
+    ("on_message_received", "On incoming message"),
+    ("on_message_sent", "On outgoing message"),
+    ("on_webhook", "On webhook"),
+];
+
+/// `ir.actions.server.state` (the first, `object_write`, is Odoo's default).
+pub const SERVER_ACTION_STATES: &[(&str, &str)] = &[
+    ("object_write", "Update Record"),
+    ("object_create", "Create Record"),
+    ("object_copy", "Duplicate Record"),
+    ("code", "Execute Code"),
+    ("webhook", "Send Webhook Notification"),
+    ("multi", "Execute Existing Actions"),
+];
+
 struct MB {
     m: ModelDef,
 }
@@ -298,6 +330,9 @@ pub struct Features {
     /// Odoo major version (16..=19): the fields our models have differ between versions
     /// (see VERSION DIFFERENCES in build()).
     pub version: u32,
+    /// Odoo 17+ with the `base_automation` module: `base.automation`, `ir.actions.server`
+    /// (with the `webhook` action type) and `ir.model.fields`.
+    pub base_automation: bool,
 }
 
 /// Builds the models of one Odoo version.
@@ -548,6 +583,51 @@ pub fn build(features: Features) -> Schema {
     b.f("model", Char, "Model Name").req();
     b.f("res_id", Integer, "Record ID");
     models.push(b.build(&["name"]));
+
+    if features.base_automation {
+        // One record per field of every model (generated), as a client looks up field ids.
+        let mut b = model("ir.model.fields", "Fields", "name");
+        b.f("name", Char, "Field Name").req();
+        b.f("field_description", Char, "Field Label").req();
+        b.f("model", Char, "Model Name").req();
+        b.m2o("model_id", "ir.model", "Model").req();
+        b.f("ttype", Char, "Field Type").req();
+        b.f("relation", Char, "Related Model");
+        models.push(b.build(&["field_description"]));
+
+        let mut b = model("base.automation", "Automation Rule", "sequence");
+        b.f("name", Char, "Automation Rule Name").req();
+        b.m2o("model_id", "ir.model", "Model").req();
+        b.sel("trigger", "Trigger", AUTOMATION_TRIGGERS).req();
+        b.m2m("trigger_field_ids", "ir.model.fields", "Trigger Fields");
+        b.o2m("action_server_ids", "ir.actions.server", "base_automation_id", "Actions To Do");
+        b.f("active", Boolean, "Active");
+        b.f("filter_domain", Text, "Apply on");
+        b.f("filter_pre_domain", Text, "Before Update Domain");
+        models.push(b.build(&["name"]));
+
+        let mut b = model("ir.actions.server", "Server Actions", "sequence,name");
+        // Computed for actions of an automation rule (base_automation's _compute_name).
+        b.f("name", Char, "Action Name");
+        b.m2o("model_id", "ir.model", "Model").req();
+        b.sel("state", "Type", SERVER_ACTION_STATES).req();
+        b.sel(
+            "usage",
+            "Usage",
+            &[
+                ("ir_actions_server", "Server Action"),
+                ("ir_cron", "Scheduled Action"),
+                ("base_automation", "Automation Rule"),
+            ],
+        )
+        .req();
+        b.f("webhook_url", Char, "Webhook URL");
+        b.m2m("webhook_field_ids", "ir.model.fields", "Webhook Fields");
+        b.m2o("base_automation_id", "base.automation", "Automation Rule");
+        b.f("sequence", Integer, "Sequence");
+        b.f("code", Text, "Python Code");
+        models.push(b.build(&["name"]));
+    }
 
     let mut by_name = HashMap::new();
     for (i, m) in models.iter().enumerate() {

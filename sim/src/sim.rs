@@ -37,19 +37,27 @@ pub struct Sim {
     pub rng: Mutex<Rng>,
     /// Odoo's workers: how many API calls are served at once (`--workers`).
     pub workers: crate::serving::Workers,
+    /// Outgoing webhooks (webhook.rs): the benchmark rule, counters, the writers' gate.
+    pub webhooks: crate::webhook::Hooks,
 }
 
 impl Sim {
     pub fn new(cfg: Config) -> Result<Sim, String> {
-        let schema =
-            schema::build(Features { brand: cfg.with_brand, region_code: cfg.with_region_code, version: cfg.version });
+        let schema = schema::build(Features {
+            brand: cfg.with_brand,
+            region_code: cfg.with_region_code,
+            version: cfg.version,
+            base_automation: cfg.base_automation && cfg.version >= 17,
+        });
         let store = generator::generate(&cfg, &schema);
         let faults = Faults::new(cfg.seed);
         if let Some(spec) = &cfg.faults {
             let v: Value = serde_json::from_str(spec).map_err(|e| format!("--faults: {e}"))?;
             faults.set(crate::faults::parse(&v).map_err(|e| format!("--faults: {e}"))?);
         }
+        let bench = cfg.webhook_url.clone().map(|url| crate::webhook::Bench { url, models: None });
         Ok(Sim {
+            webhooks: crate::webhook::Hooks::new(bench),
             workers: crate::serving::Workers::new(cfg.workers),
             clock: Clock::new(cfg.clock),
             rng: Mutex::new(Rng::new(cfg.seed ^ 0x4D55_5441)),

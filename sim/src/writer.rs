@@ -7,6 +7,7 @@ use crate::schema::Schema;
 use crate::store::{Row, Store, Val};
 use std::sync::Arc;
 
+#[derive(Clone, Debug)]
 pub enum Op {
     Insert { model: usize, id: u32, row: Row },
     Update { model: usize, id: u32, changes: Vec<(usize, Val)> },

@@ -12,3 +12,4 @@ mod mutations;
 mod serving;
 mod transport;
 mod values;
+mod webhooks;
