@@ -60,7 +60,7 @@ for major in "${majors[@]}"; do
   else
     step "core, silver/gold and worker suites on PostgreSQL $major"
     cargo test -q -p odoo-sync-tests --test core_sync --test silver_gold --test worker --test worker_hardening \
-      --test writeback_worker --test hints -- --test-threads="$threads"
+      --test writeback_worker --test hints --test webhooks -- --test-threads="$threads"
   fi
   first=false
 done

@@ -97,7 +97,11 @@ CREATE TABLE scout.sync_checkpoints (
     -- (0.2.0) An unfinished reconciliation (scout.odoo_reconcile_run, the worker): its log row
     -- and the last id it compared; the next reconciliation resumes there.
     reconcile_run_id  bigint,
-    reconcile_last_id bigint
+    reconcile_last_id bigint,
+    -- (0.2.0) Where the high-water mark goes when the unfinished window is done (NULL: its
+    -- window_end). Earlier than window_end for a hinted run, which reads up to Odoo's now while
+    -- the mark stays odoo_sync.safety_lag behind (late commits are still re-read).
+    window_mark       timestamptz
 );
 COMMENT ON TABLE scout.sync_checkpoints IS
   'odoo_sync: per-model high-water mark on Odoo''s clock, advanced in the same transaction as the rows.';
@@ -151,13 +155,15 @@ CREATE TABLE scout.sync_secret (
     id          int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
     password    text,
     api_key     text,
-    updated_at  timestamptz NOT NULL DEFAULT now()
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    -- (0.2.0) The secret in the webhook listener's path (scout.odoo_webhook_url()).
+    webhook_token text
 );
 ALTER TABLE scout.sync_secret ENABLE ROW LEVEL SECURITY;
 ALTER TABLE scout.sync_secret FORCE ROW LEVEL SECURITY;
 CREATE POLICY sync_secret_owner_only ON scout.sync_secret USING (false);
 REVOKE ALL ON scout.sync_secret FROM PUBLIC;
-COMMENT ON TABLE scout.sync_secret IS 'odoo_sync: Odoo password/API key. Readable by the extension owner only.';
+COMMENT ON TABLE scout.sync_secret IS 'odoo_sync: Odoo password/API key and the webhook token. Readable by the extension owner only.';
 
 -- What every sync function returns: one row per model per run.
 CREATE TYPE scout.sync_result AS (

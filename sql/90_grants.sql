@@ -98,3 +98,12 @@ REVOKE ALL ON FUNCTION scout._outbox_wake() FROM PUBLIC;
 -- Hints (sql/50_hints.sql): granted to whoever may say "this model changed", e.g.
 --   GRANT EXECUTE ON FUNCTION scout.odoo_sync_soon(text) TO authenticator;
 REVOKE ALL ON FUNCTION scout.odoo_sync_soon(text) FROM PUBLIC;
+-- The webhook URL carries its token: superuser only, like the Odoo secret.
+REVOKE ALL ON FUNCTION scout.odoo_webhook_url() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.odoo_webhook_rotate() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout._new_webhook_token() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.odoo_install_webhooks(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.odoo_remove_webhooks() FROM PUBLIC;
+-- Realtime (sql/60_realtime.sql): publications are a superuser's business.
+REVOKE ALL ON FUNCTION scout.enable_realtime() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.disable_realtime() FROM PUBLIC;

@@ -19,6 +19,7 @@ ALTER TABLE scout.sync_checkpoints ADD COLUMN selection text;
 -- An unfinished reconciliation's log row and cursor (resumed after a kill).
 ALTER TABLE scout.sync_checkpoints ADD COLUMN reconcile_run_id bigint;
 ALTER TABLE scout.sync_checkpoints ADD COLUMN reconcile_last_id bigint;
+ALTER TABLE scout.sync_checkpoints ADD COLUMN window_mark timestamptz;
 
 -- Gold's fallback time zone is read by a C function (a placeholder SET cannot move it).
 CREATE OR REPLACE FUNCTION scout.business_timezone() RETURNS text
@@ -1259,3 +1260,151 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION scout.odoo_sync_soon(text) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------------------------
+-- Webhooks (sql/50_hints.sql): the token beside the Odoo secret, its URL, and the rules
+-- installed in Odoo (src/webhooks.rs).
+ALTER TABLE scout.sync_secret ADD COLUMN webhook_token text;
+COMMENT ON TABLE scout.sync_secret IS 'odoo_sync: Odoo password/API key and the webhook token. Readable by the extension owner only.';
+
+-- Odoo's webhooks (Automation Rules, Odoo 17+): the background worker listens on
+-- odoo_sync.webhook_listen for POST /odoo/webhook/<token>. Odoo signs nothing and sends no
+-- custom header, so the token in the path is the secret: stored beside the Odoo secret in
+-- scout.sync_secret (owner only), compared in constant time by the listener, never logged.
+
+-- The URL to paste into Odoo (or that scout.odoo_install_webhooks() installs), creating the
+-- token on first use. Superuser only (no grant): the URL is the secret.
+CREATE FUNCTION scout.odoo_webhook_url() RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  base text := nullif(current_setting('odoo_sync.webhook_public_url', true), '');
+  listen text := nullif(current_setting('odoo_sync.webhook_listen', true), '');
+  token text;
+BEGIN
+  IF base IS NULL AND listen IS NULL THEN
+    RAISE EXCEPTION 'odoo_sync: the webhook listener is off (odoo_sync.webhook_listen is empty)'
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Set odoo_sync.webhook_listen = ''0.0.0.0:8071'' in postgresql.conf (and '
+                   'odoo_sync.webhook_public_url if Odoo reaches this server by another address), then SELECT pg_reload_conf().';
+  END IF;
+  SELECT s.webhook_token INTO token FROM scout.sync_secret s WHERE s.id = 1;
+  IF token IS NULL THEN
+    token := scout._new_webhook_token();
+  END IF;
+  RETURN rtrim(coalesce(base, 'http://' || listen), '/') || '/odoo/webhook/' || token;
+END
+$$;
+
+-- Replaces the token: the old URL is answered 404 from the worker's next wake on, and the new
+-- one is returned (paste it into Odoo, or run scout.odoo_install_webhooks() again).
+CREATE FUNCTION scout.odoo_webhook_rotate() RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM scout._new_webhook_token();
+  RETURN scout.odoo_webhook_url();
+END
+$$;
+
+-- 64 hex digits from two v4 UUIDs (pg_strong_random: 244 random bits), stored; wakes the
+-- worker so that its listener takes the new token at once.
+CREATE FUNCTION scout._new_webhook_token() RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  token text := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+BEGIN
+  INSERT INTO scout.sync_secret AS s (id, webhook_token, updated_at) VALUES (1, token, now())
+  ON CONFLICT (id) DO UPDATE SET webhook_token = EXCLUDED.webhook_token, updated_at = now();
+  PERFORM scout.odoo_push_soon();
+  RETURN token;
+END
+$$;
+
+-- The SQL functions of src/api.rs (odoo_install_webhooks, odoo_remove_webhooks):
+CREATE FUNCTION scout.odoo_install_webhooks(
+	"receiver_url" TEXT DEFAULT NULL /* core::option::Option<&str> */
+) RETURNS TABLE (
+	"model" TEXT,  /* alloc::string::String */
+	"trigger" TEXT,  /* alloc::string::String */
+	"rule_id" bigint,  /* i64 */
+	"action_id" bigint  /* i64 */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'odoo_install_webhooks_wrapper';
+CREATE FUNCTION scout.odoo_remove_webhooks() RETURNS bigint
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'odoo_remove_webhooks_wrapper';
+
+-- ---------------------------------------------------------------------------------------------
+-- Realtime (sql/60_realtime.sql).
+-- Adds the silver tables dashboards watch to the publication `supabase_realtime` when it exists
+-- (Supabase), else to `odoo_sync_realtime` (created here), with REPLICA IDENTITY FULL so that an
+-- update or delete carries the old row (what Realtime needs to apply row level security to it).
+-- Idempotent; returns the publication's name. Superuser only (no grant). Logical decoding
+-- needs wal_level = logical: a WARNING says so when it is not.
+CREATE FUNCTION scout.enable_realtime() RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  pub text := CASE WHEN EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime')
+                   THEN 'supabase_realtime' ELSE 'odoo_sync_realtime' END;
+  t text;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = pub) THEN
+    EXECUTE format('CREATE PUBLICATION %I', pub);
+  END IF;
+  FOREACH t IN ARRAY scout._realtime_tables() LOOP
+    EXECUTE format('ALTER TABLE scout.%I REPLICA IDENTITY FULL', t);
+    IF NOT EXISTS (SELECT 1 FROM pg_publication_tables p WHERE p.pubname = pub AND p.schemaname = 'scout' AND p.tablename = t) THEN
+      EXECUTE format('ALTER PUBLICATION %I ADD TABLE scout.%I', pub, t);
+    END IF;
+  END LOOP;
+  IF current_setting('wal_level') <> 'logical' THEN
+    RAISE WARNING 'odoo_sync: wal_level is %, so no change reaches publication % yet', current_setting('wal_level'), pub
+      USING HINT = 'ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL (Supabase already runs with it).';
+  END IF;
+  RETURN pub;
+END
+$$;
+
+-- Takes the tables out of the publication again (the publication itself stays: Supabase owns
+-- supabase_realtime) and puts their replica identity back to the primary key.
+CREATE FUNCTION scout.disable_realtime() RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  pub text;
+  t text;
+BEGIN
+  FOR pub, t IN SELECT p.pubname, p.tablename FROM pg_publication_tables p JOIN pg_publication USING (pubname)
+                WHERE NOT puballtables AND p.schemaname = 'scout' AND p.tablename = ANY (scout._realtime_tables()) LOOP
+    EXECUTE format('ALTER PUBLICATION %I DROP TABLE scout.%I', pub, t);
+  END LOOP;
+  FOREACH t IN ARRAY scout._realtime_tables() LOOP
+    EXECUTE format('ALTER TABLE scout.%I REPLICA IDENTITY DEFAULT', t);
+  END LOOP;
+  RETURN 'the realtime tables are out of every publication';
+END
+$$;
+
+-- The silver tables a dashboard of today's sales watches.
+CREATE FUNCTION scout._realtime_tables() RETURNS text[]
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT ARRAY['transactions', 'transaction_items', 'payments'] $$;
+
+REVOKE ALL ON FUNCTION scout.odoo_webhook_url() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.odoo_webhook_rotate() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout._new_webhook_token() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.odoo_install_webhooks(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.odoo_remove_webhooks() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.enable_realtime() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.disable_realtime() FROM PUBLIC;

@@ -7,7 +7,7 @@ use crate::models;
 use crate::settings::{self, Settings};
 use crate::sync::reconcile::{ReconcileOptions, ReconcileSummary};
 use crate::sync::{self, session::with_session, Failure, RunOptions, RunSummary};
-use crate::writeback;
+use crate::{errors, wake, webhooks, writeback};
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::prelude::*;
@@ -74,6 +74,7 @@ fn options(full: bool, dry_run: bool, mode: RunMode) -> RunOptions {
         stop_requested: None,
         run_id: None,
         lock_wait: LockWait::Unbounded,
+        eager: false,
     }
 }
 
@@ -143,6 +144,7 @@ fn step(model: &str, full: Option<bool>, run_id: Option<i64>, max_pages: Option<
         stop_requested: None,
         run_id,
         lock_wait: LockWait::Unbounded,
+        eager: false,
     };
     with_session(&settings, |odoo| sync::run_and_alert(&spec, opts, &settings, odoo))
 }
@@ -315,5 +317,41 @@ fn odoo_push() -> TableIterator<'static, (name!(sent, i64), name!(failed, i64), 
 /// want to say so (an Edge Function, pg_cron).
 #[pg_extern(name = "odoo_push_soon", volatile, parallel_unsafe)]
 fn odoo_push_soon() {
-    or_report(writeback::wake_worker_after_commit())
+    or_report(wake::wake_worker_after_commit())
+}
+
+/// Creates in Odoo (17 or later, module base_automation) the Automation Rules that post a
+/// webhook to `receiver_url` (default: scout.odoo_webhook_url(), this server's listener) when
+/// a record of a synced model is created, updated or deleted; found again by external id on a
+/// second call, so calling it twice leaves one set. Returns the rules. Superuser only.
+#[pg_extern(name = "odoo_install_webhooks", volatile, parallel_unsafe)]
+fn odoo_install_webhooks(
+    receiver_url: default!(Option<&str>, "NULL"),
+) -> TableIterator<'static, (name!(model, String), name!(trigger, String), name!(rule_id, i64), name!(action_id, i64))>
+{
+    let url = match receiver_url {
+        Some(url) => url.to_owned(),
+        None => or_report(
+            Spi::get_one::<String>("SELECT scout.odoo_webhook_url()")
+                .map_err(SyncError::from)
+                .map(Option::unwrap_or_default),
+        ),
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        or_report::<()>(Err(SyncError::InvalidArgument {
+            message: "receiver_url must be an http:// or https:// URL".into(),
+            hint: "Leave it out to use scout.odoo_webhook_url(), this server's webhook listener.".into(),
+        }));
+    }
+    if let Some(token) = url.rsplit('/').next().filter(|t| t.len() >= 32) {
+        errors::remember_secret(token);
+    }
+    let rows = or_report(webhooks::install(&url));
+    TableIterator::new(rows.into_iter().map(|r| (r.model, r.trigger, r.rule_id, r.action_id)))
+}
+
+/// Deletes the rules scout.odoo_install_webhooks() created in Odoo; returns how many.
+#[pg_extern(name = "odoo_remove_webhooks", volatile, parallel_unsafe)]
+fn odoo_remove_webhooks() -> i64 {
+    or_report(webhooks::remove())
 }

@@ -20,6 +20,10 @@ pub enum SyncError {
     NotConfigured { setting: &'static str, env: &'static str },
     /// A setting has a value we cannot use.
     InvalidSetting { setting: &'static str, detail: String },
+    /// What was asked needs something this Odoo cannot do (webhooks on Odoo 16).
+    NotSupported { message: String, hint: String },
+    /// What was asked needs something set up first (an Odoo module, a setting).
+    Prerequisite { message: String, hint: String },
     /// Odoo answered, but with data that breaks the sync's invariants (records outside the
     /// requested domain, duplicate ids, a record without an id, ...). Never loaded.
     BadData { model: String, detail: String },
@@ -89,6 +93,8 @@ impl SyncError {
             SyncError::UnknownModel { .. } | SyncError::InvalidArgument { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
             SyncError::NotConfigured { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             SyncError::InvalidSetting { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
+            SyncError::NotSupported { .. } => ERRCODE_FEATURE_NOT_SUPPORTED,
+            SyncError::Prerequisite { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             SyncError::BadData { .. } => ERRCODE_DATA_EXCEPTION,
             SyncError::Postgres { code, .. } => *code,
             SyncError::Busy { .. } => ERRCODE_LOCK_NOT_AVAILABLE,
@@ -124,7 +130,9 @@ impl SyncError {
             SyncError::UnknownModel { .. } => Some(
                 "Pass an Odoo model name as listed in scout.sync_models, e.g. scout.odoo_sync('pos.order').".into(),
             ),
-            SyncError::InvalidArgument { hint, .. } => Some(hint.clone()),
+            SyncError::InvalidArgument { hint, .. }
+            | SyncError::NotSupported { hint, .. }
+            | SyncError::Prerequisite { hint, .. } => Some(hint.clone()),
             SyncError::NotConfigured { setting, .. } => {
                 Some(format!("As a superuser: ALTER DATABASE <db> SET {setting} = '...'; then reconnect."))
             }
@@ -165,7 +173,9 @@ impl fmt::Display for SyncError {
             SyncError::UnknownModel { name, .. } => {
                 write!(f, "odoo_sync: unknown model \"{}\"", name.chars().take(100).collect::<String>())
             }
-            SyncError::InvalidArgument { message, .. } => write!(f, "odoo_sync: {message}"),
+            SyncError::InvalidArgument { message, .. }
+            | SyncError::NotSupported { message, .. }
+            | SyncError::Prerequisite { message, .. } => write!(f, "odoo_sync: {message}"),
             SyncError::NotConfigured { setting, env } => {
                 write!(f, "odoo_sync: {setting} is not set (nor the environment variable {env})")
             }

@@ -17,6 +17,8 @@ mod models;
 mod secret;
 mod settings;
 mod sync;
+mod wake;
+mod webhooks;
 mod worker;
 mod writeback;
 
@@ -27,6 +29,7 @@ extension_sql_file!("../sql/20_silver.sql", name = "silver", requires = ["core"]
 extension_sql_file!("../sql/30_gold.sql", name = "gold", requires = ["silver", business_timezone]);
 extension_sql_file!("../sql/40_writeback.sql", name = "writeback", requires = ["silver"]);
 extension_sql_file!("../sql/50_hints.sql", name = "hints", requires = ["core"]);
+extension_sql_file!("../sql/60_realtime.sql", name = "realtime", requires = ["silver"]);
 extension_sql_file!(
     "../sql/80_run.sql",
     name = "run",

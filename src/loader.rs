@@ -39,7 +39,8 @@ pub fn read_checkpoint(checkpoint_id: &str) -> SyncResult<Checkpoint> {
     let sql = "SELECT CASE WHEN isfinite(last_sync_at) THEN extract(epoch FROM last_sync_at)::bigint END, \
                       extract(epoch FROM window_start)::bigint, \
                       extract(epoch FROM window_end)::bigint, \
-                      window_full, last_record_id, selection \
+                      window_full, last_record_id, selection, \
+                      extract(epoch FROM coalesce(window_mark, window_end))::bigint \
                FROM scout.sync_checkpoints WHERE id = $1";
     Spi::connect(|client| {
         let rows = client.select(sql, None, &[checkpoint_id.into()])?;
@@ -51,6 +52,7 @@ pub fn read_checkpoint(checkpoint_id: &str) -> SyncResult<Checkpoint> {
                 cp.open_window = Some(Window {
                     start: row.get::<i64>(2)?,
                     end,
+                    mark: row.get::<i64>(7)?.unwrap_or(end),
                     full: row.get::<bool>(4)?.unwrap_or(false),
                     last_id: row.get::<i64>(5)?.unwrap_or(0),
                 });
@@ -75,13 +77,14 @@ pub fn save_checkpoint(
     let sql = "WITH old AS (SELECT status FROM scout.sync_checkpoints WHERE id = $1) \
                INSERT INTO scout.sync_checkpoints AS c \
                  (id, model, last_sync_at, last_record_id, window_start, window_end, window_full, \
-                  records_synced, status, error_message, updated_at, selection) \
+                  records_synced, status, error_message, updated_at, selection, window_mark) \
                VALUES ($1, $2, COALESCE(to_timestamp($3), '-infinity'), $4, to_timestamp($5), to_timestamp($6), \
-                       COALESCE($7, false), $8, CASE WHEN $6 IS NULL THEN 'success' ELSE 'in_progress' END, NULL, now(), $9) \
+                       COALESCE($7, false), $8, CASE WHEN $6 IS NULL THEN 'success' ELSE 'in_progress' END, NULL, now(), $9, \
+                       to_timestamp($10)) \
                ON CONFLICT (id) DO UPDATE SET \
                  last_sync_at = EXCLUDED.last_sync_at, last_record_id = EXCLUDED.last_record_id, \
                  window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end, \
-                 window_full = EXCLUDED.window_full, records_synced = c.records_synced + EXCLUDED.records_synced, \
+                 window_full = EXCLUDED.window_full, window_mark = EXCLUDED.window_mark, records_synced = c.records_synced + EXCLUDED.records_synced, \
                  status = CASE WHEN EXCLUDED.status = 'in_progress' AND c.status = 'failed' THEN 'failed' ELSE EXCLUDED.status END, \
                  error_message = CASE WHEN EXCLUDED.status = 'success' THEN NULL ELSE c.error_message END, \
                  updated_at = now(), selection = COALESCE(EXCLUDED.selection, c.selection) \
@@ -99,6 +102,7 @@ pub fn save_checkpoint(
             window.map(|w| w.full).into(),
             records.into(),
             selection.into(),
+            as_f64(window.filter(|w| w.mark != w.end).map(|w| w.mark)).into(),
         ],
     )?)
 }

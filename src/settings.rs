@@ -31,6 +31,8 @@ pub static WORKER_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CS
 pub static SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"*/15 * * * *"));
 pub static GOLD_SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"0 * * * *"));
 pub static RECONCILE_SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"30 3 * * *"));
+pub static WEBHOOK_LISTEN: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static WEBHOOK_PUBLIC_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static DRIFT_ALERT_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static ALERT_WEBHOOK_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static COMPANY_IDS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
@@ -82,6 +84,28 @@ pub fn register() {
             GucContext::Sighup,
             GucFlags::default(),
             Some(check_optional_schedule),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"odoo_sync.webhook_listen",
+            c"Where the background worker receives Odoo's webhooks (host:port; empty: no listener).",
+            c"POST /odoo/webhook/<token>; scout.odoo_webhook_url() gives the URL. Reloaded on SIGHUP.",
+            &WEBHOOK_LISTEN,
+            GucContext::Sighup,
+            GucFlags::default(),
+            Some(check_listen_address),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"odoo_sync.webhook_public_url",
+            c"The webhook listener's address as Odoo reaches it (http[s]://host[:port], a proxy in front, say); empty: http://<odoo_sync.webhook_listen>.",
+            c"Used by scout.odoo_webhook_url() and scout.odoo_install_webhooks().",
+            &WEBHOOK_PUBLIC_URL,
+            GucContext::Sighup,
+            GucFlags::default(),
+            Some(check_base_url),
             None,
             None,
         );
@@ -355,12 +379,31 @@ check_hook!(check_optional_schedule, |v| if v.is_empty() {
 } else {
     schedule::Schedule::parse(v).map(|_| ()).map_err(|e| e.0)
 });
+check_hook!(check_listen_address, |v| if v.is_empty() { Ok(()) } else { parse_listen_address(v).map(|_| ()) });
 check_hook!(check_company_ids, |v| parse_company_ids(v).map(|_| ()));
 check_hook!(check_timezone, |v| if v.is_empty() { Ok(()) } else { known_timezone(v).map(|_| ()) });
 check_hook!(check_transport, |v| match v {
     "" | "auto" | "jsonrpc" | "json2" => Ok(()),
     other => Err(format!("\"{other}\" is not one of auto, jsonrpc, json2.")),
 });
+
+/// "host:port" for the webhook listener: an IP address (v6 in brackets) or a host name, and a
+/// port from 1 to 65535.
+pub fn parse_listen_address(v: &str) -> Result<(String, u16), String> {
+    let bad = || format!("\"{v}\" is not host:port (examples: 0.0.0.0:8071, 127.0.0.1:8071, [::]:8071)");
+    let (host, port) = v.rsplit_once(':').ok_or_else(bad)?;
+    let port = port.parse::<u16>().ok().filter(|&p| p > 0).ok_or_else(bad)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:".contains(&b)) {
+        return Err(bad());
+    }
+    Ok((host.to_owned(), port))
+}
+
+/// The webhook listener's address, None when off.
+pub fn webhook_listen() -> Option<String> {
+    guc_string(&WEBHOOK_LISTEN)
+}
 
 /// "1, 3" -> [1, 3]; empty -> [].
 pub fn parse_company_ids(v: &str) -> Result<Vec<i64>, String> {

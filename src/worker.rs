@@ -20,7 +20,7 @@ use crate::interrupts;
 use crate::loader::{LockWait, RunMode, RunStatus};
 use crate::sync::reconcile::ReconcileOptions;
 use crate::sync::{self, session::with_session, Failure, RunOptions};
-use crate::{models, settings, writeback};
+use crate::{models, settings, webhooks, writeback};
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -33,6 +33,20 @@ const RESTART_AFTER: Duration = Duration::from_secs(5);
 
 /// The shortest sleep between two turns of the main loop.
 const MIN_SLEEP: Duration = Duration::from_millis(50);
+
+/// A hinted model is synced this long after its hint, so that a burst of hints (a POS session
+/// closing fires thousands) is one run. Its run reads up to Odoo's now (RunOptions::eager).
+const HINT_DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// A model's hinted runs start at least this far apart: a steady stream of hints (10,000 in
+/// two seconds) makes a run a second, not one per HINT_DEBOUNCE.
+const HINT_MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Odoo 17 and 18 post a webhook inside the writing transaction, before the commit: the run a
+/// hint starts may not see the change yet. The model is synced once more this long after its
+/// last hint (Odoo waits at most 1 s for each webhook it sends, then commits).
+/// bench/realtime.sh measures what it gives.
+const RECHECK_AFTER: Duration = Duration::from_secs(2);
 
 /// One transaction of the worker holds at most odoo_sync.worker_step_pages pages (default 1),
 /// or this much time (then it commits, with the checkpoint, and goes on). SIGTERM stops it
@@ -184,8 +198,16 @@ struct State {
     /// The "not syncing" line last logged (not configured, extension not updated), so that it
     /// is logged once per change.
     not_syncing: Option<String>,
-    /// Hinted models (scout.odoo_sync_soon) and when a run can first see the hinted change.
+    /// Hinted models (webhooks, scout.odoo_sync_soon) and when their run is due.
     hinted: HashMap<String, Instant>,
+    /// Hinted models to sync once more (Odoo before 19: see RECHECK_AFTER), and when.
+    rechecks: HashMap<String, Instant>,
+    /// When each model's last hinted run started (HINT_MIN_INTERVAL).
+    last_hinted_run: HashMap<String, Instant>,
+    /// The webhook listener (odoo_sync.webhook_listen).
+    receiver: webhooks::Receiver,
+    /// The listener's counts as last logged.
+    logged_counts: odoo_webhook::Counts,
 }
 
 impl State {
@@ -210,7 +232,8 @@ enum Turn {
 
 /// Syncs one model step by step (odoo_sync.worker_step_pages pages or STEP_TIME, one
 /// transaction each), until its window is done, it fails, or the worker is asked to stop.
-fn sync_model(spec: &models::ModelSpec, state: &mut State) -> Turn {
+/// `eager`: a hinted run, whose new window reads up to Odoo's now (RunOptions::eager).
+fn sync_model(spec: &models::ModelSpec, state: &mut State, eager: bool) -> Turn {
     let mut run_id = None;
     loop {
         if interrupts::stop_requested() {
@@ -230,6 +253,7 @@ fn sync_model(spec: &models::ModelSpec, state: &mut State) -> Turn {
                 stop_requested: Some(interrupts::stop_requested),
                 run_id,
                 lock_wait: LockWait::AtMost(SILVER_LOCK_WAIT),
+                eager,
             };
             with_session(&s, |odoo| sync::run_and_alert(spec, opts, &s, odoo))
         });
@@ -370,7 +394,7 @@ fn sync_all_models(state: &mut State) {
         if state.backing_off(&spec.model) {
             continue;
         }
-        match sync_model(spec, state) {
+        match sync_model(spec, state, false) {
             Turn::Done => {}
             Turn::NotConfigured(line) => {
                 if state.not_syncing.as_ref() != Some(&line) {
@@ -432,42 +456,85 @@ fn drain_outbox(state: &mut State) {
     }
 }
 
-/// Takes the hints of scout.sync_hints, with the models Odoo writes with them
-/// (sync_models.synced_with). Each is due once a run can see the change: a window ends
-/// safety_lag behind Odoo's clock, whose Date header has whole seconds, so safety_lag + 1 s
-/// after the hint.
+/// Takes the hints of scout.sync_hints and of the webhook listener, with the models Odoo
+/// writes with them (sync_models.synced_with); each is due HINT_DEBOUNCE from now, and, with
+/// an Odoo before 19, due once more RECHECK_AFTER its last hint. Also gives the listener the
+/// token and the synced models, and logs what it refused or ignored since the last time.
 fn take_hints(state: &mut State) {
+    state.receiver.follow_setting();
+    let from_webhooks = state.receiver.hints.take();
     let settled = &mut state.settled;
     let taken = in_transaction(|| {
         if extension_version()?.as_deref() != Some(LIBRARY_VERSION) {
-            return Ok((Vec::new(), 0));
+            return Ok(None);
         }
         apply_database_settings(settled)?;
-        let models = Spi::get_one::<Vec<String>>(
-            "WITH taken AS (DELETE FROM scout.sync_hints RETURNING model) \
-             SELECT coalesce(array_agg(m.model), '{}') FROM scout.sync_models m \
-             WHERE m.enabled AND EXISTS (SELECT 1 FROM taken t JOIN scout.sync_models h ON h.model = t.model \
-                                         WHERE m.model = t.model OR m.model = ANY (h.synced_with))",
-        )?
-        .unwrap_or_default();
-        Ok((models, settings::Settings::current().safety_lag))
+        let sql = "WITH taken AS (DELETE FROM scout.sync_hints RETURNING model), \
+                        hinted AS (SELECT model FROM taken UNION SELECT unnest($1::text[])) \
+                   SELECT coalesce(array_agg(m.model) FILTER (WHERE EXISTS ( \
+                            SELECT 1 FROM hinted t JOIN scout.sync_models h ON h.model = t.model \
+                            WHERE m.model = t.model OR m.model = ANY (h.synced_with))), '{}'), \
+                          coalesce(array_agg(m.model), '{}'), \
+                          (SELECT s.webhook_token FROM scout.sync_secret s WHERE s.id = 1) \
+                   FROM scout.sync_models m WHERE m.enabled";
+        Spi::connect(|client| {
+            let row = client.select(sql, Some(1), &[from_webhooks.clone().into()])?.first();
+            let due: Vec<String> = row.get(1)?.unwrap_or_default();
+            let enabled: Vec<String> = row.get(2)?.unwrap_or_default();
+            let token: Option<String> = row.get(3)?;
+            Ok(Some((due, enabled, token)))
+        })
     });
     match taken {
-        Ok((models, lag)) => {
-            let due = Instant::now() + Duration::from_secs(lag.max(0) as u64 + 1);
-            for model in models {
-                state.hinted.entry(model).or_insert(due);
+        Ok(Some((due, enabled, token))) => {
+            if let Some(t) = &token {
+                crate::errors::remember_secret(t);
+            }
+            state.receiver.hints.set_token(token);
+            state.receiver.hints.set_synced(enabled);
+            let now = Instant::now();
+            let recheck = sync::session::cached_odoo_major().is_none_or(|major| major < 19);
+            for model in due {
+                let after_last = state.last_hinted_run.get(&model).map(|t| *t + HINT_MIN_INTERVAL);
+                let due = after_last.map_or(now + HINT_DEBOUNCE, |t| t.max(now + HINT_DEBOUNCE));
+                state.hinted.entry(model.clone()).or_insert(due);
+                if recheck {
+                    state.rechecks.insert(model, now + RECHECK_AFTER);
+                }
             }
         }
+        Ok(None) => {}
         Err(e) => pgrx::warning!("odoo_sync worker: reading the hints failed: {e}"),
     }
+    log_webhook_counts(state);
 }
 
-/// Syncs the hinted models that are due, in dependency order (a run of the normal kind: the
-/// hint only says when).
+/// One LOG line when the listener refused or ignored requests since the last line.
+fn log_webhook_counts(state: &mut State) {
+    let c = state.receiver.hints.counts();
+    let last = state.logged_counts;
+    if (c.not_found, c.refused, c.ignored) == (last.not_found, last.refused, last.ignored) {
+        return;
+    }
+    let ignored: Vec<String> = state.receiver.hints.ignored_models().iter().map(|(m, n)| format!("{m}: {n}")).collect();
+    pgrx::log!(
+        "odoo_sync worker: webhooks since the listener started: {} accepted, {} ignored (models not synced{}), \
+         {} answered 404 (wrong token or path), {} refused (not an Odoo webhook, or too large)",
+        c.accepted,
+        c.ignored,
+        if ignored.is_empty() { String::new() } else { format!(": {}", ignored.join(", ")) },
+        c.not_found,
+        c.refused
+    );
+    state.logged_counts = c;
+}
+
+/// Syncs the hinted models that are due (first hints and re-checks), in dependency order: a
+/// run of the normal kind, except that its new window reads up to Odoo's now.
 fn sync_hinted(state: &mut State) {
     let now = Instant::now();
-    if !state.hinted.values().any(|due| *due <= now) {
+    let is_due = |m: &HashMap<String, Instant>, model: &str| m.get(model).is_some_and(|due| *due <= now);
+    if !state.hinted.values().chain(state.rechecks.values()).any(|due| *due <= now) {
         return;
     }
     let Some(specs) = enabled_models(state) else { return };
@@ -475,30 +542,39 @@ fn sync_hinted(state: &mut State) {
         if interrupts::stop_requested() {
             return;
         }
-        if state.hinted.get(&spec.model).is_none_or(|due| *due > now) {
+        if !is_due(&state.hinted, &spec.model) && !is_due(&state.rechecks, &spec.model) {
+            continue;
+        }
+        // A failing model keeps its hint until its backoff ends: the hint is not lost, and a
+        // stream of hints does not retry a failing Odoo any faster than the schedule would.
+        if let Some((_, until)) = state.backoff.get(&spec.model).filter(|(_, until)| *until > now) {
+            let until = *until;
+            state.hinted.insert(spec.model.clone(), until);
+            state.rechecks.remove(&spec.model);
             continue;
         }
         state.hinted.remove(&spec.model);
-        if state.backing_off(&spec.model) {
-            continue;
-        }
-        if let Turn::NotConfigured(line) = sync_model(spec, state) {
+        state.rechecks.retain(|m, due| m != &spec.model || *due > now);
+        state.last_hinted_run.insert(spec.model.clone(), Instant::now());
+        if let Turn::NotConfigured(line) = sync_model(spec, state, true) {
             if state.not_syncing.as_ref() != Some(&line) {
                 pgrx::log!("odoo_sync worker: {line}");
                 state.not_syncing = Some(line);
             }
             state.hinted.clear();
+            state.rechecks.clear();
             return;
         }
     }
     // Hints for models that are no longer enabled.
     state.hinted.retain(|m, _| specs.iter().any(|s| &s.model == m));
+    state.rechecks.retain(|m, _| specs.iter().any(|s| &s.model == m));
 }
 
 /// How long until the next hinted model is due (None: no hint waits).
 fn next_hint_in(state: &State) -> Option<Duration> {
     let now = Instant::now();
-    state.hinted.values().map(|due| due.saturating_duration_since(now)).min()
+    state.hinted.values().chain(state.rechecks.values()).map(|due| due.saturating_duration_since(now)).min()
 }
 
 fn read_file_settings() -> Vec<(String, String)> {
@@ -569,6 +645,11 @@ pub extern "C-unwind" fn odoo_sync_worker_main(_arg: pg_sys::Datum) {
     let mut plan = Plan::load(now());
     let mut state = State::default();
     state.settled.file = read_file_settings();
+    // Starts the webhook listener (odoo_sync.webhook_listen) and gives it the token now, not at
+    // the first wake.
+    if settings::WORKER_ENABLED.get() {
+        take_hints(&mut state);
+    }
     while !interrupts::stop_requested() {
         let sleep = plan.sleep_for(now());
         BackgroundWorker::wait_latch(Some(next_hint_in(&state).map_or(sleep, |h| sleep.min(h.max(MIN_SLEEP)))));

@@ -238,32 +238,3 @@ fn record(outcomes: &[(i64, Outcome)]) -> SyncResult<()> {
     )?;
     Ok(())
 }
-
-thread_local! {
-    /// A wake-up is already registered for the current transaction.
-    static WAKE_REGISTERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Wakes the worker once the current transaction commits (scout.odoo_push_soon): it then sends
-/// what is pending. Once per transaction, however many statements ask.
-pub fn wake_worker_after_commit() -> SyncResult<()> {
-    if WAKE_REGISTERED.with(|w| w.replace(true)) {
-        return Ok(());
-    }
-    let pids = Spi::get_one::<Vec<i32>>(
-        "SELECT coalesce(array_agg(pid), '{}') FROM pg_stat_activity \
-         WHERE backend_type = 'odoo_sync worker' AND datname = current_database()",
-    )?
-    .unwrap_or_default();
-    pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Abort, || WAKE_REGISTERED.with(|w| w.set(false)));
-    pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || {
-        WAKE_REGISTERED.with(|w| w.set(false));
-        for pid in pids {
-            // SAFETY: kill(2) with a pid and a signal number; the worker (a backend of this
-            // server, same user) handles SIGUSR1 with procsignal_sigusr1_handler, which sets its
-            // latch. A pid that has exited meanwhile gets ESRCH, which is harmless.
-            unsafe { libc::kill(pid, libc::SIGUSR1) };
-        }
-    });
-    Ok(())
-}

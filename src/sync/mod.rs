@@ -37,6 +37,9 @@ pub struct RunOptions {
     pub run_id: Option<i64>,
     /// How long writing silver may wait for another session's silver work.
     pub lock_wait: LockWait,
+    /// A new window reads up to Odoo's now, its mark staying safety_lag behind (a hinted run:
+    /// sync_window::new_window).
+    pub eager: bool,
 }
 
 #[derive(Clone, Debug)]

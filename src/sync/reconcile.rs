@@ -159,7 +159,7 @@ pub fn reconcile_model(
         if let Some(id) = run_id {
             // Repair this page's drift through the normal page path, then move the cursor, in
             // the same transaction.
-            let full = Window { start: None, end: i64::MAX, full: true, last_id: 0 };
+            let full = Window { start: None, end: i64::MAX, mark: i64::MAX, full: true, last_id: 0 };
             for chunk in refetch.chunks(batch) {
                 pgrx::check_for_interrupts!();
                 let raw = client

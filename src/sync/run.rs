@@ -14,7 +14,7 @@ use odoo_client::shape::Shapes;
 use odoo_client::time::format_odoo;
 use std::time::{Duration, Instant};
 use sync_window::query::{selection, Query};
-use sync_window::{high_water_after, new_window, resumable, PlannedWindow};
+use sync_window::{high_water_after, new_window, resumable, Limits, PlannedWindow};
 
 /// A load that has inserted this many rows refreshes the planner's statistics of its tables,
 /// then again at ten times as many, and so on (loader::analyze_for_load).
@@ -57,7 +57,7 @@ fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut OdooSe
     let selection = selection(&s.company_ids, has_company, &spec.extra_fields);
     let client = odoo.client(model)?;
     let stats_before = client.stats;
-    let (planned, planning_notes) = plan_window(model, opts.full, s, &cp, &selection, client, started)?;
+    let (planned, planning_notes) = plan_window(model, &opts, s, &cp, &selection, client, started)?;
     notes.extend(planning_notes);
     summary.message = (!notes.is_empty()).then(|| notes.join("; "));
     let run_id = open_log(&cp_id, model, &opts, client, &query, &planned.window)?;
@@ -168,7 +168,7 @@ fn log_without_work(cp_id: &str, model: &str, opts: &RunOptions, status: RunStat
 /// high-water mark widens it. Both are returned as notes for the run's message.
 fn plan_window(
     model: &str,
-    full_requested: bool,
+    opts: &RunOptions,
     s: &Settings,
     cp: &Checkpoint,
     selection: &str,
@@ -176,6 +176,7 @@ fn plan_window(
     started: Instant,
 ) -> SyncResult<(PlannedWindow, Vec<String>)> {
     let mut notes = Vec::new();
+    let (full_requested, eager) = (opts.full, opts.eager);
     let reselect =
         !full_requested && cp.high_water.is_some() && cp.selection.as_ref().is_some_and(|old| old != selection);
     if reselect {
@@ -191,7 +192,7 @@ fn plan_window(
         Some(window) => PlannedWindow { window, clock_behind: None },
         None => {
             let odoo_now = client.server_time_since(started).map_err(|e| SyncError::odoo(model, e))?;
-            new_window(cp, full, odoo_now, s.lookback, s.safety_lag)
+            new_window(cp, full, odoo_now, Limits { lookback: s.lookback, safety_lag: s.safety_lag, eager })
         }
     };
     if let (Some(behind), Some(h)) = (planned.clock_behind, cp.high_water) {

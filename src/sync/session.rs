@@ -57,6 +57,12 @@ pub fn with_session<T>(s: &Settings, f: impl FnOnce(&mut OdooSession) -> SyncRes
     result
 }
 
+/// The major version of the Odoo this backend's kept session talks to (None: no session yet,
+/// or its version not read).
+pub fn cached_odoo_major() -> Option<i64> {
+    CACHED.with(|c| c.borrow().as_ref().and_then(|s| s.client.version().map(|v| v.major)))
+}
+
 /// The client settings for a run, and a hash of everything they were built from (a change
 /// of settings or secret means a new session).
 fn client_config(s: &Settings) -> SyncResult<(ClientConfig, u64)> {

@@ -495,6 +495,16 @@ impl Client {
     }
 }
 
+impl Client {
+    /// `model.browse(ids).unlink()`.
+    pub fn unlink(&mut self, model: &str, ids: &[i64]) -> Result<(), OdooError> {
+        let mut kw = Map::new();
+        kw.insert("ids".into(), json!(ids));
+        let _: Value = self.call_parsed(model, "unlink", kw)?;
+        Ok(())
+    }
+}
+
 fn leading_int(s: &str) -> Option<i64> {
     let digits: String = s.chars().skip_while(|c| !c.is_ascii_digit()).take_while(|c| c.is_ascii_digit()).collect();
     digits.parse().ok()

@@ -97,7 +97,7 @@ mod tests {
     const T1: i64 = T0 + 3600;
 
     fn incremental(last_id: i64) -> Window {
-        Window { start: Some(T0), end: T1, full: false, last_id }
+        Window { start: Some(T0), end: T1, mark: T1, full: false, last_id }
     }
 
     #[test]
@@ -121,7 +121,7 @@ mod tests {
     #[test]
     fn a_full_window_has_no_write_date_bound_at_all() {
         let q = Query::new(&[], true);
-        let full = Window { start: None, end: T1, full: true, last_id: 0 };
+        let full = Window { start: None, end: T1, mark: T1, full: true, last_id: 0 };
         assert_eq!(q.window(&full), json!([]), "records written while Odoo's clock was ahead too");
         assert_eq!(q.window(&Window { last_id: 7, ..full }), json!([["id", ">", 7]]));
     }
@@ -129,7 +129,7 @@ mod tests {
     #[test]
     fn a_first_window_has_an_upper_bound_only() {
         let q = Query::new(&[], false);
-        let first = Window { start: None, end: T1, full: false, last_id: 0 };
+        let first = Window { start: None, end: T1, mark: T1, full: false, last_id: 0 };
         assert_eq!(q.window(&first), json!([["write_date", "<", "2025-12-02 01:00:00"]]));
     }
 
@@ -161,7 +161,7 @@ mod tests {
     #[test]
     fn a_slice_is_the_window_between_two_ids() {
         let q = Query::new(&[1], true);
-        let full = Window { start: None, end: T1, full: true, last_id: 99 };
+        let full = Window { start: None, end: T1, mark: T1, full: true, last_id: 99 };
         assert_eq!(
             q.slice(&full, 250),
             json!(["|", ["company_id", "=", false], ["company_id", "in", [1]], ["id", ">", 99], ["id", "<=", 250]])
