@@ -1,4 +1,4 @@
--- odoo_sync: gold layer. Runs in CREATE EXTENSION after 20_silver.sql, in schema scout.
+-- odoo_sync: gold layer. Runs in CREATE EXTENSION after the silver files (sql/2x_silver_*.sql), in schema scout.
 --
 -- Gold is dashboard-ready aggregates of silver, as materialized views (scout.gold_*) refreshed
 -- by scout.refresh_gold() (hourly by the worker, or pg_cron), CONCURRENTLY so that dashboards

@@ -25,7 +25,13 @@ mod writeback;
 ::pgrx::pg_module_magic!(name, version);
 
 extension_sql_file!("../sql/01_core.sql", name = "core", bootstrap);
-extension_sql_file!("../sql/20_silver.sql", name = "silver", requires = ["core"]);
+// Silver, one file per entity after the rules, helpers and quarantine; "silver" is the last.
+extension_sql_file!("../sql/20_silver.sql", name = "silver_base", requires = ["core"]);
+extension_sql_file!("../sql/21_silver_catalog.sql", name = "silver_catalog", requires = ["silver_base"]);
+extension_sql_file!("../sql/22_silver_customers.sql", name = "silver_customers", requires = ["silver_catalog"]);
+extension_sql_file!("../sql/23_silver_stores.sql", name = "silver_stores", requires = ["silver_customers"]);
+extension_sql_file!("../sql/24_silver_sales.sql", name = "silver_sales", requires = ["silver_stores"]);
+extension_sql_file!("../sql/29_silver_apply.sql", name = "silver", requires = ["silver_sales"]);
 extension_sql_file!("../sql/30_gold.sql", name = "gold", requires = ["silver", business_timezone]);
 extension_sql_file!("../sql/40_writeback.sql", name = "writeback", requires = ["silver"]);
 extension_sql_file!("../sql/50_hints.sql", name = "hints", requires = ["core"]);

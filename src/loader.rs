@@ -342,7 +342,7 @@ pub enum LockWait {
     AtMost(std::time::Duration),
 }
 
-/// Tells silver which records Odoo deleted (sql/20_silver.sql).
+/// Tells silver which records Odoo deleted (sql/29_silver_apply.sql).
 pub fn silver_mark_deleted(model: &str, ids: &[i64], wait: LockWait) -> SyncResult<()> {
     if !ids.is_empty() {
         lock_silver(model, wait)?;
@@ -351,7 +351,7 @@ pub fn silver_mark_deleted(model: &str, ids: &[i64], wait: LockWait) -> SyncResu
     Ok(())
 }
 
-/// Derives silver from the bronze rows just changed, in the same transaction (sql/20_silver.sql).
+/// Derives silver from the bronze rows just changed, in the same transaction (sql/29_silver_apply.sql).
 /// Returns how many rows the data-quality rules quarantined.
 pub fn apply_silver(model: &str, ids: &[i64], run_id: i64, wait: LockWait) -> SyncResult<i64> {
     if ids.is_empty() {

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A password or API key. Its Debug output is redacted so that it cannot end up in a log line.
@@ -130,7 +131,30 @@ pub struct Client {
     /// Odoo's clock (HTTP `Date`) of the last answer, and when that answer arrived here.
     server_time: Option<(UnixSeconds, Instant)>,
     wait_hook: WaitHook,
+    /// Shared with the clients forked from this one (and it from): see [`Throttle`].
+    throttle: Arc<Throttle>,
     pub stats: CallStats,
+}
+
+/// When Odoo (or its proxy) answers 429 or 503 it is overloaded: every client of one family
+/// (a client and its forks, the streams of one run) sends nothing more until the wait that
+/// answer asked for (`Retry-After`, else the client's backoff) is over, instead of each stream
+/// retrying into the overload on its own.
+#[derive(Default)]
+struct Throttle {
+    until: Mutex<Option<Instant>>,
+}
+
+impl Throttle {
+    fn hold_until(&self, t: Instant) {
+        let mut until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        *until = Some(until.map_or(t, |u| u.max(t)));
+    }
+
+    fn remaining(&self) -> Duration {
+        let until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        until.map_or(Duration::ZERO, |u| u.saturating_duration_since(Instant::now()))
+    }
 }
 
 /// Called often while the client waits between retries (in slices of 100 ms); returning false
@@ -149,6 +173,7 @@ impl Client {
             version: None,
             server_time: None,
             wait_hook: Box::new(|| true),
+            throttle: Arc::default(),
             stats: CallStats::default(),
         })
     }
@@ -166,6 +191,7 @@ impl Client {
             version: self.version.clone(),
             server_time: self.server_time,
             wait_hook: Box::new(|| true),
+            throttle: self.throttle.clone(),
             stats: CallStats::default(),
         })
     }
@@ -223,17 +249,25 @@ impl Client {
     fn with_retries<T>(&mut self, mut op: impl FnMut(&mut Client) -> Result<T, OdooError>) -> Result<T, OdooError> {
         let mut attempt = 0u32;
         loop {
+            let held = self.throttle.remaining();
+            if !held.is_zero() && !self.pause(held) {
+                return Err(OdooError::Interrupted);
+            }
             self.stats.calls += 1;
-            match op(self) {
+            let result = op(self);
+            let backoff = self.cfg.backoff.saturating_mul(1 << attempt.min(16)).min(self.cfg.max_backoff);
+            let delay = match &result {
+                Err(OdooError::Http { retry_after: Some(s), .. }) => {
+                    Duration::from_secs(*s).min(self.cfg.max_backoff.max(Duration::from_secs(60)))
+                }
+                _ => backoff,
+            };
+            if let Err(OdooError::Http { status: 429 | 503, .. }) = &result {
+                self.throttle.hold_until(Instant::now() + delay);
+            }
+            match result {
                 Ok(v) => return Ok(v),
                 Err(e) if e.is_retryable() && attempt < self.cfg.max_retries => {
-                    let backoff = self.cfg.backoff.saturating_mul(1 << attempt.min(16)).min(self.cfg.max_backoff);
-                    let delay = match &e {
-                        OdooError::Http { retry_after: Some(s), .. } => {
-                            Duration::from_secs(*s).min(self.cfg.max_backoff.max(Duration::from_secs(60)))
-                        }
-                        _ => backoff,
-                    };
                     attempt += 1;
                     self.stats.retries += 1;
                     if !self.pause(delay) {

@@ -165,6 +165,29 @@ fn transient_http_errors_are_retried_then_succeed() {
 }
 
 #[test]
+fn a_429_holds_back_every_client_forked_from_the_same_one() {
+    let s = serve(vec![
+        ok(serde_json::from_str(VERSION).unwrap()),
+        ok(json!(2)),
+        Canned(429, vec![("Retry-After", "2".into())], "slow down".into()),
+        ok(json!([{"id": 5}])),
+    ]);
+    let mut cfg = ClientConfig::new(&s.url, "odoo", "admin", Secret("pa55word".into()));
+    cfg.max_retries = 0;
+    cfg.timeout = Duration::from_secs(5);
+    let mut first = Client::new(cfg).unwrap();
+    first.connect().unwrap();
+    let mut stream = first.fork().unwrap();
+    // No retry budget: the first client gives up at once, but the wait Odoo asked for holds.
+    let e = page(&mut first).unwrap_err();
+    assert!(matches!(e, OdooError::Http { status: 429, .. }), "{e:?}");
+    drop(first); // its connection closes, so the scripted server serves the next one
+    let started = std::time::Instant::now();
+    assert_eq!(page(&mut stream).unwrap(), r#"[{"id":5}]"#);
+    assert!(started.elapsed() >= Duration::from_millis(1900), "the fork waited: {:?}", started.elapsed());
+}
+
+#[test]
 fn retries_are_bounded() {
     let (mut c, s) = connected(vec![Canned(503, vec![], "down".into()); 5]);
     let e = page(&mut c).unwrap_err();
