@@ -4,21 +4,6 @@
 
 use odoo_sync_tests::*;
 
-/// Worker runs of `model` that started after `since`.
-fn worker_runs_since(db: &Db, model: &str, since: &str) -> i64 {
-    db.connect()
-        .query_one(
-            "SELECT count(*) FROM scout.sync_logs WHERE model = $1 AND run_mode = 'worker' AND started_at > $2::text::timestamptz",
-            &[&model, &since],
-        )
-        .unwrap()
-        .get(0)
-}
-
-fn now(db: &Db) -> String {
-    db.connect().query_one("SELECT clock_timestamp()::text", &[]).unwrap().get(0)
-}
-
 #[test]
 fn a_hint_syncs_the_model_and_what_odoo_writes_with_it_within_seconds_and_a_burst_is_coalesced() {
     let sim = Sim::start(&["--orders", "300", "--seed", "71"]);

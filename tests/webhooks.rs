@@ -35,20 +35,6 @@ fn odoo_body(model: &str, id: i64) -> Vec<u8> {
     .into_bytes()
 }
 
-fn worker_runs_since(db: &Db, model: &str, since: &str) -> i64 {
-    db.connect()
-        .query_one(
-            "SELECT count(*) FROM scout.sync_logs WHERE model = $1 AND run_mode = 'worker' AND started_at > $2::text::timestamptz",
-            &[&model, &since],
-        )
-        .unwrap()
-        .get(0)
-}
-
-fn now(db: &Db) -> String {
-    db.connect().query_one("SELECT clock_timestamp()::text", &[]).unwrap().get(0)
-}
-
 fn webhook_url(db: &Db) -> String {
     db.connect().query_one("SELECT scout.odoo_webhook_url()", &[]).unwrap().get(0)
 }

@@ -502,6 +502,22 @@ pub fn wait_for<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) 
     }
 }
 
+/// Worker runs of `model` that started after `since` (a timestamptz text, from [`now`]).
+pub fn worker_runs_since(db: &Db, model: &str, since: &str) -> i64 {
+    db.connect()
+        .query_one(
+            "SELECT count(*) FROM scout.sync_logs WHERE model = $1 AND run_mode = 'worker' AND started_at > $2::text::timestamptz",
+            &[&model, &since],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// The database server's clock now, as timestamptz text.
+pub fn now(db: &Db) -> String {
+    db.connect().query_one("SELECT clock_timestamp()::text", &[]).unwrap().get(0)
+}
+
 /// A cluster whose background worker syncs database `db` on `schedule` (gold refreshes off),
 /// with more postgresql.conf lines.
 pub fn worker_cluster_with(db: &str, schedule: &str, extra: &[&str]) -> Cluster {
