@@ -53,8 +53,9 @@ fn after_commit(text: String) {
 
 /// Runs after the commit: makes no PostgreSQL call but the WARNING.
 fn send(url: &str, text: &str) {
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(5))).max_redirects(0).build().into();
+    let agent = odoo_client::signal_safe_agent(
+        ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(5))).max_redirects(0).build(),
+    );
     let body = serde_json::json!({ "text": text }).to_string();
     if let Err(e) = agent.post(url).header("Content-Type", "application/json").send(body) {
         pgrx::warning!(

@@ -38,7 +38,8 @@ impl Receiver {
         let Some(addr) = wanted else { return };
         // The listener's threads start with every signal blocked (inherited from this thread
         // for the moment of the spawn), so that PostgreSQL's handlers run on this thread only.
-        let started = with_signals_blocked(|| Listener::start(&addr, self.hints.clone(), wake::wake_this_process));
+        let started =
+            odoo_client::with_signals_blocked(|| Listener::start(&addr, self.hints.clone(), wake::wake_this_process));
         match started {
             Ok(listener) => {
                 pgrx::log!(
@@ -57,20 +58,6 @@ impl Receiver {
                 }
             }
         }
-    }
-}
-
-fn with_signals_blocked<T>(f: impl FnOnce() -> T) -> T {
-    // SAFETY: plain libc calls on local signal sets, for the calling thread only; the old mask
-    // is put back before returning.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
-        let out = f();
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        out
     }
 }
 

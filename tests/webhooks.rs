@@ -333,6 +333,11 @@ fn a_hinted_change_streams_through_the_realtime_publication() {
     let out: String = c.query_one("SELECT scout.disable_realtime()", &[]).unwrap().get(0);
     assert!(out.contains("out of every publication"));
     assert_eq!(db.count("pg_publication_tables WHERE pubname = 'odoo_sync_realtime'"), 0);
+    // On Supabase, its own publication is the one used.
+    c.batch_execute("CREATE PUBLICATION supabase_realtime").unwrap();
+    let publication: String = c.query_one("SELECT scout.enable_realtime()", &[]).unwrap().get(0);
+    assert_eq!(publication, "supabase_realtime");
+    assert_eq!(db.count("pg_publication_tables WHERE pubname = 'supabase_realtime' AND schemaname = 'scout'"), 3);
     stop_worker_syncing(&db);
     assert_orders_match(&db, &sim);
 }

@@ -29,17 +29,6 @@ impl Drop for AbandonOnUnwind {
     }
 }
 
-/// Blocks every signal on the calling thread, so that PostgreSQL's handlers only ever run on
-/// the backend's own thread.
-pub(super) fn block_all_signals() {
-    // SAFETY: plain libc calls on a local signal set, for the calling thread only.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-    }
-}
-
 /// Runs `work` on this thread and `fetch` with the client on another, and returns both results
 /// (no fetch result if no thread could be started: the caller fetches in turn). If `work`
 /// unwinds, the fetch is told to stop retrying and is waited for (at most one HTTP call: the
@@ -57,9 +46,9 @@ pub fn alongside<T, F: Send>(
     let result = std::thread::scope(|scope| {
         let _guard = AbandonOnUnwind(abandon);
         let lent = &mut *client;
-        let spawned = std::thread::Builder::new().name("odoo_sync prefetch".into()).spawn_scoped(scope, move || {
-            block_all_signals();
-            fetch(lent)
+        // Spawned with every signal blocked, so that PostgreSQL's handlers never run on it.
+        let spawned = odoo_client::with_signals_blocked(|| {
+            std::thread::Builder::new().name("odoo_sync prefetch".into()).spawn_scoped(scope, move || fetch(lent))
         });
         match spawned {
             Ok(handle) => {

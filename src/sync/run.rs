@@ -63,7 +63,21 @@ fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut OdooSe
     let run_id = open_log(&cp_id, model, &opts, client, &query, &planned.window)?;
     summary.run_id = run_id;
 
-    let reader = PageReader { spec, opts: &opts, s, query: &query, fields: &fields, shapes: &shapes, run_id, started };
+    // A first load derives silver once at its end instead of after every page (see
+    // loader::apply_silver_to_all): set-based over chunks of ten thousand, where per page the
+    // same derivation is planned and run two thousand times for a million rows.
+    let defer_silver = window_is_first_load(&cp, &planned.window);
+    let reader = PageReader {
+        spec,
+        opts: &opts,
+        s,
+        query: &query,
+        fields: &fields,
+        shapes: &shapes,
+        run_id,
+        started,
+        defer_silver,
+    };
     let mut window = planned.window;
     match reader.read(client, &mut window, &cp_id, cp.high_water, &mut summary.counts)? {
         WindowState::Exhausted { last_page } => {
@@ -78,6 +92,9 @@ fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut OdooSe
                 if run_id.is_some() {
                     loader::silver_mark_deleted(model, &deleted, opts.lock_wait)?;
                 }
+            }
+            if let (Some(id), true) = (run_id, defer_silver) {
+                summary.counts.rejected += loader::apply_silver_to_all(spec, id, opts.lock_wait)?;
             }
             if run_id.is_some() {
                 summary.previous_status = loader::save_checkpoint(&cp_id, model, h, None, last_page, Some(&selection))?;
@@ -253,6 +270,14 @@ struct PageReader<'a> {
     /// None: a dry run (pages are compared with bronze, nothing is written).
     run_id: Option<i64>,
     started: Instant,
+    /// Pages go to bronze only; silver is derived when the window is done (a first load).
+    defer_silver: bool,
+}
+
+/// A model's first load: never synced to completion, reading a full window (also when resumed
+/// after an interruption, which keeps deferring: the end derives every bronze row).
+fn window_is_first_load(cp: &Checkpoint, window: &Window) -> bool {
+    cp.high_water.is_none() && window.full
 }
 
 /// What a call keeps while it loads pages: its counts, its page memory context, and when it
@@ -308,7 +333,10 @@ impl PageReader<'_> {
                 match self.run_id {
                     Some(id) => {
                         let pc = loader::upsert_bronze(self.spec, page, id)?;
-                        let rejected = loader::apply_silver(model, &pc.changed, id, self.opts.lock_wait)?;
+                        let rejected = match self.defer_silver {
+                            true => 0,
+                            false => loader::apply_silver(model, &pc.changed, id, self.opts.lock_wait)?,
+                        };
                         Ok((pc, rejected))
                     }
                     None => Ok((loader::preview_bronze(self.spec, page)?, 0)),

@@ -13,7 +13,7 @@
 //!   thread loads next, so at most that many pages exist at once, whatever the window.
 //! - If no thread can be started (a process limit), the caller's sequential path does the work.
 
-use super::prefetch::{block_all_signals, AbandonOnUnwind};
+use super::prefetch::AbandonOnUnwind;
 use crate::errors::{SyncError, SyncResult};
 use crate::interrupts;
 use odoo_client::{CallStats, Client};
@@ -62,26 +62,28 @@ pub fn in_order<F: Send>(
         let mut handles = Vec::new();
         for mut c in forks {
             let (tx, stop) = (tx.clone(), stop.clone());
-            let spawned = std::thread::Builder::new().name("odoo_sync stream".into()).spawn_scoped(scope, move || {
-                block_all_signals();
-                while !stop.load(Ordering::Relaxed) {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= count {
-                        break;
+            // Spawned with every signal blocked, so that PostgreSQL's handlers never run on it.
+            let spawned = odoo_client::with_signals_blocked(|| {
+                std::thread::Builder::new().name("odoo_sync stream".into()).spawn_scoped(scope, move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= count {
+                            break;
+                        }
+                        while i >= loading.load(Ordering::Relaxed) + ahead && !stop.load(Ordering::Relaxed) {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let r = fetch(&mut c, i);
+                        let failed = r.is_err();
+                        if tx.send((i, r)).is_err() || failed {
+                            break; // this thread stopped listening, or the slice failed: no more
+                        }
                     }
-                    while i >= loading.load(Ordering::Relaxed) + ahead && !stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let r = fetch(&mut c, i);
-                    let failed = r.is_err();
-                    if tx.send((i, r)).is_err() || failed {
-                        break; // this thread stopped listening, or the slice failed: no more
-                    }
-                }
-                c.stats
+                    c.stats
+                })
             });
             match spawned {
                 Ok(h) => handles.push(h),

@@ -6,6 +6,56 @@
 use crate::error::OdooError;
 use crate::time::{parse_http_date, UnixSeconds};
 use std::time::Duration;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+
+/// Runs `f` with every signal blocked on the calling thread, then restores its mask: a thread
+/// spawned inside `f` starts with every signal blocked (a new thread inherits its creator's
+/// mask), so that the embedding process's signal handlers never run on it. PostgreSQL's
+/// handlers (pgrx's among them) may only run on the backend's own thread: one that ran on
+/// another thread aborted the process. A signal that arrives meanwhile waits until the mask is
+/// restored.
+pub fn with_signals_blocked<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: plain libc calls on local signal sets, for the calling thread only; the old mask
+    // is put back before returning, also when `f` unwinds (the guard).
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+        struct Restore(libc::sigset_t);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                // SAFETY: restores the mask saved above, on the same thread.
+                unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
+            }
+        }
+        let _restore = Restore(old);
+        f()
+    }
+}
+
+/// ureq's resolver, except that the thread it starts to resolve a host name within a timeout
+/// (one per new connection) starts with every signal blocked ([`with_signals_blocked`]).
+#[derive(Debug, Default)]
+struct SignalSafeResolver(DefaultResolver);
+
+impl Resolver for SignalSafeResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        with_signals_blocked(|| self.0.resolve(uri, config, timeout))
+    }
+}
+
+/// An agent with `config` whose threads never run the embedding process's signal handlers:
+/// every HTTP call of this crate and of the extension goes through one.
+pub fn agent(config: ureq::config::Config) -> ureq::Agent {
+    ureq::Agent::with_parts(config, DefaultConnector::new(), SignalSafeResolver::default())
+}
 
 pub(crate) struct HttpResponse {
     pub status: u16,
@@ -44,7 +94,7 @@ impl Http {
             let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::new_with_certs(&certs)).build();
             builder = builder.tls_config(tls);
         }
-        Ok(Http { agent: builder.build().into(), timeout, max_bytes })
+        Ok(Http { agent: agent(builder.build()), timeout, max_bytes })
     }
 
     pub fn post(&self, url: &str, body: String, headers: &[(&str, &str)]) -> Result<HttpResponse, OdooError> {

@@ -17,3 +17,4 @@ pub use client::{
     WaitHook,
 };
 pub use error::OdooError;
+pub use http::{agent as signal_safe_agent, with_signals_blocked};

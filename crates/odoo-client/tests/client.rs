@@ -262,3 +262,24 @@ fn bad_settings_are_config_errors() {
     }
     assert_eq!(format!("{:?}", Secret("pw".into())), "Secret(***)");
 }
+
+/// Whether SIGHUP is blocked on the calling thread.
+fn sighup_blocked() -> bool {
+    // SAFETY: reads the calling thread's signal mask into a local set.
+    unsafe {
+        let mut current: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut current);
+        libc::sigismember(&current, libc::SIGHUP) == 1
+    }
+}
+
+#[test]
+fn threads_started_with_signals_blocked_never_take_a_signal_and_the_caller_gets_its_mask_back() {
+    assert!(!sighup_blocked(), "a test thread takes signals");
+    let inside = odoo_client::with_signals_blocked(|| std::thread::spawn(sighup_blocked).join().unwrap());
+    assert!(inside, "a thread spawned inside starts with every signal blocked");
+    assert!(!sighup_blocked(), "the caller's mask is restored");
+    let unwound = std::panic::catch_unwind(|| odoo_client::with_signals_blocked(|| panic!("boom")));
+    assert!(unwound.is_err());
+    assert!(!sighup_blocked(), "restored after an unwind too");
+}
