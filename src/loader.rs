@@ -377,10 +377,27 @@ pub fn apply_silver_to_all(spec: &ModelSpec, run_id: i64, wait: LockWait) -> Syn
         t = spec.bronze_table
     );
     let (mut after, mut rejected, mut derived, mut analyze_at) = (0i64, 0i64, 0i64, 10_000i64);
+    // Each chunk's SQL arguments and results live in a context reset after it, as a page's do:
+    // a million rows must not keep a hundred chunks' allocations until the call returns.
+    let mut chunk_cx = pgrx::PgMemoryContexts::new("odoo_sync silver chunk");
     loop {
-        let ids = Spi::get_one_with_args::<Vec<i64>>(&sql, &[after.into(), SILVER_CHUNK.into()])?.unwrap_or_default();
+        // SAFETY: nothing allocated in chunk_cx outlives the block (the ids are a Rust Vec).
+        let chunk = unsafe {
+            chunk_cx.switch_to(|_| -> SyncResult<(Vec<i64>, i64)> {
+                let ids =
+                    Spi::get_one_with_args::<Vec<i64>>(&sql, &[after.into(), SILVER_CHUNK.into()])?.unwrap_or_default();
+                let rejected = match ids.is_empty() {
+                    true => 0,
+                    false => apply_silver(&spec.model, &ids, run_id, wait)?,
+                };
+                Ok((ids, rejected))
+            })
+        };
+        // SAFETY: the chunk's SQL is done and its results are Rust-owned.
+        unsafe { chunk_cx.reset() };
+        let (ids, chunk_rejected) = chunk?;
         let Some(&last) = ids.last() else { return Ok(rejected) };
-        rejected += apply_silver(&spec.model, &ids, run_id, wait)?;
+        rejected += chunk_rejected;
         after = last;
         derived += ids.len() as i64;
         if derived >= analyze_at {
