@@ -7,7 +7,7 @@ use crate::models;
 use crate::settings::{self, Settings};
 use crate::sync::reconcile::{ReconcileOptions, ReconcileSummary};
 use crate::sync::{self, session::with_session, Failure, RunOptions, RunSummary};
-use crate::{errors, wake, webhooks, writeback};
+use crate::{wake, webhooks, writeback};
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::prelude::*;
@@ -329,24 +329,7 @@ fn odoo_install_webhooks(
     receiver_url: default!(Option<&str>, "NULL"),
 ) -> TableIterator<'static, (name!(model, String), name!(trigger, String), name!(rule_id, i64), name!(action_id, i64))>
 {
-    let url = match receiver_url {
-        Some(url) => url.to_owned(),
-        None => or_report(
-            Spi::get_one::<String>("SELECT scout.odoo_webhook_url()")
-                .map_err(SyncError::from)
-                .map(Option::unwrap_or_default),
-        ),
-    };
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        or_report::<()>(Err(SyncError::InvalidArgument {
-            message: "receiver_url must be an http:// or https:// URL".into(),
-            hint: "Leave it out to use scout.odoo_webhook_url(), this server's webhook listener.".into(),
-        }));
-    }
-    if let Some(token) = url.rsplit('/').next().filter(|t| t.len() >= 32) {
-        errors::remember_secret(token);
-    }
-    let rows = or_report(webhooks::install(&url));
+    let rows = or_report(webhooks::install(receiver_url));
     TableIterator::new(rows.into_iter().map(|r| (r.model, r.trigger, r.rule_id, r.action_id)))
 }
 

@@ -386,10 +386,7 @@ pub fn apply_silver_to_all(spec: &ModelSpec, run_id: i64, wait: LockWait) -> Syn
             chunk_cx.switch_to(|_| -> SyncResult<(Vec<i64>, i64)> {
                 let ids =
                     Spi::get_one_with_args::<Vec<i64>>(&sql, &[after.into(), SILVER_CHUNK.into()])?.unwrap_or_default();
-                let rejected = match ids.is_empty() {
-                    true => 0,
-                    false => apply_silver(&spec.model, &ids, run_id, wait)?,
-                };
+                let rejected = apply_silver(&spec.model, &ids, run_id, wait)?; // 0 for no ids
                 Ok((ids, rejected))
             })
         };

@@ -6,12 +6,13 @@
 //! (worker.rs, `sync_hinted`). The rules select only `id` and `write_date`, the least Odoo can
 //! read per record, since Odoo 17 and 18 post them inside the writing transaction.
 
-use crate::errors::{SyncError, SyncResult};
+use crate::errors::{remember_secret, SyncError, SyncResult};
 use crate::models;
 use crate::settings::{self, Settings};
 use crate::sync::session::{with_session, OdooSession};
 use crate::wake;
 use odoo_webhook::{Hints, Listener};
+use pgrx::prelude::*;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -81,8 +82,25 @@ pub struct Installed {
 }
 
 /// Creates (or, found again by external id, updates) one Automation Rule per synced model and
-/// trigger in Odoo, each with one "Send Webhook Notification" action posting to `url`.
-pub fn install(url: &str) -> SyncResult<Vec<Installed>> {
+/// trigger in Odoo, each with one "Send Webhook Notification" action posting to `receiver_url`
+/// (default: scout.odoo_webhook_url(), this server's listener, its token created if need be).
+/// The URL and the token are redacted from whatever Odoo answers.
+pub fn install(receiver_url: Option<&str>) -> SyncResult<Vec<Installed>> {
+    let url = match receiver_url {
+        Some(url) => url.to_owned(),
+        None => Spi::get_one::<String>("SELECT scout.odoo_webhook_url()")?.unwrap_or_default(),
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(SyncError::InvalidArgument {
+            message: "receiver_url must be an http:// or https:// URL".into(),
+            hint: "Leave it out to use scout.odoo_webhook_url(), this server's webhook listener.".into(),
+        });
+    }
+    remember_secret(&url);
+    if let Some(token) = Spi::get_one::<String>("SELECT webhook_token FROM scout.sync_secret WHERE id = 1")? {
+        remember_secret(&token);
+    }
+    let url = url.as_str();
     let s = Settings::current();
     let specs = models::enabled()?;
     with_session(&s, |odoo| {

@@ -463,12 +463,12 @@ fn drain_outbox(state: &mut State) {
 fn take_hints(state: &mut State) {
     state.receiver.follow_setting();
     let from_webhooks = state.receiver.hints.take();
-    let settled = &mut state.settled;
+    // No setting is read here: the database's settings are applied by the transactions that
+    // sync, not by this one, which runs at every wake.
     let taken = in_transaction(|| {
         if extension_version()?.as_deref() != Some(LIBRARY_VERSION) {
             return Ok(None);
         }
-        apply_database_settings(settled)?;
         let sql = "WITH taken AS (DELETE FROM scout.sync_hints RETURNING model), \
                         hinted AS (SELECT model FROM taken UNION SELECT unnest($1::text[])) \
                    SELECT coalesce(array_agg(m.model) FILTER (WHERE EXISTS ( \

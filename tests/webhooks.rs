@@ -407,6 +407,12 @@ fn install_webhooks_twice_leaves_one_set_of_rules_and_odoos_own_webhooks_bring_c
 
 #[test]
 fn install_webhooks_says_what_is_missing_on_odoo_16_and_without_base_automation() {
+    let db = Cluster::shared().create_db("webhook_bad_url");
+    let e = DbErr::of(
+        &db.connect().batch_execute("SELECT * FROM scout.odoo_install_webhooks('ftp://x/y')").expect_err("refused"),
+    );
+    assert_eq!(e.code, "22023", "{}", e.all_text());
+    assert!(e.message.contains("http:// or https://"), "{}", e.all_text());
     for (args, code, says) in [
         (vec!["--version", "16"], "0A000", "cannot send webhooks"),
         (vec!["--version", "18", "--no-base-automation"], "55000", "base_automation"),
