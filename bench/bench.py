@@ -58,6 +58,20 @@ def proc_cpu(pid):
         return None
 
 
+def machine_busy():
+    """Jiffies the whole machine spent busy and in all, over all its CPUs (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]  # idle + iowait
+    return sum(v) - idle, sum(v)
+
+
+def busy_pct(b0, b1):
+    """The share of the machine's CPU time (all cores) that was busy between two machine_busy()."""
+    total = b1[1] - b0[1]
+    return 100.0 * (b1[0] - b0[0]) / total if total else None
+
+
 def backend_cpu(pid):
     """On-CPU time of a single-threaded process in seconds, with ns resolution (schedstat)."""
     try:
@@ -235,6 +249,18 @@ class Bench:
         self.results["runs"][label] = r
         return r
 
+    def silver_digest(self, db):
+        """What silver holds of the sales: counts and sums, to compare two ways of loading."""
+        with self.connect(db) as c:
+            return [str(v) for v in c.execute(
+                "SELECT (SELECT count(*) FROM scout.transaction_items WHERE deleted_at IS NULL), "
+                "(SELECT sum(line_total) FROM scout.transaction_items WHERE deleted_at IS NULL), "
+                "(SELECT count(*) FROM scout.transactions WHERE deleted_at IS NULL), "
+                "(SELECT sum(gross_amount) FROM scout.transactions WHERE deleted_at IS NULL), "
+                "(SELECT sum(quantity) FROM scout.transactions WHERE deleted_at IS NULL), "
+                "(SELECT count(*) FILTER (WHERE complete) FROM scout.transactions), "
+                "(SELECT count(*) FROM scout.silver_rejects)").fetchone()]
+
     def streams(self, db, n):
         """odoo_sync.fetch_streams: how many connections a full load fetches with at once."""
         with self.connect(db) as c:
@@ -264,7 +290,7 @@ class Bench:
         return json.loads(urllib.request.urlopen(req).read() or b"null")
 
     # --- one measured SQL call in a fresh session
-    def measured_sql(self, db, sql, sim_pid, warmup=None, pgss=False, timeout=None):
+    def measured_sql(self, db, sql, sim_pid, warmup=None, pgss=False, timeout=None, functions=False):
         """Runs `sql` in a fresh session after `warmup` (which loads the extension library),
         measuring wall time, backend CPU/RSS and simulator CPU. With `timeout` (seconds) the
         statement is cancelled then; the last progress NOTICE tells how far it got."""
@@ -289,7 +315,13 @@ class Bench:
             hwm_reset = reset_hwm(pid)
             if hwm_reset:
                 before = proc_status(pid)
-            cpu0, sim0 = backend_cpu(pid), proc_cpu(sim_pid)
+            if functions:
+                # The warm-up's counts are reported first (see below), then scout's are zeroed.
+                c.execute("SELECT pg_stat_force_next_flush()")
+                c.execute("SELECT 1")
+                c.execute("SELECT pg_stat_reset_single_function_counters(p.oid) FROM pg_proc p "
+                          "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'scout'").fetchall()
+            cpu0, sim0, busy0 = backend_cpu(pid), proc_cpu(sim_pid), machine_busy()
             sampler = Sampler(pid)
             sampler.start()
             t0 = time.perf_counter()
@@ -301,6 +333,7 @@ class Bench:
             except psycopg.errors.QueryCanceled:
                 status = "timeout"
             wall = time.perf_counter() - t0
+            busy1 = machine_busy()
             sampler.stop()
             after = proc_status(pid)
             cpu1, sim1 = backend_cpu(pid), proc_cpu(sim_pid)
@@ -320,8 +353,17 @@ class Bench:
                 "anon_growth": anon_peak - before.get("RssAnon", 0),
                 "shmem_end": after.get("RssShmem"),
                 "hwm_reset": hwm_reset,
+                "machine_busy_pct": busy_pct(busy0, busy1),
                 "result": [dict(zip(cols, [v if isinstance(v, (int, float)) else str(v) for v in row])) for row in rows],
             }
+            if functions:
+                # The backend reports its function counts when it goes idle: force the next
+                # report, go idle once, then read them (track_functions = all in bench/run.sh).
+                c.execute("SELECT pg_stat_force_next_flush()")
+                c.execute("SELECT 1")
+                r["functions"] = {n: {"calls": k, "total_ms": t, "self_ms": st} for n, k, t, st in c.execute(
+                    "SELECT funcname, calls, total_time, self_time FROM pg_stat_user_functions "
+                    "WHERE schemaname = 'scout' ORDER BY total_time DESC").fetchall()}
             if pgss:
                 c.execute("SET pg_stat_statements.track = 'none'")
                 stmts = c.execute(
@@ -346,7 +388,7 @@ class Bench:
             sql = self.sync_sql(model)
         self.log(f"{label}: {sql}")
         r = self.measured_sql(db, sql, sim_pid, warmup="SELECT * FROM scout.odoo_sync('pos.config')",
-                              pgss=not procedure_pages, timeout=timeout)
+                              pgss=not procedure_pages, timeout=timeout, functions=not procedure_pages)
         with self.connect(db) as c:
             r["rows"] = c.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             log = c.execute("SELECT fetched, inserted, http_calls, extract(epoch FROM completed_at - started_at)::float8 "
@@ -427,13 +469,14 @@ class Bench:
     def raw_rate(self, sim_url, sim_pid, model, label, batch=500, parallel=1):
         cmd = [self.a.rawclient, sim_url, "odoo", "admin", "admin", model, self.fields[model], str(batch), str(parallel)]
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        sim0 = proc_cpu(sim_pid)
+        sim0, busy0 = proc_cpu(sim_pid), machine_busy()
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        ru1, busy1 = resource.getrusage(resource.RUSAGE_CHILDREN), machine_busy()
         sim1 = proc_cpu(sim_pid)
         j = json.loads(out.strip().splitlines()[-1])
         r = {"wall": j["seconds"], "rows": j["records"], "rows_per_s": j["rows_per_s"], "bytes": j["bytes"],
-             "client_cpu": (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime), "sim_cpu": sim1 - sim0}
+             "client_cpu": (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime), "sim_cpu": sim1 - sim0,
+             "machine_busy_pct": busy_pct(busy0, busy1)}
         self.log(f"{label}: {r['rows']} rows in {r['wall']:.1f} s ({r['rows_per_s']:.0f}/s)")
         self.results["runs"][label] = r
         return r
@@ -518,6 +561,7 @@ LINE_ROWS = [
     ("ours, bronze only: smaller dataset", "ours: pos.order.line full small"),
     ("ours, bronze + silver: odoo_sync(.., full) as shipped", "ours+silver: pos.order.line full"),
     ("ours, bronze + silver: smaller dataset", "ours+silver: pos.order.line full small"),
+    ("ours, bronze + silver: lines before their orders", "ours+silver lines first: pos.order.line full"),
     ("python peer (requests + psycopg 3, 500/batch)", "peer: pos.order.line"),
     ("COPY limit (COPY FROM file, same rows)", "copy: pos.order.line"),
     ("sim raw rate (odoo-client, no DB)", "raw: pos.order.line"),
@@ -528,6 +572,7 @@ LINE_ROWS = [
 ORDER_ROWS = [
     ("ours, bronze only: odoo_sync('pos.order', full)", "ours: pos.order full"),
     ("ours, bronze + silver: odoo_sync('pos.order', full)", "ours+silver: pos.order full"),
+    ("ours, bronze + silver: after its lines (releases them)", "ours+silver lines first: then pos.order full"),
     ("python peer", "peer: pos.order"),
     ("COPY limit", "copy: pos.order"),
     ("sim raw rate (odoo-client, no DB)", "raw: pos.order"),
@@ -576,6 +621,18 @@ def table(res, a):
                      f"(bronze upsert {up:.1f}, silver {sv:.1f}, checkpoints {cp:.1f}, other {sql - up - sv - cp:.1f}) "
                      f"+ simulator serving {sim:.1f} s (its CPU) + rest {rest:.1f} s (HTTP client, JSON checks, waits; "
                      f"below zero when fetching overlaps the SQL)")
+    for name, key in (("orders first", "ours+silver: pos.order.line full"),
+                      ("lines before their orders", "ours+silver lines first: pos.order.line full"),
+                      ("then their orders", "ours+silver lines first: then pos.order full")):
+        r = R.get(key)
+        f = (r or {}).get("functions") or {}
+        if not f.get("silver_apply"):
+            continue
+        n = r["rows"]
+        parts = ", ".join(f"{fn} {f[fn]['self_ms'] / 1000:.1f} s ({1000 * f[fn]['self_ms'] / n:.1f} us a record)"
+                          for fn in ("_silver_items", "_silver_transactions", "_silver_record_rejects", "silver_apply")
+                          if fn in f)
+        lines.append(f"  silver, {name} ({n:,} records; track_functions, own time of each): {parts}")
     lines.append("")
     hdr2 = f"{'incremental runs, silver on (fresh session; median of 3)':<{w}} {'fetched':>10} {'wall ms':>9} {'DB ms':>8} {'backend CPU ms':>15} {'sync_logs ms':>13}"
     lines += [hdr2, "-" * len(hdr2)]
@@ -622,6 +679,16 @@ def table(res, a):
     if rec and R.get("ours: pos.order.line full"):
         x = rec["wall"] / R["ours: pos.order.line full"]["wall"]
         checks.append(("  reconcile / full sync (bronze only)", f"{100 * x:.0f} %", "", None))
+    lf_line, lf_order = R.get("ours+silver lines first: pos.order.line full"), R.get("ours+silver lines first: then pos.order full")
+    of_order = R.get("ours+silver: pos.order full")
+    if lf_line and silver and lf_line.get("status") == "ok" and silver.get("status") == "ok":
+        x = lf_line["wall"] / silver["wall"]
+        checks.append(("lines before their orders / after them: pos.order.line load", f"{x:.2f} x", "<= 1 x", x <= 1))
+        if lf_order and of_order and lf_order.get("status") == "ok":
+            x = (lf_line["wall"] + lf_order["wall"]) / (silver["wall"] + of_order["wall"])
+            checks.append(("  both loads, lines first / orders first", f"{x:.2f} x", "", None))
+        same = res.get("digest_lines_first") == res.get("digest_orders_first")
+        checks.append(("  silver after lines first = after orders first", "yes" if same else "NO", "yes", same))
     noop = R.get("noop: pos.order.line")
     if noop:
         checks.append(("no-change incremental run, database time", f"{noop['db_ms']:.2f} ms", "<= 50 ms", noop["db_ms"] <= 50))
@@ -654,19 +721,23 @@ def odoo_like_table(R, cfg, w):
         return []
     lines = ["", f"against an Odoo-like simulator (--serve-cost real --workers {cfg.get('odoo_workers')}; "
                  f"{cfg.get('odoo_orders') or 0:,} orders, {raw[1]['rows']:,} pos.order.line; batch_size {cfg['batch']})"]
-    hdr = f"{'':<{w}} {'streams':>8} {'rows':>10} {'wall s':>7} {'rows/s':>8}"
+    hdr = f"{'':<{w}} {'streams':>8} {'rows':>10} {'wall s':>7} {'rows/s':>8} {'CPU busy':>9}"
     lines += [hdr, "-" * len(hdr)]
+
+    def busy(r):  # the machine's CPU time busy during the run, over all its cores
+        return "-" if r.get("machine_busy_pct") is None else f"{r['machine_busy_pct']:.0f} %"
+
     for n in ODOO_STREAMS:
         r = raw[n]
         if r:
-            lines.append(f"{'Odoo serving limit (raw client, no database)':<{w}} {n:>8} {r['rows']:>10,} {r['wall']:>7.1f} {r['rows_per_s']:>8,.0f}")
+            lines.append(f"{'Odoo serving limit (raw client, no database)':<{w}} {n:>8} {r['rows']:>10,} {r['wall']:>7.1f} {r['rows_per_s']:>8,.0f} {busy(r):>9}")
     ours = {n: R.get(f"odoo ours: pos.order.line full streams {n}") for n in ODOO_STREAMS}
     rows = [(f"ours, bronze only (fetch_streams {n})", n, ours[n]) for n in ODOO_STREAMS]
     rows += [("ours as shipped (bronze + silver, orders first; fetch_streams 4)", 4, R.get("odoo ours+silver: pos.order.line full")),
              ("python peer (bronze only, as the reference design)", 1, R.get("odoo peer: pos.order.line"))]
     for label, n, r in rows:
         if r:
-            lines.append(f"{label:<{w}} {n:>8} {r['rows']:>10,} {r['wall']:>7.1f} {r['rows_per_s']:>8,.0f}")
+            lines.append(f"{label:<{w}} {n:>8} {r['rows']:>10,} {r['wall']:>7.1f} {r['rows_per_s']:>8,.0f} {busy(r):>9}")
     shipped, peer = R.get("odoo ours+silver: pos.order.line full"), R.get("odoo peer: pos.order.line")
     checks = []
     if ours[4] and peer:
@@ -768,6 +839,15 @@ def main():
     b.incremental(db, a.sim_pid, "pos.order.line", "changed: pos.order.line", repeat=1)
     b.rebuild(db, "rebuild: silver")
     b.reconcile(db, a.sim_pid, "pos.order.line", "reconcile: pos.order.line")
+    # 5b. Lines before their orders (odoo_sync('pos.order.line') called first): each line waits
+    #     in quarantine for its order, and the orders' load releases them. Silver must end as
+    #     the orders-first load left it (the 1 % changed above included).
+    if r["status"] == "ok":
+        b.results["digest_orders_first"] = b.silver_digest(db)
+        b.reset_model(db, "pos.order", order_t)
+        b.ours_full(db, a.sim_pid, "pos.order.line", line_t, "ours+silver lines first: pos.order.line full", timeout=a.silver_timeout)
+        b.ours_full(db, a.sim_pid, "pos.order", order_t, "ours+silver lines first: then pos.order full", timeout=a.silver_timeout)
+        b.results["digest_lines_first"] = b.silver_digest(db)
     # 6. The same loads on a smaller dataset: memory must not grow with the row count.
     if a.small_sim_url:
         sdb = "bench_small"

@@ -105,6 +105,7 @@ shared_preload_libraries = 'pg_stat_statements'
 pg_stat_statements.track = none
 pg_stat_statements.track_planning = on
 pg_stat_statements.max = 1000
+track_functions = all
 CONF
 runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w start >/dev/null
 

@@ -454,12 +454,15 @@ impl PageReader<'_> {
         }
     }
 
-    /// The window's ids are listed (a cheap `search`, ID_PAGE at a time), cut into pages of
-    /// batch_size ids, and those fetched on `fetch_streams` connections at once and loaded in id
-    /// order (streams.rs), each with the checkpoint at its last id: that is a correct resume
-    /// point, since every record of the window up to it has been loaded. Returns true when the
-    /// call stopped with the window open (a step's page budget); false when the listed ids are
-    /// done and the rest is read in turn.
+    /// The window's ids are listed (a cheap `search`), cut into pages of batch_size ids, and
+    /// those fetched on `fetch_streams` connections at once and loaded in id order (streams.rs),
+    /// each with the checkpoint at its last id: that is a correct resume point, since every
+    /// record of the window up to it has been loaded. Only a short first listing (two pages a
+    /// stream) is made before the streams start; the rest, in listings twice as long each up
+    /// to ID_PAGE, on a connection of its own while they fetch, so that Odoo lists and serves
+    /// at once (listing a million ids first took a real Odoo's time for 2,000 pages before the
+    /// first page). Returns true when the call stopped with the window open (a step's page
+    /// budget); false when the listed ids are done and the rest is read in turn.
     fn read_in_slices(
         &self,
         client: &mut odoo_client::Client,
@@ -470,37 +473,34 @@ impl PageReader<'_> {
     ) -> SyncResult<bool> {
         let model = self.spec.model.as_str();
         let batch = self.batch();
-        loop {
-            pgrx::check_for_interrupts!();
-            let ids = client
-                .search_ids(model, &self.query.window(window), ID_PAGE, &self.query.context)
-                .map_err(|e| SyncError::odoo(model, e))?;
-            if ids.windows(2).any(|p| p[0] >= p[1]) || ids.first().is_some_and(|&id| id <= window.last_id) {
-                return Err(SyncError::BadData {
-                    model: model.to_owned(),
-                    detail: "search returned ids out of order or below the cursor".into(),
-                });
+        let base = *window;
+        let first = first_listing(self.s.fetch_streams, batch);
+        let ids = self.list_ids(client, &base, first)?;
+        if ids.len() <= batch {
+            return Ok(false); // one page or less: in turn
+        }
+        let feed = streams::Feed::open(slices_of(&ids, base.last_id, batch));
+        // A short listing is the window's end: nothing more to list after it.
+        let more = ids.len() >= first as usize;
+        let listed_to = ids[ids.len() - 1];
+        let lister = |c: &mut odoo_client::Client, feed: &streams::Feed| -> SyncResult<()> {
+            let (mut after, mut limit) = (listed_to, first);
+            while !feed.is_closed() {
+                limit = limit.saturating_mul(2).min(ID_PAGE);
+                let ids = self.list_ids(c, &Window { last_id: after, ..base }, limit)?;
+                feed.extend(slices_of(&ids, after, batch));
+                match ids.last() {
+                    Some(&last) if ids.len() >= limit as usize => after = last,
+                    _ => break, // the window's end
+                }
             }
-            if ids.len() <= batch {
-                return Ok(false); // one page or less: in turn
-            }
-            // Slice i holds the ids in (bounds[i].0, bounds[i].1].
-            let mut lo = window.last_id;
-            let bounds: Vec<(i64, i64)> = ids
-                .chunks(batch)
-                .map(|c| {
-                    let hi = c[c.len() - 1];
-                    let b = (lo, hi);
-                    lo = hi;
-                    b
-                })
-                .collect();
-            let base = *window;
-            // Twice the listed ids at most: a slice can only hold more if records of its id range
-            // entered the window after the listing, and a full page must not hide any.
-            let limit = (2 * batch) as u32;
-            let fetch = |c: &mut odoo_client::Client, i: usize| -> SyncResult<(String, page::PageInfo, i64)> {
-                let (lo, hi) = bounds[i];
+            Ok(())
+        };
+        // Twice the listed ids at most: a slice can only hold more if records of its id range
+        // entered the window after the listing, and a full page must not hide any.
+        let page_limit = (2 * batch) as u32;
+        let fetch =
+            |c: &mut odoo_client::Client, (lo, hi): streams::Slice| -> SyncResult<(String, page::PageInfo, i64)> {
                 let w = Window { last_id: lo, ..base };
                 let page = c
                     .search_read_raw(
@@ -508,44 +508,80 @@ impl PageReader<'_> {
                         &self.query.slice(&w, hi),
                         self.fields,
                         "id asc",
-                        limit,
+                        page_limit,
                         &self.query.context,
                     )
                     .map_err(|e| SyncError::odoo(model, e))?;
                 let info = page::validate(model, &page, &w, self.shapes)?;
-                if info.max_id > hi || info.len >= limit as usize {
+                if info.max_id > hi || info.len >= page_limit as usize {
                     return Err(SyncError::BadData {
                         model: model.to_owned(),
                         detail: format!(
-                            "the records with ids in ({lo}, {hi}] are not those listed a moment before ({} of them,                              limit {limit}); a new run lists them again",
+                            "the records with ids in ({lo}, {hi}] are not those listed a moment before ({} of them, \
+                         limit {page_limit}); a new run lists them again",
                             info.len
                         ),
                     });
                 }
                 Ok((page, info, hi))
             };
-            let outcome =
-                streams::in_order(client, self.s.fetch_streams, bounds.len(), fetch, |_, (page, info, hi)| {
-                    l.counts.fetched += info.len as i64;
-                    l.pages += 1;
-                    if info.len > 0 {
-                        let loaded = self.load_page(&mut l.page_cx, &page)?;
-                        self.account(l, loaded)?;
-                    }
-                    window.last_id = hi;
-                    if self.run_id.is_some() {
-                        loader::save_checkpoint(cp_id, model, high_water, Some(window), info.len as i64, None)?;
-                    }
-                    Ok(!self.step_over(l.pages))
-                })?;
-            match outcome {
-                streams::Outcome::Stopped => return Ok(true),
-                streams::Outcome::NoThreads => return Ok(false),
-                streams::Outcome::Done if ids.len() < ID_PAGE as usize => return Ok(false),
-                streams::Outcome::Done => {} // more ids to list
-            }
-        }
+        let outcome = streams::in_order(
+            client,
+            self.s.fetch_streams,
+            &feed,
+            more.then_some(&lister as streams::Lister),
+            fetch,
+            |_, (page, info, hi)| {
+                l.counts.fetched += info.len as i64;
+                l.pages += 1;
+                if info.len > 0 {
+                    let loaded = self.load_page(&mut l.page_cx, &page)?;
+                    self.account(l, loaded)?;
+                }
+                window.last_id = hi;
+                if self.run_id.is_some() {
+                    loader::save_checkpoint(cp_id, model, high_water, Some(window), info.len as i64, None)?;
+                }
+                Ok(!self.step_over(l.pages))
+            },
+        )?;
+        Ok(matches!(outcome, streams::Outcome::Stopped))
     }
+
+    /// Up to `limit` ids of the window above `after.last_id`, ascending (checked).
+    fn list_ids(&self, c: &mut odoo_client::Client, after: &Window, limit: u32) -> SyncResult<Vec<i64>> {
+        let model = self.spec.model.as_str();
+        let ids = c
+            .search_ids(model, &self.query.window(after), limit, &self.query.context)
+            .map_err(|e| SyncError::odoo(model, e))?;
+        if ids.windows(2).any(|p| p[0] >= p[1]) || ids.first().is_some_and(|&id| id <= after.last_id) {
+            return Err(SyncError::BadData {
+                model: model.to_owned(),
+                detail: "search returned ids out of order or below the cursor".into(),
+            });
+        }
+        Ok(ids)
+    }
+}
+
+/// How many ids the first listing of a window asks for: two pages for each stream, enough to
+/// keep them all busy while the next listing is asked (and at most ID_PAGE).
+fn first_listing(streams: usize, batch: usize) -> u32 {
+    let ids = 2usize.saturating_mul(streams).saturating_mul(batch);
+    u32::try_from(ids).unwrap_or(u32::MAX).clamp(1, ID_PAGE)
+}
+
+/// Ascending ids cut into slices of `batch`: slice i holds the ids in (lo, hi], the first
+/// starting above `after`.
+fn slices_of(ids: &[i64], mut after: i64, batch: usize) -> Vec<streams::Slice> {
+    ids.chunks(batch)
+        .map(|c| {
+            let hi = c[c.len() - 1];
+            let slice = (after, hi);
+            after = hi;
+            slice
+        })
+        .collect()
 }
 
 /// A full sync's safety net for deletes: every id Odoo has now (archived included), compared
