@@ -72,6 +72,13 @@ def busy_pct(b0, b1):
     return 100.0 * (b1[0] - b0[0]) / total if total else None
 
 
+def report_stats(c):
+    """Makes this session's backend report its pending statistics (function counts) now: it
+    reports when it goes idle, at most once a second unless told to force the next report."""
+    c.execute("SELECT pg_stat_force_next_flush()")
+    c.execute("SELECT 1")
+
+
 def backend_cpu(pid):
     """On-CPU time of a single-threaded process in seconds, with ns resolution (schedstat)."""
     try:
@@ -316,9 +323,8 @@ class Bench:
             if hwm_reset:
                 before = proc_status(pid)
             if functions:
-                # The warm-up's counts are reported first (see below), then scout's are zeroed.
-                c.execute("SELECT pg_stat_force_next_flush()")
-                c.execute("SELECT 1")
+                # The warm-up's counts are reported first, then scout's are zeroed.
+                report_stats(c)
                 c.execute("SELECT pg_stat_reset_single_function_counters(p.oid) FROM pg_proc p "
                           "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'scout'").fetchall()
             cpu0, sim0, busy0 = backend_cpu(pid), proc_cpu(sim_pid), machine_busy()
@@ -357,10 +363,7 @@ class Bench:
                 "result": [dict(zip(cols, [v if isinstance(v, (int, float)) else str(v) for v in row])) for row in rows],
             }
             if functions:
-                # The backend reports its function counts when it goes idle: force the next
-                # report, go idle once, then read them (track_functions = all in bench/run.sh).
-                c.execute("SELECT pg_stat_force_next_flush()")
-                c.execute("SELECT 1")
+                report_stats(c)  # track_functions = all in bench/run.sh
                 r["functions"] = {n: {"calls": k, "total_ms": t, "self_ms": st} for n, k, t, st in c.execute(
                     "SELECT funcname, calls, total_time, self_time FROM pg_stat_user_functions "
                     "WHERE schemaname = 'scout' ORDER BY total_time DESC").fetchall()}

@@ -70,7 +70,7 @@ impl Feed {
 
     /// No more slices: the listing is done, or failed with this error (reported by `in_order`
     /// after the slices before it are loaded).
-    pub fn close(&self, end: SyncResult<()>) {
+    fn close(&self, end: SyncResult<()>) {
         let mut st = self.lock();
         if st.end.is_none() {
             st.end = Some(end);
@@ -227,9 +227,7 @@ pub fn in_order<F: Send>(
                     }
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
                     Err(mpsc::RecvTimeoutError::Disconnected) => {
-                        if waiting.contains_key(&want) {
-                            continue;
-                        }
+                        // The listing may have ended since the check above.
                         if let Some(end) = feed.ended_before(want) {
                             outcome = end.map(|()| Outcome::Done);
                             break 'slices;
