@@ -93,10 +93,10 @@ impl Record {
         }
     }
 
-    /// Plain and many2one changes of a record we own: they go through `load`.
-    fn load_changes(&self) -> Vec<(&String, &Change)> {
+    /// The `load` cells (column, text) of a record we own: its plain and many2one changes.
+    fn load_cells(&self) -> Vec<(String, String)> {
         match self.target {
-            Target::Key(_) => self.changes.iter().filter(|(_, c)| !matches!(c, Change::Many { .. })).collect(),
+            Target::Key(_) => self.changes.iter().filter_map(|(f, c)| values::load_cell(f, c)).collect(),
             Target::Id(_) => Vec::new(),
         }
     }
@@ -187,7 +187,7 @@ impl Batch {
         let mut groups: BTreeMap<(String, Vec<String>), Vec<usize>> = BTreeMap::new();
         for (i, r) in self.records.iter_mut().enumerate() {
             let Target::Key(key) = &r.target else { continue };
-            let cells = r.load_changes();
+            let cells = r.load_cells();
             if cells.is_empty() {
                 // Only many2many changes: the record must exist already.
                 match known(&r.model, key) {
@@ -202,7 +202,7 @@ impl Batch {
                 continue;
             }
             let mut columns = vec!["id".to_owned()];
-            columns.extend(cells.iter().map(|(f, c)| values::load_cell(f, c).0));
+            columns.extend(cells.into_iter().map(|(column, _)| column));
             groups.entry((r.model.clone(), columns)).or_default().push(i);
         }
         for ((model, columns), members) in groups {
@@ -215,7 +215,7 @@ impl Batch {
                             let r = &records[i];
                             let Target::Key(key) = &r.target else { unreachable!("owned records have keys") };
                             let mut row = vec![external_id(&r.model, key)];
-                            row.extend(r.load_changes().iter().map(|(f, c)| values::load_cell(f, c).1));
+                            row.extend(r.load_cells().into_iter().map(|(_, text)| text));
                             row
                         })
                         .collect();

@@ -135,10 +135,11 @@ pub fn changes(
     Ok(out)
 }
 
-/// A plain or many2one change as one `load` cell (and the column's name suffix), `known`
-/// resolving nothing: load finds related records by external id itself.
-pub fn load_cell(field: &str, change: &Change) -> (String, String) {
-    match change {
+/// A plain or many2one change as one `load` cell (the column's name and the cell's text), `known`
+/// resolving nothing: load finds related records by external id itself. None for a many2many
+/// change, which `load` cannot express: those go through `write`.
+pub fn load_cell(field: &str, change: &Change) -> Option<(String, String)> {
+    Some(match change {
         Change::Plain(v) => (
             field.to_owned(),
             match v {
@@ -152,8 +153,8 @@ pub fn load_cell(field: &str, change: &Change) -> (String, String) {
         Change::One { to: None, .. } => (format!("{field}/id"), String::new()),
         Change::One { to: Some(Ref::Id(id)), .. } => (format!("{field}/.id"), id.to_string()),
         Change::One { relation, to: Some(Ref::Key(k)) } => (format!("{field}/id"), external_id(relation, k)),
-        Change::Many { .. } => unreachable!("many2many changes go through write"),
-    }
+        Change::Many { .. } => return None,
+    })
 }
 
 #[cfg(test)]
@@ -210,9 +211,10 @@ mod tests {
         );
         assert_eq!(
             load_cell("parent_id", &c["parent_id"]),
-            ("parent_id/id".into(), "odoo_sync.res_partner_category__top".into())
+            Some(("parent_id/id".into(), "odoo_sync.res_partner_category__top".into()))
         );
-        assert_eq!(load_cell("name", &c["name"]), ("name".into(), "VIP".into()));
+        assert_eq!(load_cell("name", &c["name"]), Some(("name".into(), "VIP".into())));
+        assert_eq!(load_cell("partner_ids", &c["partner_ids"]), None, "many2many goes through write");
     }
 
     #[test]
@@ -237,11 +239,12 @@ mod tests {
 
     #[test]
     fn load_cells_are_odoo_import_text() {
-        assert_eq!(load_cell("active", &Change::Plain(json!(false))).1, "0");
-        assert_eq!(load_cell("color", &Change::Plain(json!(3))).1, "3");
-        assert_eq!(load_cell("name", &Change::Plain(Value::Null)).1, "");
+        let text = |field, v| load_cell(field, &Change::Plain(v)).map(|(_, text)| text);
+        assert_eq!(text("active", json!(false)).as_deref(), Some("0"));
+        assert_eq!(text("color", json!(3)).as_deref(), Some("3"));
+        assert_eq!(text("name", Value::Null).as_deref(), Some(""));
         let one = |to| Change::One { relation: "res.partner.category".into(), to };
-        assert_eq!(load_cell("parent_id", &one(Some(Ref::Id(5)))), ("parent_id/.id".into(), "5".into()));
-        assert_eq!(load_cell("parent_id", &one(None)), ("parent_id/id".into(), String::new()));
+        assert_eq!(load_cell("parent_id", &one(Some(Ref::Id(5)))), Some(("parent_id/.id".into(), "5".into())));
+        assert_eq!(load_cell("parent_id", &one(None)), Some(("parent_id/id".into(), String::new())));
     }
 }
