@@ -256,6 +256,19 @@ class Bench:
         self.results["runs"][label] = r
         return r
 
+    def silver_bound(self, db, label):
+        """bench/silver_bound.sql: how long writing the silver rows of pos.order.line takes by
+        themselves, beside _silver_items chunked, in one call and as one whole-table statement
+        (rolled back). Its NOTICE lines are kept as they are printed."""
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "silver_bound.sql")
+        out = subprocess.run(["psql", "-X", "-q", self.dsn(db), "-f", script],
+                             capture_output=True, text=True, check=True)
+        notice = out.stderr[out.stderr.index("silver bound:"):].splitlines()
+        lines = [notice[0].split("NOTICE:")[-1].strip()] + [l.rstrip() for l in notice[1:] if "us a line" in l]
+        self.log("; ".join(" ".join(l.split()) for l in lines))
+        self.results["runs"][label] = {"lines": lines}
+        return lines
+
     def silver_digest(self, db):
         """What silver holds of the sales: counts and sums, to compare two ways of loading."""
         with self.connect(db) as c:
@@ -654,6 +667,11 @@ def table(res, a):
     if r:
         lines.append("")
         lines.append(f"{'scout.silver_rebuild(): all silver from bronze (rolled back)':<{w}} {r['rows']:>10,} lines in {r['wall']:.1f} s ({r['rows_per_s']:,.0f} lines/s)")
+    r = R.get("silver bound")
+    if r:
+        lines.append("")
+        lines.append(f"{r['lines'][0]} (bench/silver_bound.sql, rolled back):")
+        lines.extend(r["lines"][1:])
 
     # Ratios and targets.
     lines.append("")
@@ -841,6 +859,7 @@ def main():
     b.changed(db, a.sim_url, a.sim_pid, a.orders, "changed: pos.order")
     b.incremental(db, a.sim_pid, "pos.order.line", "changed: pos.order.line", repeat=1)
     b.rebuild(db, "rebuild: silver")
+    b.silver_bound(db, "silver bound")
     b.reconcile(db, a.sim_pid, "pos.order.line", "reconcile: pos.order.line")
     # 5b. Lines before their orders (odoo_sync('pos.order.line') called first): each line waits
     #     in quarantine for its order, and the orders' load releases them. Silver must end as
