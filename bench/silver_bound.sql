@@ -10,6 +10,11 @@
 BEGIN;
 SET LOCAL jit = off;
 SET LOCAL client_min_messages = notice;
+-- One report line: what ran since `since`, in microseconds a line.
+CREATE FUNCTION pg_temp.per_line(what text, since timestamptz, n bigint) RETURNS text
+LANGUAGE sql AS $f$
+    SELECT format(E'\n  %-62s %8s us a line', what, round(extract(epoch FROM clock_timestamp() - since) * 1e6 / n, 1))
+$f$;
 DO $$
 DECLARE
     n bigint := (SELECT count(*) FROM scout.transaction_items);
@@ -18,7 +23,6 @@ DECLARE
                  'brand_id, brand_name, quantity, unit_price, discount_percent, line_total, line_total_incl, '
                  'company_id, write_date, run_id, synced_at, deleted_at';
     chunk bigint[];
-    us numeric;
     report text := '';
     body text;
 BEGIN
@@ -32,13 +36,11 @@ BEGIN
     TRUNCATE scout.transaction_items;
     t := clock_timestamp();
     EXECUTE format('INSERT INTO scout.transaction_items (%s) SELECT * FROM silver_rows', cols);
-    report := report || format(E'\n  %-62s %8s us a line', 'INSERT of the computed rows (3 indexes)',
-                               round(extract(epoch FROM clock_timestamp() - t) * 1e6 / n, 1));
+    report := report || pg_temp.per_line('INSERT of the computed rows (3 indexes)', t, n);
     TRUNCATE scout.transaction_items;
     t := clock_timestamp();
     EXECUTE format('INSERT INTO scout.transaction_items (%s) SELECT * FROM silver_rows ON CONFLICT (source_id) DO NOTHING', cols);
-    report := report || format(E'\n  %-62s %8s us a line', 'INSERT ... ON CONFLICT of the computed rows (an upsert)',
-                               round(extract(epoch FROM clock_timestamp() - t) * 1e6 / n, 1));
+    report := report || pg_temp.per_line('INSERT ... ON CONFLICT of the computed rows (an upsert)', t, n);
 
     -- 2. _silver_items as a first load runs it: chunks of 10,000 ids (loader::apply_silver_to_all).
     TRUNCATE scout.transaction_items;
@@ -50,15 +52,13 @@ BEGIN
     LOOP
         PERFORM scout._silver_items(chunk, NULL);
     END LOOP;
-    us := round(extract(epoch FROM clock_timestamp() - t) * 1e6 / n, 1);
-    report := report || format(E'\n  %-62s %8s us a line', 'scout._silver_items, chunks of 10,000 ids (as shipped)', us);
+    report := report || pg_temp.per_line('scout._silver_items, chunks of 10,000 ids (as shipped)', t, n);
 
     -- 3. The same in one call for every line.
     TRUNCATE scout.transaction_items;
     t := clock_timestamp();
     PERFORM scout._silver_items((SELECT array_agg(id ORDER BY id) FROM scout.bronze_pos_order_line), NULL);
-    report := report || format(E'\n  %-62s %8s us a line', 'scout._silver_items, one call for all ids',
-                               round(extract(epoch FROM clock_timestamp() - t) * 1e6 / n, 1));
+    report := report || pg_temp.per_line('scout._silver_items, one call for all ids', t, n);
 
     -- 4. One whole-table statement: _silver_items' own text with its id filters taken out, so
     --    that PostgreSQL plans it knowing it reads every line (hash joins, sequential scans).
@@ -69,8 +69,7 @@ BEGIN
                 'p_ids', '''{}''::bigint[]'), 'p_run', 'NULL::bigint');
     t := clock_timestamp();
     EXECUTE body;
-    report := report || format(E'\n  %-62s %8s us a line', 'the same as one whole-table statement (no ids to look up)',
-                               round(extract(epoch FROM clock_timestamp() - t) * 1e6 / n, 1));
+    report := report || pg_temp.per_line('the same as one whole-table statement (no ids to look up)', t, n);
     IF (SELECT count(*) FROM scout.transaction_items) <> n THEN
         RAISE EXCEPTION 'the whole-table statement wrote % rows, not %', (SELECT count(*) FROM scout.transaction_items), n;
     END IF;

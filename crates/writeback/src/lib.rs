@@ -183,8 +183,10 @@ impl Batch {
 
     /// Phase 1: records we own get their plain values with `load`, and so their Odoo ids.
     fn load_owned(&mut self, odoo: &mut dyn Odoo, known: &mut dyn FnMut(&str, &str) -> Option<i64>) {
-        // One call per model and column list.
+        // One call per model and column list; each record's row is made once, here, not again
+        // for every call `isolate` makes while it narrows a refusal down.
         let mut groups: BTreeMap<(String, Vec<String>), Vec<usize>> = BTreeMap::new();
+        let mut rows: HashMap<usize, Vec<String>> = HashMap::new();
         for (i, r) in self.records.iter_mut().enumerate() {
             let Target::Key(key) = &r.target else { continue };
             let cells = r.load_cells();
@@ -201,24 +203,15 @@ impl Batch {
                 }
                 continue;
             }
-            let mut columns = vec!["id".to_owned()];
-            columns.extend(cells.into_iter().map(|(column, _)| column));
+            let (names, texts): (Vec<String>, Vec<String>) = cells.into_iter().unzip();
+            let columns = std::iter::once("id".to_owned()).chain(names).collect();
+            rows.insert(i, std::iter::once(external_id(&r.model, key)).chain(texts).collect());
             groups.entry((r.model.clone(), columns)).or_default().push(i);
         }
         for ((model, columns), members) in groups {
             for chunk in members.chunks(LOAD_CHUNK) {
-                let records = &self.records;
                 let mut call = |items: &[usize]| -> Result<Attempt, String> {
-                    let data: Vec<Vec<String>> = items
-                        .iter()
-                        .map(|&i| {
-                            let r = &records[i];
-                            let Target::Key(key) = &r.target else { unreachable!("owned records have keys") };
-                            let mut row = vec![external_id(&r.model, key)];
-                            row.extend(r.load_cells().into_iter().map(|(_, text)| text));
-                            row
-                        })
-                        .collect();
+                    let data: Vec<Vec<String>> = items.iter().map(|i| rows[i].clone()).collect();
                     match odoo.load(&model, &columns, &data) {
                         Ok(LoadAnswer { ids: Some(ids), .. }) if ids.len() == items.len() => Ok(Attempt::Done(ids)),
                         Ok(LoadAnswer { ids: Some(ids), .. }) => Ok(Attempt::Refused(format!(
