@@ -7,20 +7,22 @@
 //!
 //! Answers: 202 for a valid hint (also for a model that is not synced: counted, ignored); 404
 //! for a wrong or missing token, or any other path; 405 for another method with the right
-//! token; 400 for a body that is not an Odoo webhook; 413 above [`MAX_BODY`]. The listener never
-//! waits for its owner: it only takes a mutex that the owner holds for a few instructions, so
-//! it answers well within Odoo's one-second timeout. Nothing it logs or returns contains the
-//! token.
+//! token; 400 for a body that is not an Odoo webhook, or a request that is not HTTP/1.x or whose
+//! head exceeds 16 KiB; 413 above [`MAX_BODY`]. Every answer is a JSON body with
+//! `Connection: close`. The listener never waits for its owner: it only takes a mutex that the
+//! owner holds for a few instructions, so it answers well within Odoo's one-second timeout, and
+//! no client can hold it up (one event-loop thread, non-blocking sockets, a deadline per
+//! connection: see server.rs). Nothing it logs or returns contains the token.
 
 mod http;
+mod server;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 /// The largest body accepted. Odoo's payload is the record's selected fields: a few hundred
 /// bytes for `id` and `write_date`.
@@ -28,13 +30,6 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 /// The path prefix; the token follows it.
 pub const PATH_PREFIX: &str = "/odoo/webhook/";
-
-/// Connections served at once; more wait in the kernel's accept queue. Odoo sends one request
-/// per record, one after the other, per Odoo worker process.
-const MAX_CONNECTIONS: usize = 32;
-
-/// How long one connection may take to send its request.
-const READ_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// What the listener counted since it started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -185,36 +180,44 @@ impl Response {
 pub struct Listener {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    waker: mio::Waker,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Listener {
     /// Listens on `addr` (`host:port`) on a thread of its own, answering with `hints`; `wake`
-    /// is called (on a listener thread) when a model is newly hinted. The threads are started
-    /// with the caller's signal mask: a PostgreSQL process blocks its signals first.
+    /// is called (on the listener's thread) when a model is newly hinted. That thread is the
+    /// only one, started here with the caller's signal mask (a PostgreSQL process blocks its
+    /// signals first); nothing starts another later.
     pub fn start(addr: &str, hints: Arc<Hints>, wake: fn()) -> io::Result<Listener> {
-        let listener = TcpListener::bind(addr)?;
+        // std resolves `host:port` (a name too); mio takes the socket over, non-blocking.
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
+        let mut listener = mio::net::TcpListener::from_std(listener);
+        let poll = mio::Poll::new()?;
+        poll.registry().register(&mut listener, server::LISTENER, mio::Interest::READABLE)?;
+        let waker = mio::Waker::new(poll.registry(), server::WAKER)?;
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("odoo_sync webhook".into())
-            .spawn(move || accept_loop(listener, hints, wake, flag))?;
-        Ok(Listener { addr, stop, thread: Some(thread) })
+        let server = server::Server::new(poll, listener, hints, wake, stop.clone());
+        let thread = std::thread::Builder::new().name("odoo_sync webhook".into()).spawn(move || server.run())?;
+        Ok(Listener { addr, stop, waker, thread: Some(thread) })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
+    /// Stops listening and closes every connection; returns within milliseconds, whatever the
+    /// clients are doing (the loop never blocks on a client).
     pub fn stop(mut self) {
         self.shutdown();
     }
 
     fn shutdown(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Unblocks accept(); the loop then sees the flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
+        // Should the wake fail, the loop sees the flag within its longest wait (500 ms).
+        let _ = self.waker.wake();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -227,53 +230,7 @@ impl Drop for Listener {
     }
 }
 
-fn accept_loop(listener: TcpListener, hints: Arc<Hints>, wake: fn(), stop: Arc<AtomicBool>) {
-    let busy = Arc::new(AtomicUsize::new(0));
-    for stream in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(stream) = stream else { continue };
-        if busy.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
-            // Served here, one at a time, until a connection thread is free again.
-            serve(stream, &hints, wake);
-            continue;
-        }
-        busy.fetch_add(1, Ordering::SeqCst);
-        let (hints, busy_then) = (hints.clone(), busy.clone());
-        let spawned = std::thread::Builder::new().name("odoo_sync webhook conn".into()).spawn(move || {
-            serve(stream, &hints, wake);
-            busy_then.fetch_sub(1, Ordering::SeqCst);
-        });
-        if spawned.is_err() {
-            busy.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-}
-
-fn serve(mut stream: TcpStream, hints: &Hints, wake: fn()) {
-    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
-    let _ = stream.set_write_timeout(Some(READ_TIMEOUT));
-    let response = match http::read_request(&mut stream, MAX_BODY) {
-        Ok(req) => {
-            let (response, new) = hints.answer(&req);
-            if new {
-                wake();
-            }
-            response
-        }
-        Err(http::ReadError::TooLarge) => {
-            hints.count_refused();
-            Response::new(413, &format!("the body is larger than {MAX_BODY} bytes"))
-        }
-        Err(http::ReadError::Malformed(why)) => {
-            hints.count_refused();
-            Response::new(400, why)
-        }
-        Err(http::ReadError::Io) => return,
-    };
-    http::write_response(&mut stream, &response);
-}
-
+#[cfg(test)]
+mod attack_tests;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,8 @@
 use super::*;
 use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
@@ -138,4 +141,84 @@ fn stopping_frees_the_port() {
     l.stop();
     let again = Listener::start(&addr.to_string(), hints(), wake).unwrap();
     assert_eq!(again.local_addr(), addr);
+}
+
+/// accept() failing for want of descriptors or memory is retried after a pause, not at once
+/// (attack_tests.rs checks the listener's CPU while the process is out of descriptors).
+#[cfg(target_os = "linux")]
+#[test]
+fn accept_errors_for_want_of_resources_back_off() {
+    use server::{after_accept_error, AfterAcceptError, ACCEPT_BACKOFF};
+    assert!(ACCEPT_BACKOFF >= Duration::from_millis(50) && ACCEPT_BACKOFF <= Duration::from_millis(100));
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM (Linux's numbers).
+    for errno in [24, 23, 105, 12] {
+        let e = io::Error::from_raw_os_error(errno);
+        assert_eq!(after_accept_error(&e), AfterAcceptError::RetryAfter(ACCEPT_BACKOFF), "{e}");
+    }
+    assert_eq!(after_accept_error(&io::ErrorKind::WouldBlock.into()), AfterAcceptError::WaitForEvent);
+    for kind in [io::ErrorKind::Interrupted, io::ErrorKind::ConnectionAborted] {
+        assert_eq!(after_accept_error(&kind.into()), AfterAcceptError::RetryNow, "{kind:?}");
+    }
+}
+
+/// Feeds a request to the incremental reader in pieces of `piece` bytes, taking no more than it
+/// asks for; the outcome and the most bytes it held.
+fn read_in_pieces(raw: &[u8], piece: usize) -> (Option<Result<Request, http::Refusal>>, usize) {
+    let mut reader = http::RequestReader::new(MAX_BODY);
+    let mut rest = raw;
+    let mut held = 0;
+    while !rest.is_empty() {
+        let n = piece.min(reader.room()).min(rest.len());
+        assert!(n > 0, "the reader asks for nothing while it needs more");
+        let (now, later) = rest.split_at(n);
+        rest = later;
+        held += n;
+        match reader.push(now) {
+            http::Parsed::NeedMore => {}
+            http::Parsed::Complete(req) => return (Some(Ok(req)), held),
+            http::Parsed::Refused(why) => return (Some(Err(why)), held),
+        }
+    }
+    (None, held)
+}
+
+fn request_with_head_of(len: usize) -> Vec<u8> {
+    let start = format!("POST {PATH_PREFIX}{TOKEN} HTTP/1.1\r\nContent-Length: {}\r\nX-Pad: ", ODOO_BODY.len());
+    format!("{start}{}\r\n\r\n{ODOO_BODY}", "p".repeat(len - start.len() - 4)).into_bytes()
+}
+
+#[test]
+fn the_reader_takes_a_request_in_any_pieces() {
+    let raw = format!("POST /a?b=c HTTP/1.1\r\nContent-Length: {}\r\n\r\n{ODOO_BODY}", ODOO_BODY.len());
+    for piece in [1, 2, 3, 7, 4096, usize::MAX] {
+        let (read, held) = read_in_pieces(raw.as_bytes(), piece);
+        let req = read.unwrap().unwrap();
+        assert_eq!((req.method.as_str(), req.path.as_str(), req.body.as_slice()), ("POST", "/a", ODOO_BODY.as_bytes()));
+        assert_eq!(held, raw.len(), "pieces of {piece}");
+    }
+    // Bytes after the announced body are not part of it; once the head is read, none is asked for.
+    let pipelined = format!("{raw}GET / HTTP/1.1\r\n\r\n");
+    for piece in [1, 4096] {
+        let (read, held) = read_in_pieces(pipelined.as_bytes(), piece);
+        assert_eq!(read.unwrap().unwrap().body, ODOO_BODY.as_bytes());
+        assert!(piece > 1 || held == raw.len(), "{held}");
+    }
+    // An incomplete request is not complete.
+    assert!(read_in_pieces(&raw.as_bytes()[..raw.len() - 1], 5).0.is_none());
+}
+
+#[test]
+fn the_reader_never_holds_more_head_than_the_limit() {
+    let (read, _) = read_in_pieces(&request_with_head_of(http::MAX_HEAD), 4096);
+    assert_eq!(read.unwrap().unwrap().body, ODOO_BODY.as_bytes());
+    for len in [http::MAX_HEAD + 1, 17_000, 20_000] {
+        for piece in [1, 1000, 4096, usize::MAX] {
+            let (read, held) = read_in_pieces(&request_with_head_of(len), piece);
+            assert!(matches!(read, Some(Err(http::Refusal::Malformed(_)))), "a head of {len} in pieces of {piece}");
+            assert_eq!(held, http::MAX_HEAD, "a head of {len} in pieces of {piece}");
+        }
+    }
+    // A body announced too large is refused at the head.
+    let raw = format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n", MAX_BODY + 1);
+    assert_eq!(read_in_pieces(raw.as_bytes(), 10).0.unwrap().unwrap_err(), http::Refusal::TooLarge);
 }
