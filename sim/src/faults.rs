@@ -12,18 +12,38 @@ use std::sync::Mutex;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Kind {
-    Latency { ms: u64 },
-    HttpStatus { status: u16, retry_after: Option<String> },
+    Latency {
+        ms: u64,
+    },
+    HttpStatus {
+        status: u16,
+        retry_after: Option<String>,
+    },
     Reset,
     TruncatedJson,
     TruncatedJsonFramed,
     InvalidJson,
-    OdooFault { name: String, message: String, code: Option<i64>, status: Option<u16> },
+    OdooFault {
+        name: String,
+        message: String,
+        code: Option<i64>,
+        status: Option<u16>,
+    },
     AccessDenied,
     SessionExpired,
-    Drip { bytes_per_sec: f64 },
-    Oversize { bytes: usize },
+    Drip {
+        bytes_per_sec: f64,
+    },
+    Oversize {
+        bytes: usize,
+    },
     ApiKeyExpired,
+    /// The answer's list of ids (a `search`) comes back reversed, or cut to its first `keep`
+    /// ids: a listing a proxy or a broken module mangled, which must never be believed.
+    TamperIds {
+        reverse: bool,
+        keep: Option<usize>,
+    },
 }
 
 impl Kind {
@@ -41,6 +61,7 @@ impl Kind {
             Kind::Drip { .. } => "drip",
             Kind::Oversize { .. } => "oversize",
             Kind::ApiKeyExpired => "api_key_expired",
+            Kind::TamperIds { .. } => "tamper_ids",
         }
     }
 }
@@ -152,6 +173,10 @@ fn parse_one(f: &Value) -> Result<Rule, String> {
         "drip" => Kind::Drip { bytes_per_sec: num(f, "bytes_per_sec").unwrap_or(10.0).max(0.01) },
         "oversize" => Kind::Oversize { bytes: num(f, "bytes").ok_or("oversize needs \"bytes\"")? as usize },
         "api_key_expired" => Kind::ApiKeyExpired,
+        "tamper_ids" => Kind::TamperIds {
+            reverse: f.get("reverse").and_then(|v| v.as_bool()).unwrap_or(false),
+            keep: num(f, "keep").map(|k| k as usize),
+        },
         other => return Err(format!("unknown kind {other:?}")),
     };
     let m = f.get("match").cloned().unwrap_or(Value::Null);

@@ -35,6 +35,25 @@ fn proxy_page(status: u16) -> String {
     format!("<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
 }
 
+/// A JSON answer whose list of ids (the whole body, or JSON-RPC's `result`) is reversed or cut;
+/// any other answer is left as it is.
+fn tamper_ids(body: &[u8], reverse: bool, keep: Option<usize>) -> Vec<u8> {
+    let Ok(mut v) = serde_json::from_slice::<Value>(body) else { return body.to_vec() };
+    let list = match v.get_mut("result") {
+        Some(r) => r,
+        None => &mut v,
+    };
+    if let Value::Array(ids) = list {
+        if reverse {
+            ids.reverse();
+        }
+        if let Some(k) = keep {
+            ids.truncate(k);
+        }
+    }
+    serde_json::to_vec(&v).unwrap_or_else(|_| body.to_vec())
+}
+
 impl Sim {
     fn fault_response(&self, kind: Kind, api: &Api, normal: &dyn Fn() -> Response) -> Response {
         let odoo_error = |e: OdooError| -> Response {
@@ -58,6 +77,11 @@ impl Sim {
             Kind::TruncatedJsonFramed => Response { delivery: Delivery::TruncatedFramed, ..normal() },
             Kind::Drip { bytes_per_sec } => Response { delivery: Delivery::Drip(bytes_per_sec), ..normal() },
             Kind::InvalidJson => Response::html(200, proxy_page(502)),
+            Kind::TamperIds { reverse, keep } => {
+                let mut r = normal();
+                r.body = tamper_ids(&r.body, reverse, keep);
+                r
+            }
             Kind::OdooFault { name, message, code, status } => {
                 let guess = if name.contains("AccessError") || name.contains("AccessDenied") {
                     403
