@@ -120,6 +120,13 @@ BEGIN
       END LOOP;
     END IF;
   END LOOP;
+  -- A row with nothing to write still needs its model allowed (it would be "sent" as nothing).
+  IF NOT EXISTS (SELECT 1 FROM scout.writeback_fields w WHERE w.model = NEW.model) THEN
+    RAISE EXCEPTION 'odoo_sync: writing % back to Odoo is not allowed: no field of it is on scout.writeback_fields', NEW.model
+      USING ERRCODE = 'insufficient_privilege',
+            DETAIL = 'scout.writeback_fields allows: ' || scout._writeback_allowed_text() || '.',
+            HINT = 'A superuser allows a field with: INSERT INTO scout.writeback_fields (model, field) VALUES (...);';
+  END IF;
   NEW.state := 'pending';
   NEW.attempts := 0;
   NEW.last_error := NULL;
@@ -146,11 +153,35 @@ $$;
 CREATE TRIGGER odoo_outbox_wake AFTER INSERT OR UPDATE OF "values", op ON scout.odoo_outbox
   FOR EACH STATEMENT EXECUTE FUNCTION scout._outbox_wake();
 
--- Our key of a partner tag: 'VIP Customers' -> 'vip_customers'.
+-- Our key of a partner tag: 'VIP Customers' -> 'vip_customers_' || 12 hex digits of the
+-- name's md5. The readable part helps a person reading Odoo's external ids; the digest makes
+-- two names a user sees as different two keys ('Promo A', 'promo-a' and 'PROMO_A!' are three
+-- tags), and gives any Unicode name ('顧客') a key. NULL for a name that is empty once trimmed.
 CREATE FUNCTION scout.tag_key(tag text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT nullif(btrim(regexp_replace(lower(btrim(tag)), '[^a-z0-9]+', '_', 'g'), '_'), '') $$;
+AS $$
+  SELECT CASE WHEN btrim(tag) <> '' THEN
+    coalesce(nullif(left(btrim(regexp_replace(lower(btrim(tag)), '[^a-z0-9]+', '_', 'g'), '_'), 60), '') || '_', 'tag_')
+    || left(md5(btrim(tag)), 12) END
+$$;
+
+-- The key of the tag our outbox last named `tag` (trimmed), if any: a tag made before keys had
+-- a digest keeps its key, and a tag renamed by write-back is found under its new name.
+-- SECURITY DEFINER, and executable by tag_customers' callers: they need not read the outbox;
+-- it tells no more than the key of a tag name the caller already knows.
+CREATE FUNCTION scout._tag_key_in_use(tag text) RETURNS text
+LANGUAGE sql STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT t.external_key FROM (
+    SELECT DISTINCT ON (o.external_key) o.external_key, o."values" ->> 'name' AS name
+    FROM scout.odoo_outbox o
+    WHERE o.model = 'res.partner.category' AND o.external_key IS NOT NULL AND o."values" ? 'name'
+    ORDER BY o.external_key, o.id DESC) t
+  WHERE t.name = btrim(tag)
+  ORDER BY t.external_key LIMIT 1
+$$;
 
 -- Makes the tag if needed and adds it to those partners (with "replace", the tag's members
 -- become exactly those: it is also removed from the partners silver shows with it), as outbox
@@ -162,13 +193,13 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  k text := scout.tag_key(tag);
+  k text := coalesce(scout._tag_key_in_use(tag), scout.tag_key(tag));
   n bigint;
   removed bigint := 0;
   tag_id bigint;
 BEGIN
   IF k IS NULL THEN
-    RAISE EXCEPTION 'odoo_sync: tag_customers needs a tag name with a letter or digit, got %', coalesce(quote_literal(tag), 'NULL')
+    RAISE EXCEPTION 'odoo_sync: tag_customers needs a tag name that is not empty, got %', coalesce(quote_literal(tag), 'NULL')
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF customer_ids IS NULL OR EXISTS (SELECT 1 FROM unnest(customer_ids) c WHERE c IS NULL OR c <= 0) THEN

@@ -301,12 +301,21 @@ fn odoo_reconcile_step(
 /// Sends the pending write-back rows (scout.odoo_outbox) now, in this session, and returns how
 /// many were sent and failed, and how many are still pending. Waits while another session
 /// (the worker) is sending. Odoo unreachable: the rows stay pending, with a WARNING saying why.
+/// Rows the calling transaction wrote are not sent (nothing reaches Odoo uncommitted), and a
+/// REPEATABLE READ or SERIALIZABLE caller is refused (writeback.rs).
 #[pg_extern(name = "odoo_push", volatile, parallel_unsafe)]
 fn odoo_push() -> TableIterator<'static, (name!(sent, i64), name!(failed, i64), name!(pending, i64))> {
     let settings = Settings::current();
     let pushed = or_report(writeback::push(&settings, writeback::Wait::Yes, usize::MAX));
     if let Some(e) = &pushed.transient {
         pgrx::warning!("odoo_sync: {} outbox rows stay pending: {e}", pushed.left);
+    }
+    if pushed.held > 0 {
+        pgrx::notice!(
+            "odoo_sync: {} outbox rows were not sent now: this transaction wrote them and has not committed, or \
+             another session is changing them; they are sent once that transaction commits",
+            pushed.held
+        );
     }
     let pending = or_report(writeback::pending_count());
     TableIterator::once((pushed.sent, pushed.failed, pending))

@@ -8,6 +8,7 @@
 
 use pgrx::prelude::*;
 
+mod activity;
 mod alerts;
 mod api;
 mod errors;

@@ -275,11 +275,12 @@ pub fn upsert_bronze(spec: &ModelSpec, page_json: &str, run_id: i64) -> SyncResu
     Ok(PageCounts { inserted: ins.unwrap_or(0), updated: upd.unwrap_or(0), changed: changed.unwrap_or_default() })
 }
 
-/// Soft-deletes the bronze rows whose ids Odoo no longer has (`odoo_ids`: every id Odoo has
-/// now, archived included, ascending), and returns their ids; with `run_id` None only finds
-/// them. The difference is computed here by merging two sorted lists: PostgreSQL cannot
-/// estimate an unnested array's size and picks a nested loop that is quadratic at 1M rows.
-pub fn mark_deleted(spec: &ModelSpec, odoo_ids: &[i64], run_id: Option<i64>) -> SyncResult<Vec<i64>> {
+/// The live bronze rows whose ids are not in `odoo_ids` (every id Odoo listed, archived
+/// included, strictly ascending: sync/listing.rs checks it first). Candidates only: nothing is
+/// deleted before Odoo confirms them gone. The difference is computed here by merging two
+/// sorted lists: PostgreSQL cannot estimate an unnested array's size and picks a nested loop
+/// that is quadratic at 1M rows.
+pub fn absent_from(spec: &ModelSpec, odoo_ids: &[i64]) -> SyncResult<Vec<i64>> {
     let t = &spec.bronze_table;
     let ours = Spi::get_one::<Vec<i64>>(&format!(
         "SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM scout.{t} WHERE deleted_at IS NULL"
@@ -293,10 +294,25 @@ pub fn mark_deleted(spec: &ModelSpec, odoo_ids: &[i64], run_id: Option<i64>) -> 
             gone.push(id);
         }
     }
-    if let Some(run_id) = run_id {
-        soft_delete(spec, &gone, run_id)?;
-    }
     Ok(gone)
+}
+
+/// The live bronze rows of `spec`'s model that name any of `ids` in one of `fields` (a
+/// many2one's `[id, "name"]` or an x2many's list of ids), ascending.
+pub fn bronze_naming(spec: &ModelSpec, fields: &[String], ids: &[i64]) -> SyncResult<Vec<i64>> {
+    if fields.is_empty() || ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT coalesce(array_agg(b.id ORDER BY b.id), '{{}}') FROM scout.{t} b \
+         WHERE b.deleted_at IS NULL AND EXISTS ( \
+           SELECT 1 FROM unnest($1::text[]) AS f(name), \
+                LATERAL jsonb_array_elements(CASE jsonb_typeof(b.payload -> f.name) \
+                                             WHEN 'array' THEN b.payload -> f.name ELSE '[]' END) AS e(v) \
+           WHERE jsonb_typeof(e.v) = 'number' AND (e.v #>> '{{}}')::numeric = ANY ($2::bigint[]::numeric[]))",
+        t = spec.bronze_table
+    );
+    Ok(Spi::get_one_with_args::<Vec<i64>>(&sql, &[fields.to_vec().into(), ids.to_vec().into()])?.unwrap_or_default())
 }
 
 /// Silver rows depend on several models (an order's totals on its lines and payments), so two

@@ -305,6 +305,10 @@ pub fn register() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    // Every odoo_sync.* name is ours: a misspelt one in postgresql.conf or a SET is reported
+    // (a WARNING at load, an ERROR at SET) instead of silently ignored.
+    // SAFETY: called from _PG_init on the main thread, after our settings are defined.
+    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"odoo_sync".as_ptr()) };
 }
 
 /// Why a base URL is not usable, or Ok. Shared by the GUC check hook and the env fallback.

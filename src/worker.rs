@@ -20,7 +20,7 @@ use crate::interrupts;
 use crate::loader::{LockWait, RunMode, RunStatus};
 use crate::sync::reconcile::ReconcileOptions;
 use crate::sync::{self, session::with_session, Failure, RunOptions};
-use crate::{models, settings, webhooks, writeback};
+use crate::{activity, models, settings, webhooks, writeback};
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -208,6 +208,8 @@ struct State {
     receiver: webhooks::Receiver,
     /// The listener's counts as last logged.
     logged_counts: odoo_webhook::Counts,
+    /// When to try the outbox again after another session held it (OUTBOX_RETRY).
+    outbox_retry: Option<Instant>,
 }
 
 impl State {
@@ -235,10 +237,13 @@ enum Turn {
 /// `eager`: a hinted run, whose new window reads up to Odoo's now (RunOptions::eager).
 fn sync_model(spec: &models::ModelSpec, state: &mut State, eager: bool) -> Turn {
     let mut run_id = None;
+    let (mut steps, mut records) = (0u32, 0i64);
     loop {
         if interrupts::stop_requested() {
             return Turn::Done;
         }
+        steps += 1;
+        activity::working(&format!("syncing {}, step {steps} ({records} records so far)", spec.model));
         let started = SystemTime::now();
         let settled = &mut state.settled;
         let step = in_transaction(|| {
@@ -260,6 +265,7 @@ fn sync_model(spec: &models::ModelSpec, state: &mut State, eager: bool) -> Turn 
         match step {
             Ok(summary) => {
                 run_id = summary.run_id;
+                records += summary.counts.fetched;
                 if summary.status != RunStatus::InProgress {
                     state.backoff.remove(&spec.model);
                     return Turn::Done;
@@ -312,10 +318,13 @@ fn reconcile_all_models(state: &mut State) {
 /// Reconciles one model a listing page per transaction (committed with its cursor, so a kill
 /// loses at most one page of work). False when the round should end (stopping, not configured).
 fn reconcile_model(spec: &models::ModelSpec, state: &mut State) -> bool {
+    let mut pages = 0u32;
     loop {
         if interrupts::stop_requested() {
             return false;
         }
+        pages += 1;
+        activity::working(&format!("reconciling {}, listing page {pages}", spec.model));
         let started = SystemTime::now();
         let settled = &mut state.settled;
         let step = in_transaction(|| {
@@ -411,6 +420,9 @@ fn sync_all_models(state: &mut State) {
 /// The backoff key of write-back (beside the models' keys).
 const OUTBOX: &str = "scout.odoo_outbox";
 
+/// How soon the outbox is tried again when another session held the sender lock or rows.
+const OUTBOX_RETRY: Duration = Duration::from_secs(1);
+
 /// Sends pending write-back rows, one batch per transaction, until none is left, another
 /// session is sending, or Odoo is unreachable (then retried with the models' backoff). Runs
 /// after every round and whenever the worker is woken (scout.odoo_push_soon, an outbox insert).
@@ -422,6 +434,7 @@ fn drain_outbox(state: &mut State) {
         if interrupts::stop_requested() {
             return;
         }
+        activity::working("sending the outbox");
         let settled = &mut state.settled;
         let pushed = in_transaction(|| {
             if extension_version()?.as_deref() != Some(LIBRARY_VERSION) {
@@ -443,6 +456,9 @@ fn drain_outbox(state: &mut State) {
             }
             Ok(p) => {
                 state.backoff.remove(OUTBOX);
+                // Rows another session is sending or changing: tried again soon, not at the
+                // next scheduled round.
+                state.outbox_retry = (p.busy || p.held > 0).then(|| Instant::now() + OUTBOX_RETRY);
                 if p.busy || !p.more {
                     return;
                 }
@@ -585,6 +601,7 @@ fn read_file_settings() -> Vec<(String, String)> {
 }
 
 fn refresh_gold(state: &mut State) {
+    activity::working("refreshing gold");
     let settled = &mut state.settled;
     let r = in_transaction(|| {
         // The database's settings (odoo_sync.timezone) as a new session would see them.
@@ -652,7 +669,11 @@ pub extern "C-unwind" fn odoo_sync_worker_main(_arg: pg_sys::Datum) {
     }
     while !interrupts::stop_requested() {
         let sleep = plan.sleep_for(now());
-        BackgroundWorker::wait_latch(Some(next_hint_in(&state).map_or(sleep, |h| sleep.min(h.max(MIN_SLEEP)))));
+        let soonest = [next_hint_in(&state), state.outbox_retry.map(|t| t.saturating_duration_since(Instant::now()))];
+        let wait = soonest.into_iter().flatten().fold(sleep, |w, d| w.min(d.max(MIN_SLEEP)));
+        activity::idle_until(wait);
+        // Exits at once if the postmaster dies (pgrx's wait_latch only reports it).
+        interrupts::wait_on_latch(wait);
         if interrupts::stop_requested() {
             break;
         }

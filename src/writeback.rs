@@ -10,6 +10,7 @@ use crate::errors::{redact, SyncError, SyncResult};
 use crate::settings::Settings;
 use crate::sync::session::{with_session, OdooSession};
 use odoo_client::{FieldInfo, LoadAnswer, OdooError};
+use pgrx::pg_sys;
 use pgrx::prelude::*;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,6 +35,10 @@ pub struct Pushed {
     pub busy: bool,
     /// Whether the last batch was full (more may be pending).
     pub more: bool,
+    /// Pending rows not sent now: locked by another session (being changed) or written by the
+    /// calling transaction, which has not committed (with the rows of the same records after
+    /// them, kept in order). Sent by a later push.
+    pub held: i64,
 }
 
 /// Whether to wait for another sender.
@@ -45,6 +50,7 @@ pub enum Wait {
 
 /// Sends up to `batches` batches of pending rows in the current transaction.
 pub fn push(s: &Settings, wait: Wait, batches: usize) -> SyncResult<Pushed> {
+    refuse_snapshot_isolation()?;
     let mut out = Pushed::default();
     if !lock(wait)? {
         out.busy = true;
@@ -57,11 +63,18 @@ pub fn push(s: &Settings, wait: Wait, batches: usize) -> SyncResult<Pushed> {
     with_session(s, |odoo| {
         let mut after = 0;
         for _ in 0..batches {
-            let rows = pending_rows(after)?;
-            out.more = rows.len() as i64 == BATCH_ROWS;
-            let Some(last) = rows.last() else { break };
-            after = last.id;
-            let outcomes = send_batch(odoo, &rows, &allowed)?;
+            let batch = pending_rows(after)?;
+            out.more = batch.listed == BATCH_ROWS;
+            out.held += batch.held;
+            let Some(last) = batch.last_id else { break };
+            after = last;
+            if batch.rows.is_empty() {
+                if out.more {
+                    continue;
+                }
+                break;
+            }
+            let outcomes = send_batch(odoo, &batch.rows, &allowed)?;
             for (_, o) in &outcomes {
                 match o {
                     Outcome::Sent { .. } => out.sent += 1,
@@ -112,12 +125,80 @@ fn allow_list() -> SyncResult<AllowList> {
     })
 }
 
-fn pending_rows(after: i64) -> SyncResult<Vec<Row>> {
-    let sql = "SELECT id, model, external_key, odoo_id, op, \"values\"::text FROM scout.odoo_outbox \
-               WHERE state = 'pending' AND id > $1 ORDER BY id LIMIT $2";
-    Spi::connect(|client| {
-        let mut rows = Vec::new();
-        for r in client.select(sql, None, &[after.into(), BATCH_ROWS.into()])? {
+/// A pending row as first listed (committed values, no lock).
+struct Listed {
+    id: i64,
+    record: (String, Option<String>, Option<i64>),
+}
+
+/// One batch of pending rows to send.
+struct Batch {
+    /// The rows to send now, in id order, each locked (FOR UPDATE) until this transaction ends.
+    rows: Vec<Row>,
+    /// How many pending rows were listed (BATCH_ROWS: more may follow).
+    listed: i64,
+    /// The last listed id: where the next batch starts.
+    last_id: Option<i64>,
+    /// Listed rows held back (Pushed::held).
+    held: i64,
+}
+
+/// The next pending rows after `after`, each locked for the rest of this transaction, so that
+/// a change made to a row while it is being sent waits for the send to commit and then makes
+/// the row pending again (the check trigger sees the new values), instead of being marked sent
+/// with it. Rows another session holds (SKIP LOCKED) and rows this uncommitted transaction
+/// wrote are held back, and so is every later row of the same record or naming a held
+/// record's key: a record's rows reach Odoo in id order, and nothing reaches Odoo before its
+/// transaction commits.
+fn pending_rows(after: i64) -> SyncResult<Batch> {
+    let listed: Vec<Listed> = Spi::connect(|client| {
+        let sql = "SELECT id, model, external_key, odoo_id FROM scout.odoo_outbox \
+                   WHERE state = 'pending' AND id > $1 ORDER BY id LIMIT $2";
+        client
+            .select(sql, None, &[after.into(), BATCH_ROWS.into()])?
+            .map(|r| {
+                Ok(Listed {
+                    id: r.get::<i64>(1)?.unwrap_or(0),
+                    record: (r.get(2)?.unwrap_or_default(), r.get(3)?, r.get(4)?),
+                })
+            })
+            .collect::<SyncResult<Vec<_>>>()
+    })?;
+    let mut batch =
+        Batch { rows: Vec::new(), listed: listed.len() as i64, last_id: listed.last().map(|l| l.id), held: 0 };
+    if listed.is_empty() {
+        return Ok(batch);
+    }
+    let ids: Vec<i64> = listed.iter().map(|l| l.id).collect();
+    let mut locked = lock_rows(&ids)?;
+    let mut held_records = BTreeSet::new();
+    let mut held_keys = BTreeSet::new();
+    for l in &listed {
+        let row = locked.remove(&l.id).filter(|(_, own)| !own).map(|(row, _)| row);
+        match row {
+            Some(row) if !held_records.contains(&l.record) && !names_any(&row.values, &held_keys) => {
+                batch.rows.push(row)
+            }
+            _ => {
+                batch.held += 1;
+                held_records.insert(l.record.clone());
+                if let Some(key) = &l.record.1 {
+                    held_keys.insert(key.clone());
+                }
+            }
+        }
+    }
+    Ok(batch)
+}
+
+/// Locks the rows of `ids` still pending, skipping those another session holds; each with
+/// whether the calling transaction wrote it (its xmin is ours: not committed yet).
+fn lock_rows(ids: &[i64]) -> SyncResult<BTreeMap<i64, (Row, bool)>> {
+    let sql = "SELECT id, model, external_key, odoo_id, op, \"values\"::text, xmin::text FROM scout.odoo_outbox \
+               WHERE id = ANY ($1) AND state = 'pending' ORDER BY id FOR UPDATE SKIP LOCKED";
+    Spi::connect_mut(|client| {
+        let mut rows = BTreeMap::new();
+        for r in client.update(sql, None, &[ids.to_vec().into()])? {
             let id = r.get::<i64>(1)?.unwrap_or(0);
             let target = match (r.get::<String>(3)?, r.get::<i64>(4)?) {
                 (Some(key), _) => Target::Key(key),
@@ -126,16 +207,50 @@ fn pending_rows(after: i64) -> SyncResult<Vec<Row>> {
             };
             let values: Map<String, Value> = serde_json::from_str(&r.get::<String>(6)?.unwrap_or_default())
                 .map_err(|e| SyncError::Internal(format!("outbox row {id}: values: {e}")))?;
-            rows.push(Row {
+            let xmin: u32 = r.get::<String>(7)?.and_then(|x| x.parse().ok()).unwrap_or(0);
+            // SAFETY: a plain lookup in this backend's transaction state, on the main thread.
+            let own = unsafe { pg_sys::TransactionIdIsCurrentTransactionId(xmin.into()) };
+            let row = Row {
                 id,
                 model: r.get::<String>(2)?.unwrap_or_default(),
                 target,
                 archive: r.get::<String>(5)?.as_deref() == Some("archive"),
                 values,
-            });
+            };
+            rows.insert(id, (row, own));
         }
         Ok(rows)
     })
+}
+
+/// Whether a row's values name one of `keys` (a many2one or a many2many command by our key).
+fn names_any(values: &Map<String, Value>, keys: &BTreeSet<String>) -> bool {
+    fn walk(v: &Value, keys: &BTreeSet<String>) -> bool {
+        match v {
+            Value::String(s) => keys.contains(s),
+            Value::Array(a) => a.iter().any(|x| walk(x, keys)),
+            Value::Object(o) => o.values().any(|x| walk(x, keys)),
+            _ => false,
+        }
+    }
+    !keys.is_empty() && values.values().any(|v| walk(v, keys))
+}
+
+/// A REPEATABLE READ or SERIALIZABLE transaction reads the outbox as it was when it began: it
+/// could send a row's older values after a newer push already sent the newer ones.
+fn refuse_snapshot_isolation() -> SyncResult<()> {
+    // SAFETY: a plain int of this backend's transaction state, read on the main thread.
+    let level = unsafe { pg_sys::XactIsoLevel };
+    if level >= pg_sys::XACT_REPEATABLE_READ as i32 {
+        return Err(SyncError::Prerequisite {
+            message: "scout.odoo_push() needs a READ COMMITTED transaction".into(),
+            hint: "This transaction is REPEATABLE READ or SERIALIZABLE: it would read the outbox as it was when it \
+                   began and could send older values after newer ones. Call it in its own READ COMMITTED \
+                   transaction (the default), or leave sending to the worker (scout.odoo_push_soon())."
+                .into(),
+        });
+    }
+    Ok(())
 }
 
 /// The Odoo id of a record of ours, from its last sent row.

@@ -55,9 +55,11 @@ fn tags_reach_odoo_a_second_push_changes_nothing_and_the_next_sync_brings_them_i
         json!([[["module", "=", "odoo_sync"]]]),
         json!({"fields": ["name", "model", "res_id"]}),
     );
+    let key: String = db.connect().query_one("SELECT scout.tag_key('VIP Customers')", &[]).unwrap().get(0);
+    assert_eq!(key, "vip_customers_c8558efc1953", "a readable part and the name's md5");
     assert_eq!(
         imd,
-        json!([{"id": imd[0]["id"], "name": "res_partner_category__vip_customers", "model": "res.partner.category", "res_id": tag}])
+        json!([{"id": imd[0]["id"], "name": format!("res_partner_category__{key}"), "model": "res.partner.category", "res_id": tag}])
     );
     let outbox_ids: Vec<Option<i64>> = db.column("SELECT odoo_id FROM scout.odoo_outbox ORDER BY id");
     assert_eq!(outbox_ids[0], Some(tag), "the tag's row knows its Odoo id");

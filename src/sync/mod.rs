@@ -4,9 +4,11 @@
 //! bronze (reconcile.rs). See docs/DESIGN.md, "The sync algorithm". This module holds what
 //! every path shares: the run's options and summary, failures, and the fields to ask for.
 
+mod listing;
 mod page;
 mod prefetch;
 pub mod reconcile;
+mod referrers;
 mod run;
 pub mod session;
 mod streams;

@@ -13,14 +13,14 @@
 //! window. Renames of records that others embed (`[id, "name"]`) are not drift: Odoo does not
 //! touch the write_date of the records that embed the name (docs/DESIGN.md).
 
-use super::{checkpoint_id, not_in_this_odoo, page, requested_fields};
+use super::referrers::{self, ByIds};
+use super::{checkpoint_id, listing, not_in_this_odoo, requested_fields};
 use crate::alerts;
 use crate::errors::{SyncError, SyncResult};
-use crate::loader::{self, Drift, LockWait, RunMode, RunStatus, Window};
+use crate::loader::{self, Drift, LockWait, RunMode, RunStatus};
 use crate::models::ModelSpec;
 use crate::settings::Settings;
 use serde::Deserialize;
-use serde_json::json;
 use std::time::{Duration, Instant};
 
 use super::session::OdooSession;
@@ -129,13 +129,15 @@ pub fn reconcile_model(
     if query.companies.is_some() {
         list_fields.push("company_id".into());
     }
-    let client = odoo.client(model)?;
-    let stats_before = client.stats;
+    let stats_before = odoo.client(model)?.stats;
     let batch = s.batch_size.max(1) as usize;
     let mut pages = 0u32;
+    // What re-reading the records that named deleted ones did (referrers.rs).
+    let mut notes = Vec::new();
     loop {
         pgrx::check_for_interrupts!();
         let before = last;
+        let client = odoo.client(model)?;
         let raw = client
             .search_read_raw(
                 model,
@@ -159,28 +161,12 @@ pub fn reconcile_model(
         if let Some(id) = run_id {
             // Repair this page's drift through the normal page path, then move the cursor, in
             // the same transaction.
-            let full = Window { start: None, end: i64::MAX, mark: i64::MAX, full: true, last_id: 0 };
-            for chunk in refetch.chunks(batch) {
-                pgrx::check_for_interrupts!();
-                let raw = client
-                    .search_read_raw(
-                        model,
-                        &json!([["id", "in", chunk]]),
-                        &fields,
-                        "id asc",
-                        batch as u32,
-                        &query.context,
-                    )
-                    .map_err(|e| SyncError::odoo(model, e))?;
-                let info = page::validate(model, &raw, &full, &shapes)?;
-                page.refetched += info.len as i64;
-                if info.len > 0 {
-                    let pc = loader::upsert_bronze(spec, &raw, id)?;
-                    loader::apply_silver(model, &pc.changed, id, opts.lock_wait)?;
-                }
-            }
+            let by_ids = ByIds { spec, fields: &fields, shapes: &shapes, query: &query, batch };
+            page.refetched += by_ids.reread(client, &refetch, id, opts.lock_wait)?;
+            let deleted = listing::proven_gone(client, model, &deleted)?;
             let gone = loader::soft_delete(spec, &deleted, id)?;
             loader::silver_mark_deleted(model, &gone, opts.lock_wait)?;
+            notes.extend(referrers::reread(odoo, s, model, &gone, id, opts.lock_wait)?);
             loader::add_reconcile_counts(id, &page)?;
             loader::save_reconcile_cursor(&cp_id, model, (!done).then_some((id, last)))?;
         }
@@ -195,8 +181,12 @@ pub fn reconcile_model(
             break;
         }
     }
+    if !notes.is_empty() {
+        let all: Vec<String> = summary.message.take().into_iter().chain(notes).collect();
+        summary.message = Some(all.join("; "));
+    }
     if let Some(id) = run_id {
-        let calls = (client.stats.calls - stats_before.calls) as i64;
+        let calls = (odoo.client(model)?.stats.calls - stats_before.calls) as i64;
         // The whole run's figures (earlier steps included) for the result and the alert.
         let bronze_count = summary.drift.bronze_count; // (of the pages this call compared)
         summary.drift =
@@ -211,7 +201,6 @@ pub fn reconcile_model(
 fn parse_listing(model: &str, raw: &str, last: i64, companies: Option<&[i64]>) -> SyncResult<Vec<(Listed, bool)>> {
     let bad = |detail: String| SyncError::BadData { model: model.to_owned(), detail };
     let page: Vec<serde_json::Value> = serde_json::from_str(raw).map_err(|e| bad(format!("listing ids: {e}")))?;
-    let mut prev = last;
     let mut listed = Vec::with_capacity(page.len());
     for v in page {
         let ours = companies.is_none_or(|ids| match v.get("company_id") {
@@ -219,12 +208,10 @@ fn parse_listing(model: &str, raw: &str, last: i64, companies: Option<&[i64]>) -
             _ => true, // shared records (company_id false) are synced under any filter
         });
         let l: Listed = serde_json::from_value(v).map_err(|e| bad(format!("listing ids: {e}")))?;
-        if l.id <= prev {
-            return Err(bad("search_read returned ids out of order".into()));
-        }
-        prev = l.id;
         listed.push((l, ours));
     }
+    let ids: Vec<i64> = listed.iter().map(|(l, _)| l.id).collect();
+    listing::check_ascending(model, &ids, last)?;
     Ok(listed)
 }
 

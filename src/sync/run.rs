@@ -4,7 +4,10 @@
 //! closing it (high-water mark, deletes, the log row).
 
 use super::session::OdooSession;
-use super::{checkpoint_id, not_in_this_odoo, page, prefetch, requested_fields, streams, RunOptions, RunSummary};
+use super::{
+    checkpoint_id, listing, not_in_this_odoo, page, prefetch, referrers, requested_fields, streams, RunOptions,
+    RunSummary,
+};
 use crate::alerts;
 use crate::errors::{SyncError, SyncResult};
 use crate::loader::{self, Checkpoint, LogUpdate, RunCounts, RunStatus, Window};
@@ -87,10 +90,12 @@ fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut OdooSe
             // Deletes are found by comparing ids, after a full window of a model that had
             // been synced before (a first load has nothing to compare against).
             if window.full && cp.high_water.is_some() {
-                let deleted = reconcile_deletions(spec, client, run_id)?;
+                let deleted = reconcile_deletions(spec, odoo.client(model)?, run_id)?;
                 summary.counts.deleted = deleted.len() as i64;
-                if run_id.is_some() {
+                if let Some(id) = run_id {
                     loader::silver_mark_deleted(model, &deleted, opts.lock_wait)?;
+                    notes.extend(referrers::reread(odoo, s, model, &deleted, id, opts.lock_wait)?);
+                    summary.message = (!notes.is_empty()).then(|| notes.join("; "));
                 }
             }
             if let (Some(id), true) = (run_id, defer_silver) {
@@ -108,6 +113,7 @@ fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut OdooSe
     }
 
     summary.duration = started.elapsed();
+    let client = odoo.client(model)?;
     if let Some(id) = run_id {
         let version = client.version().map(|v| v.text.clone());
         let u = LogUpdate {
@@ -554,12 +560,7 @@ impl PageReader<'_> {
         let ids = c
             .search_ids(model, &self.query.window(after), limit, &self.query.context)
             .map_err(|e| SyncError::odoo(model, e))?;
-        if ids.windows(2).any(|p| p[0] >= p[1]) || ids.first().is_some_and(|&id| id <= after.last_id) {
-            return Err(SyncError::BadData {
-                model: model.to_owned(),
-                detail: "search returned ids out of order or below the cursor".into(),
-            });
-        }
+        listing::check_ascending(model, &ids, after.last_id)?;
         Ok(ids)
     }
 }
@@ -585,7 +586,8 @@ fn slices_of(ids: &[i64], mut after: i64, batch: usize) -> Vec<streams::Slice> {
 }
 
 /// A full sync's safety net for deletes: every id Odoo has now (archived included), compared
-/// with bronze; what Odoo no longer has is soft-deleted (or only counted, in a dry run).
+/// with bronze; what Odoo no longer has is soft-deleted (or only counted, in a dry run), once
+/// Odoo has confirmed it is gone (listing.rs: a listing is never believed on its own).
 fn reconcile_deletions(
     spec: &ModelSpec,
     client: &mut odoo_client::Client,
@@ -599,19 +601,19 @@ fn reconcile_deletions(
         let page = client
             .search_ids(model, &Query::all_ids_above(last), ID_PAGE, &Query::all_companies_context())
             .map_err(|e| SyncError::odoo(model, e))?;
-        if page.iter().any(|id| *id <= last) {
-            return Err(SyncError::BadData {
-                model: model.to_owned(),
-                detail: "search returned ids out of order".into(),
-            });
-        }
+        listing::check_ascending(model, &page, last)?;
         let n = page.len();
         ids.extend(page);
         if n < ID_PAGE as usize {
             break;
         }
     }
-    loader::mark_deleted(spec, &ids, run_id)
+    let candidates = loader::absent_from(spec, &ids)?;
+    let gone = listing::proven_gone(client, model, &candidates)?;
+    if let Some(run_id) = run_id {
+        loader::soft_delete(spec, &gone, run_id)?;
+    }
+    Ok(gone)
 }
 
 /// NOTICE lines for a long manual run: rows done of Odoo's count, at most every few seconds.

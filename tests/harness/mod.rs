@@ -221,6 +221,11 @@ impl Cluster {
     }
 
     fn pg_ctl_start(&self) {
+        run(&mut self.pg_ctl_start_command());
+    }
+
+    /// `pg_ctl start`, as a service manager runs it.
+    fn pg_ctl_start_command(&self) -> Command {
         // As in production: no Rust backtraces in error details (pgrx adds them when set).
         // The server must not inherit our descriptors (a lock file held by a caller's flock
         // would stay held for as long as the server runs).
@@ -237,14 +242,15 @@ impl Cluster {
             });
         }
         let data = self.dir.join("data");
-        run(pg_ctl.env_remove("RUST_BACKTRACE").args([
+        pg_ctl.env_remove("RUST_BACKTRACE").args([
             "-D",
             &data.to_string_lossy(),
             "-l",
             &self.log_path().to_string_lossy(),
             "-w",
             "start",
-        ]));
+        ]);
+        pg_ctl
     }
 
     /// `pg_ctl stop -m immediate` (a crash: no shutdown checkpoint), then start again.
@@ -252,6 +258,37 @@ impl Cluster {
         let data = self.dir.join("data");
         run(pg_tool("pg_ctl").args(["-D", &data.to_string_lossy(), "-m", "immediate", "-w", "stop"]));
         self.pg_ctl_start();
+    }
+
+    /// The postmaster's pid (postmaster.pid's first line).
+    pub fn postmaster_pid(&self) -> i32 {
+        let text = std::fs::read_to_string(self.dir.join("data").join("postmaster.pid")).unwrap();
+        text.lines().next().and_then(|l| l.trim().parse().ok()).expect("a pid in postmaster.pid")
+    }
+
+    /// `pg_ctl start` of a server that is down (after a crash or kill -9 of the postmaster),
+    /// tried again for up to `secs` while PostgreSQL refuses (its old processes still hold the
+    /// shared memory). Returns how long it took.
+    pub fn start_again(&self, secs: u64) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        loop {
+            let ok = self
+                .pg_ctl_start_command()
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed().as_secs() < secs,
+                "the server did not start again within {secs} s:\n{}",
+                self.log_tail(20)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
     }
 
     /// `pg_ctl stop -m fast` (what a service manager does), waiting for it; the cluster stays

@@ -282,3 +282,16 @@ fn rows_outside_the_allow_list_or_for_unknown_models_fail_without_any_call() {
     assert!(odoo.calls.iter().all(|c| !c.starts_with("write")), "{:?}", odoo.calls);
     assert!(odoo.records.get(&("res.partner".into(), 1)).unwrap().is_empty());
 }
+
+#[test]
+fn a_row_with_nothing_to_write_for_a_model_nothing_may_be_written_to_fails() {
+    let mut odoo = Fake::with_partners(1);
+    let rows = vec![row(1, "res.users", Target::Id(2), json!({}))];
+    let out = send(&mut odoo, &rows, &allowed(), &mut no_known);
+    assert!(
+        matches!(&out[0].1, Outcome::Failed(e) if e.contains("no field of res.users is on scout.writeback_fields")),
+        "{:?}",
+        out[0]
+    );
+    assert!(odoo.calls.is_empty(), "{:?}", odoo.calls);
+}

@@ -46,6 +46,11 @@ impl AllowList {
     pub fn allows(&self, model: &str, field: &str) -> bool {
         self.0.contains(&(model.to_owned(), field.to_owned()))
     }
+
+    /// Whether any field of `model` may be written.
+    pub fn knows(&self, model: &str) -> bool {
+        self.0.iter().any(|(m, _)| m == model)
+    }
 }
 
 fn reference(v: &Value, field: &str) -> Result<Ref, String> {
@@ -71,6 +76,9 @@ pub fn check_allowed(
     let extra = archive.then_some("active");
     match values.keys().map(String::as_str).chain(extra).find(|f| !allowed.allows(model, f)) {
         Some(field) => Err(format!("{model}.{field} is not on scout.writeback_fields")),
+        // A row with nothing to write still needs its model allowed: else an empty write of a
+        // model nothing may be written to would be reported sent.
+        None if !allowed.knows(model) => Err(format!("no field of {model} is on scout.writeback_fields")),
         None => Ok(()),
     }
 }

@@ -1,0 +1,104 @@
+//! The background worker and its server: it dies with a killed postmaster (taking its webhook
+//! listener's port with it, so the server starts again), it says what it is doing in
+//! pg_stat_activity, a misspelt setting is reported, and outbox rows another session held are
+//! sent as soon as they are free, not at the next scheduled round.
+
+use odoo_sync_tests::*;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// The worker's pid and what pg_stat_activity says it is doing.
+fn worker(db: &Db) -> Option<(i32, String)> {
+    db.connect()
+        .query_opt("SELECT pid, coalesce(query, '') FROM pg_stat_activity WHERE backend_type = 'odoo_sync worker'", &[])
+        .ok()
+        .flatten()
+        .map(|r| (r.get(0), r.get(1)))
+}
+
+/// Whether a process has exited (a zombie waiting for its reaper counts as exited: it holds
+/// nothing any more).
+fn exited(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn a_killed_postmaster_takes_the_worker_and_its_listener_along_and_the_server_starts_again() {
+    // Every Odoo call takes a second: the worker is caught in the middle of a sync.
+    let sim = Sim::start(&["--orders", "2000", "--seed", "81"]);
+    let port = free_port();
+    let listen = format!("odoo_sync.webhook_listen = '127.0.0.1:{port}'");
+    let cluster = worker_cluster_with(
+        "hard_pm",
+        "* * * * * *",
+        &[&listen, "odoo_sync.worker_step_pages = 1", "odoo_sync.shedule = '* * * * *'"],
+    );
+    let db = cluster.create_db_named("hard_pm");
+    db.configure(&sim, &[("odoo_sync.batch_size", "100")]);
+    // postgresql.conf's typo is reported, not ignored.
+    let log = std::fs::read_to_string(cluster.log_path()).unwrap();
+    assert!(log.contains("invalid configuration parameter name \"odoo_sync.shedule\""), "{}", cluster.log_tail(30));
+    sim.set_faults(json!([{"kind": "latency", "ms": 1000, "match": {"method": "search_read"}}]));
+    let (pid, doing) = wait_for(60, "the worker to report a sync in pg_stat_activity", || {
+        worker(&db).filter(|(_, q)| q.starts_with("odoo_sync worker: syncing "))
+    });
+    println!("pg_stat_activity: {doing}");
+    wait_for(10, "the listener", || std::net::TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ()));
+
+    let postmaster = cluster.postmaster_pid();
+    let killed = Instant::now();
+    // SAFETY: kill(2) of the test's own server process.
+    assert_eq!(unsafe { libc::kill(postmaster, libc::SIGKILL) }, 0);
+    wait_for(15, "the worker to exit after its postmaster", || exited(pid).then_some(()));
+    println!("worker gone {:?} after kill -9 of the postmaster", killed.elapsed());
+    assert!(
+        std::net::TcpStream::connect_timeout(&(std::net::Ipv4Addr::LOCALHOST, port).into(), Duration::from_secs(1))
+            .is_err(),
+        "the listener's port is closed"
+    );
+
+    sim.set_faults(json!([]));
+    println!("server started again in {:?}", cluster.start_again(30));
+    db.reconnect();
+    wait_for(30, "the worker back", || worker(&db).filter(|(p, _)| *p != pid).map(|_| ()));
+    wait_for(30, "the listener back on its port", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+    });
+    stop_worker_syncing(&db);
+}
+
+#[test]
+fn outbox_rows_held_by_another_session_are_sent_once_it_lets_go_and_the_idle_worker_says_so() {
+    let sim = Sim::start(&["--orders", "50", "--seed", "82"]);
+    // A yearly schedule: whatever is sent here is sent because the worker retried soon.
+    let cluster = worker_cluster_with("hard_wb_lock", "0 0 1 1 *", &[]);
+    let db = cluster.create_db_named("hard_wb_lock");
+    db.configure(&sim, &[]);
+    let (_, idle) =
+        wait_for(30, "the worker idle", || worker(&db).filter(|(_, q)| q.starts_with("odoo_sync worker: idle until ")));
+    println!("pg_stat_activity: {idle}");
+    let mut holder = db.connect();
+    holder
+        .batch_execute("BEGIN; SELECT pg_advisory_xact_lock(hashtext('odoo_sync'), hashtext('odoo_sync.outbox'))")
+        .unwrap();
+    db.connect()
+        .batch_execute(
+            "INSERT INTO scout.odoo_outbox (model, external_key, \"values\") \
+             VALUES ('res.partner.category', 'held', '{\"name\": \"Held\"}')",
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let state = |db: &Db| -> String {
+        db.connect().query_one("SELECT state FROM scout.odoo_outbox WHERE external_key = 'held'", &[]).unwrap().get(0)
+    };
+    assert_eq!(state(&db), "pending", "the sender lock is held");
+    let freed = Instant::now();
+    holder.batch_execute("COMMIT").unwrap();
+    wait_for(15, "the row sent once the lock is free", || (state(&db) == "sent").then_some(()));
+    println!("sent {:?} after the lock was freed", freed.elapsed());
+    let tags = sim.execute("res.partner.category", "search", json!([[["name", "=", "Held"]]]), json!({}));
+    assert_eq!(tags.as_array().unwrap().len(), 1);
+}
