@@ -119,7 +119,7 @@ impl Config {
                 "--no-base-automation" => c.base_automation = false,
                 "--webhook-url" => {
                     let u = val("--webhook-url")?;
-                    crate::webhook::parse_url(&u).map_err(|e| format!("--webhook-url: {e}"))?;
+                    crate::http_client::parse_url(&u).map_err(|e| format!("--webhook-url: {e}"))?;
                     c.webhook_url = Some(u);
                 }
                 "-h" | "--help" => return Err(USAGE.into()),

@@ -2,7 +2,9 @@
 //! transactions, the clock, faults and stats. Never subject to fault injection.
 
 use crate::clock::{fmt_dt_micro, parse_dt, MICROS};
+use crate::hooks::Bench;
 use crate::http::{Request, Response};
+use crate::http_client::parse_url;
 use crate::mutate::{self, Action};
 use crate::rng::Rng;
 use crate::sim::{Sim, Tx};
@@ -63,13 +65,13 @@ pub fn handle(sim: &Sim, req: &Request) -> Response {
         ("GET", "/sim/stats") => Ok(json!({
             "requests": sim.stats.json(),
             "faults": sim.faults.stats(),
-            "webhooks": sim.webhooks.stats(sim),
+            "webhooks": webhook::stats(sim),
         })),
-        ("GET", "/sim/webhooks") => Ok(sim.webhooks.stats(sim)),
+        ("GET", "/sim/webhooks") => Ok(webhook::stats(sim)),
         ("POST", "/sim/webhooks") | ("PUT", "/sim/webhooks") => set_webhooks(sim, &body),
         ("DELETE", "/sim/webhooks") => {
             sim.webhooks.set_bench(None);
-            Ok(sim.webhooks.stats(sim))
+            Ok(webhook::stats(sim))
         }
         ("POST", "/sim/stats/reset") => {
             sim.stats.reset();
@@ -106,12 +108,12 @@ fn set_webhooks(sim: &Sim, body: &Value) -> CResult {
     let url = match body.get("url") {
         None | Some(Value::Null) => {
             sim.webhooks.set_bench(None);
-            return Ok(sim.webhooks.stats(sim));
+            return Ok(webhook::stats(sim));
         }
         Some(Value::String(u)) => u.clone(),
         Some(_) => return Err((400, "expected {\"url\": \"http://host:port/path\" | null, \"models\": [...]}".into())),
     };
-    webhook::parse_url(&url).map_err(|e| (400, e))?;
+    parse_url(&url).map_err(|e| (400, e))?;
     let models = match body.get("models") {
         None | Some(Value::Null) => None,
         Some(Value::Array(a)) => {
@@ -124,8 +126,8 @@ fn set_webhooks(sim: &Sim, body: &Value) -> CResult {
         }
         Some(_) => return Err((400, "\"models\" must be a list of model names".into())),
     };
-    sim.webhooks.set_bench(Some(webhook::Bench { url, models }));
-    Ok(sim.webhooks.stats(sim))
+    sim.webhooks.set_bench(Some(Bench { url, models }));
+    Ok(webhook::stats(sim))
 }
 
 /// (model index, action, count, explicit seed)

@@ -8,7 +8,7 @@
 use crate::clock::{parse_dt, MICROS};
 use crate::errors::{OResult, OdooError};
 use crate::json::{py_repr, py_repr_str};
-use crate::schema::{FType, ModelDef, Schema, Storage};
+use crate::schema::{FType, FieldDef, ModelDef, Schema, Storage};
 use crate::store::{Column, Store, Table, NO_DT, NO_SEL};
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -319,9 +319,147 @@ impl<'a> Compiler<'a> {
         set
     }
 
+    /// The predicate of one condition `[field, op, val]` on field `fi` of `model`: the operand
+    /// is read once (`Term`), then each kind of field has its own rules.
     fn field_pred(&self, model: usize, fi: usize, op: Op, val: &Value, cond: &dyn Fn() -> String) -> OResult<Pred> {
         let def: &ModelDef = self.schema.get(model);
         let f = &def.fields[fi];
+        let t = Term::new(op, val);
+        match f.storage {
+            Storage::DisplayName => return display_pred(&t, cond),
+            Storage::Id => return self.id_pred(model, &t, cond),
+            _ => {}
+        }
+        let col = f.col().unwrap_or(0);
+        match f.ftype {
+            FType::Integer => int_pred(col, &t, cond),
+            FType::Float | FType::Monetary => float_pred(col, &t, cond),
+            FType::Boolean => bool_pred(col, &t, cond),
+            FType::Char | FType::Text => str_pred(col, &t, cond),
+            FType::Selection => sel_pred(f, col, &t, cond),
+            FType::Many2one => self.m2o_pred(f, col, &t, cond),
+            FType::One2many | FType::Many2many => self.x2many_pred(f, col, &t, cond),
+            FType::Datetime => dt_pred(col, &t, cond),
+        }
+    }
+
+    /// `id`: compared as a number, a set of ids, a hierarchy; other operators (`like`, ...)
+    /// search the display name, as Odoo does.
+    fn id_pred(&self, model: usize, t: &Term, cond: &dyn Fn() -> String) -> OResult<Pred> {
+        let (op, val) = (t.op, t.val);
+        Ok(match op {
+            Op::C(c) if !t.is_false => Pred::Id(c, to_int(val, cond)?),
+            Op::C(Cmp::Eq) => Pred::IdIn(Vec::new(), false),
+            Op::C(Cmp::Ne) => Pred::IdIn(Vec::new(), true),
+            _ if t.set_op => Pred::IdIn(sorted_u32(&t.non_false(), cond)?, t.negate),
+            Op::ChildOf | Op::ParentOf => {
+                let seeds = seed_ids(val, cond)?;
+                Pred::IdIn(self.hierarchy_ids(model, &seeds, op == Op::ChildOf), false)
+            }
+            _ => {
+                let di = self.schema.get(model).field("display_name").unwrap_or(0);
+                return self.field_pred(model, di, op, val, cond);
+            }
+        })
+    }
+
+    /// A many2one: empty, ids, display names (a name search on the target), a hierarchy.
+    fn m2o_pred(&self, f: &FieldDef, col: usize, t: &Term, cond: &dyn Fn() -> String) -> OResult<Pred> {
+        let (op, val, is_false) = (t.op, t.val, t.is_false);
+        let rel = f.rel_model;
+        if let (Some((_, _, neg)), Some(rel)) = (t.like_op, rel) {
+            let pos_op = match op {
+                Op::NotLike => Op::Like,
+                Op::NotILike => Op::ILike,
+                o => o,
+            };
+            return Ok(Pred::M2oIn(col, self.name_search_ids(rel, pos_op, val, cond)?, neg, neg));
+        }
+        Ok(match op {
+            Op::C(Cmp::Eq) if is_false => Pred::Empty(col, true),
+            Op::C(Cmp::Ne) if is_false => Pred::Empty(col, false),
+            Op::C(c @ (Cmp::Eq | Cmp::Ne)) if val.is_string() => {
+                let rel = rel.ok_or_else(|| OdooError::value(format!("Invalid value in {}", cond())))?;
+                let ids = self.name_search_ids(rel, Op::C(Cmp::Eq), val, cond)?;
+                let neg = c == Cmp::Ne;
+                Pred::M2oIn(col, ids, neg, neg)
+            }
+            Op::C(Cmp::Eq) => Pred::M2oIn(col, vec![to_int(val, cond)? as u32], false, false),
+            Op::C(Cmp::Ne) => Pred::M2oIn(col, vec![to_int(val, cond)? as u32], true, true),
+            Op::C(c) => Pred::M2oCmp(col, c, to_int(val, cond)?),
+            _ if t.set_op => {
+                let mut ids = Vec::new();
+                for v in &t.non_false() {
+                    match (v, rel) {
+                        (Value::String(_), Some(rel)) => {
+                            ids.extend(self.name_search_ids(rel, Op::C(Cmp::Eq), v, cond)?)
+                        }
+                        _ => ids.push(to_int(v, cond)? as u32),
+                    }
+                }
+                ids.sort_unstable();
+                ids.dedup();
+                Pred::M2oIn(col, ids, t.has_false != t.negate, t.negate)
+            }
+            Op::ChildOf | Op::ParentOf => {
+                let rel = rel.ok_or_else(|| OdooError::value(format!("Invalid value in {}", cond())))?;
+                let seeds = seed_ids(val, cond)?;
+                Pred::M2oIn(col, self.hierarchy_ids(rel, &seeds, op == Op::ChildOf), false, false)
+            }
+            _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
+        })
+    }
+
+    /// A one2many or many2many: whether any linked id is in the set (or the set is empty);
+    /// other operators name-search the target.
+    fn x2many_pred(&self, f: &FieldDef, col: usize, t: &Term, cond: &dyn Fn() -> String) -> OResult<Pred> {
+        let (op, val, is_false) = (t.op, t.val, t.is_false);
+        Ok(match op {
+            Op::C(Cmp::Eq) if is_false => Pred::IdsAny(col, Vec::new(), true, false),
+            Op::C(Cmp::Ne) if is_false => Pred::IdsAny(col, Vec::new(), true, true),
+            Op::C(Cmp::Eq) | Op::In => {
+                let v: Vec<&Value> = if t.set_op { t.non_false() } else { vec![val] };
+                Pred::IdsAny(col, sorted_u32(&v, cond)?, t.has_false, false)
+            }
+            Op::C(Cmp::Ne) | Op::NotIn => {
+                let v: Vec<&Value> = if t.set_op { t.non_false() } else { vec![val] };
+                Pred::IdsAny(col, sorted_u32(&v, cond)?, t.has_false, true)
+            }
+            _ => {
+                let rel = f.rel_model.ok_or_else(|| OdooError::value(format!("Invalid value in {}", cond())))?;
+                let (pos_op, neg) = match op {
+                    Op::NotLike => (Op::Like, true),
+                    Op::NotILike => (Op::ILike, true),
+                    o => (o, false),
+                };
+                Pred::IdsAny(col, self.name_search_ids(rel, pos_op, val, cond)?, false, neg)
+            }
+        })
+    }
+}
+
+/// A condition's operator and value, with what the predicates of every kind of field ask of
+/// them.
+struct Term<'v> {
+    op: Op,
+    val: &'v Value,
+    /// The value is `False` / `None`: `=` and `!=` test emptiness.
+    is_false: bool,
+    /// `in` / `not in`.
+    set_op: bool,
+    /// `not in`.
+    negate: bool,
+    /// The members of an `in` / `not in` list (a scalar is accepted as a one-element list, as
+    /// Odoo does); empty for other operators.
+    members: Vec<Value>,
+    /// Whether the members include `False` / `None` (matching empty values).
+    has_false: bool,
+    /// (case-insensitive, wrapped in `%`, negated) for the like operators.
+    like_op: Option<(bool, bool, bool)>,
+}
+
+impl<'v> Term<'v> {
+    fn new(op: Op, val: &'v Value) -> Term<'v> {
         let is_false = matches!(val, Value::Bool(false) | Value::Null);
         let list: Option<Vec<Value>> = match val {
             Value::Array(a) => Some(a.clone()),
@@ -332,16 +470,8 @@ impl<'a> Compiler<'a> {
             Op::NotIn => (true, true),
             _ => (false, false),
         };
-        // `in` / `not in` need a list (a scalar is accepted as a one-element list, as Odoo does).
-        let members: Vec<Value> = if set_op { list.clone().unwrap_or_else(|| vec![val.clone()]) } else { Vec::new() };
+        let members: Vec<Value> = if set_op { list.unwrap_or_else(|| vec![val.clone()]) } else { Vec::new() };
         let has_false = members.iter().any(|v| matches!(v, Value::Bool(false) | Value::Null));
-        let non_false: Vec<&Value> =
-            members.iter().filter(|v| !matches!(v, Value::Bool(false) | Value::Null)).collect();
-        let like = |ci: bool, wrap: bool, neg: bool| -> OResult<(Pattern, bool)> {
-            let s = scalar_text(val)
-                .ok_or_else(|| OdooError::value(format!("Invalid value {} in {}", py_repr(val), cond())))?;
-            Ok((Pattern::new(&s, ci, wrap), neg))
-        };
         let like_op = match op {
             Op::Like => Some((false, true, false)),
             Op::ILike => Some((true, true, false)),
@@ -351,211 +481,144 @@ impl<'a> Compiler<'a> {
             Op::EqILike => Some((true, false, false)),
             _ => None,
         };
-
-        match f.storage {
-            Storage::DisplayName => {
-                return Ok(if let Some((ci, wrap, neg)) = like_op {
-                    let (p, n) = like(ci, wrap, neg)?;
-                    Pred::DisplayLike(p, n)
-                } else if set_op {
-                    Pred::DisplayIn(non_false.iter().filter_map(|v| scalar_text(v)).collect(), negate)
-                } else if let Op::C(c) = op {
-                    Pred::DisplayCmp(c, scalar_text(val).unwrap_or_default())
-                } else {
-                    return Err(OdooError::value(format!("Invalid operator in {}", cond())));
-                });
-            }
-            Storage::Id => {
-                return Ok(match op {
-                    Op::C(c) if !is_false => Pred::Id(c, to_int(val, cond)?),
-                    Op::C(Cmp::Eq) => Pred::IdIn(Vec::new(), false),
-                    Op::C(Cmp::Ne) => Pred::IdIn(Vec::new(), true),
-                    _ if set_op => Pred::IdIn(sorted_u32(&non_false, cond)?, negate),
-                    Op::ChildOf | Op::ParentOf => {
-                        let seeds = seed_ids(val, cond)?;
-                        Pred::IdIn(self.hierarchy_ids(model, &seeds, op == Op::ChildOf), false)
-                    }
-                    _ => {
-                        let di = def.field("display_name").unwrap_or(0);
-                        return self.field_pred(model, di, op, val, cond);
-                    }
-                });
-            }
-            _ => {}
-        }
-        let col = f.col().unwrap_or(0);
-        Ok(match f.ftype {
-            FType::Integer => match op {
-                Op::C(Cmp::Eq) if is_false => Pred::Int(col, Cmp::Eq, 0),
-                Op::C(Cmp::Ne) if is_false => Pred::Int(col, Cmp::Ne, 0),
-                Op::C(c) => Pred::Int(col, c, to_int(val, cond)?),
-                _ if set_op => {
-                    Pred::IntIn(col, non_false.iter().map(|v| to_int(v, cond)).collect::<OResult<_>>()?, negate)
-                }
-                _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
-            },
-            FType::Float | FType::Monetary => match op {
-                Op::C(c) if is_false => Pred::Float(col, c, 0.0),
-                Op::C(c) => Pred::Float(col, c, to_float(val, cond)?),
-                _ if set_op => {
-                    Pred::FloatIn(col, non_false.iter().map(|v| to_float(v, cond)).collect::<OResult<_>>()?, negate)
-                }
-                _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
-            },
-            FType::Boolean => {
-                let truthy = |v: &Value| match v {
-                    Value::Bool(b) => *b,
-                    Value::Number(n) => n.as_f64().unwrap_or(0.0) != 0.0,
-                    Value::String(s) => !s.is_empty(),
-                    _ => false,
-                };
-                match op {
-                    Op::C(Cmp::Eq) => Pred::Bool(col, truthy(val)),
-                    Op::C(Cmp::Ne) => Pred::Bool(col, !truthy(val)),
-                    _ if set_op => {
-                        // Odoo reads a NULL boolean as False, so a set is "true", "false", both or none.
-                        let (t, f_) = (members.iter().any(truthy), members.iter().any(|v| !truthy(v)));
-                        match (t, f_) {
-                            (true, true) => Pred::IdIn(Vec::new(), !negate),
-                            (false, false) => Pred::IdIn(Vec::new(), negate),
-                            _ => Pred::Bool(col, t != negate),
-                        }
-                    }
-                    _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
-                }
-            }
-            FType::Char | FType::Text => {
-                if let Some((ci, wrap, neg)) = like_op {
-                    let (p, n) = like(ci, wrap, neg)?;
-                    Pred::StrLike(col, p, n)
-                } else {
-                    match op {
-                        Op::C(Cmp::Eq) if is_false => Pred::Empty(col, true),
-                        Op::C(Cmp::Ne) if is_false => Pred::Empty(col, false),
-                        Op::C(Cmp::Eq) => Pred::StrIn(col, vec![scalar_text(val).unwrap_or_default()], false, false),
-                        Op::C(Cmp::Ne) => Pred::StrIn(col, vec![scalar_text(val).unwrap_or_default()], false, true),
-                        Op::C(c) => Pred::StrCmp(col, c, scalar_text(val).unwrap_or_default()),
-                        _ if set_op => Pred::StrIn(
-                            col,
-                            non_false.iter().filter_map(|v| scalar_text(v)).collect(),
-                            has_false,
-                            negate,
-                        ),
-                        _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
-                    }
-                }
-            }
-            FType::Selection => {
-                if let Some((ci, wrap, neg)) = like_op {
-                    let (p, n) = like(ci, wrap, neg)?;
-                    let keys: Vec<u8> = f
-                        .selection
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, (k, _))| p.matches(k))
-                        .map(|(i, _)| i as u8)
-                        .collect();
-                    Pred::SelIn(col, keys, false, n)
-                } else {
-                    let idx = |v: &Value| scalar_text(v).and_then(|s| f.sel_index(&s));
-                    match op {
-                        Op::C(Cmp::Eq) if is_false => Pred::Empty(col, true),
-                        Op::C(Cmp::Ne) if is_false => Pred::Empty(col, false),
-                        Op::C(Cmp::Eq) => Pred::SelIn(col, idx(val).into_iter().collect(), false, false),
-                        Op::C(Cmp::Ne) => Pred::SelIn(col, idx(val).into_iter().collect(), false, true),
-                        Op::C(c) => Pred::SelCmp(col, c, scalar_text(val).unwrap_or_default()),
-                        _ if set_op => {
-                            Pred::SelIn(col, non_false.iter().filter_map(|v| idx(v)).collect(), has_false, negate)
-                        }
-                        _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
-                    }
-                }
-            }
-            FType::Many2one => {
-                let rel = f.rel_model;
-                if let (Some((_, _, neg)), Some(rel)) = (like_op, rel) {
-                    let pos_op = match op {
-                        Op::NotLike => Op::Like,
-                        Op::NotILike => Op::ILike,
-                        o => o,
-                    };
-                    return Ok(Pred::M2oIn(col, self.name_search_ids(rel, pos_op, val, cond)?, neg, neg));
-                }
-                match op {
-                    Op::C(Cmp::Eq) if is_false => Pred::Empty(col, true),
-                    Op::C(Cmp::Ne) if is_false => Pred::Empty(col, false),
-                    Op::C(c @ (Cmp::Eq | Cmp::Ne)) if val.is_string() => {
-                        let rel = rel.ok_or_else(|| OdooError::value(format!("Invalid value in {}", cond())))?;
-                        let ids = self.name_search_ids(rel, Op::C(Cmp::Eq), val, cond)?;
-                        let neg = c == Cmp::Ne;
-                        Pred::M2oIn(col, ids, neg, neg)
-                    }
-                    Op::C(Cmp::Eq) => Pred::M2oIn(col, vec![to_int(val, cond)? as u32], false, false),
-                    Op::C(Cmp::Ne) => Pred::M2oIn(col, vec![to_int(val, cond)? as u32], true, true),
-                    Op::C(c) => Pred::M2oCmp(col, c, to_int(val, cond)?),
-                    _ if set_op => {
-                        let mut ids = Vec::new();
-                        for v in &non_false {
-                            match (v, rel) {
-                                (Value::String(_), Some(rel)) => {
-                                    ids.extend(self.name_search_ids(rel, Op::C(Cmp::Eq), v, cond)?)
-                                }
-                                _ => ids.push(to_int(v, cond)? as u32),
-                            }
-                        }
-                        ids.sort_unstable();
-                        ids.dedup();
-                        Pred::M2oIn(col, ids, has_false != negate, negate)
-                    }
-                    Op::ChildOf | Op::ParentOf => {
-                        let rel = rel.ok_or_else(|| OdooError::value(format!("Invalid value in {}", cond())))?;
-                        let seeds = seed_ids(val, cond)?;
-                        Pred::M2oIn(col, self.hierarchy_ids(rel, &seeds, op == Op::ChildOf), false, false)
-                    }
-                    _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
-                }
-            }
-            FType::One2many | FType::Many2many => match op {
-                Op::C(Cmp::Eq) if is_false => Pred::IdsAny(col, Vec::new(), true, false),
-                Op::C(Cmp::Ne) if is_false => Pred::IdsAny(col, Vec::new(), true, true),
-                Op::C(Cmp::Eq) | Op::In => {
-                    let v: Vec<&Value> = if set_op { non_false.clone() } else { vec![val] };
-                    Pred::IdsAny(col, sorted_u32(&v, cond)?, has_false, false)
-                }
-                Op::C(Cmp::Ne) | Op::NotIn => {
-                    let v: Vec<&Value> = if set_op { non_false.clone() } else { vec![val] };
-                    Pred::IdsAny(col, sorted_u32(&v, cond)?, has_false, true)
-                }
-                _ => {
-                    let rel = f.rel_model.ok_or_else(|| OdooError::value(format!("Invalid value in {}", cond())))?;
-                    let (pos_op, neg) = match op {
-                        Op::NotLike => (Op::Like, true),
-                        Op::NotILike => (Op::ILike, true),
-                        o => (o, false),
-                    };
-                    Pred::IdsAny(col, self.name_search_ids(rel, pos_op, val, cond)?, false, neg)
-                }
-            },
-            FType::Datetime => {
-                if like_op.is_some() {
-                    return Err(OdooError::value(format!("Invalid operator in {}", cond())));
-                }
-                let dt = |v: &Value| -> OResult<i64> {
-                    let s = v.as_str().ok_or_else(|| bad_dt(v))?;
-                    parse_dt(s).ok_or_else(|| bad_dt(v))
-                };
-                match op {
-                    Op::C(Cmp::Eq) if is_false => Pred::Empty(col, true),
-                    Op::C(Cmp::Ne) if is_false => Pred::Empty(col, false),
-                    Op::C(c) => Pred::Dt(col, c, dt(val)?),
-                    _ if set_op => {
-                        Pred::DtIn(col, non_false.iter().map(|v| dt(v)).collect::<OResult<_>>()?, has_false, negate)
-                    }
-                    _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
-                }
-            }
-        })
+        Term { op, val, is_false, set_op, negate, members, has_false, like_op }
     }
+
+    /// The members other than `False` / `None`.
+    fn non_false(&self) -> Vec<&Value> {
+        self.members.iter().filter(|v| !matches!(v, Value::Bool(false) | Value::Null)).collect()
+    }
+
+    /// The LIKE pattern of the value and whether the operator negates it.
+    fn like(&self, ci: bool, wrap: bool, neg: bool, cond: &dyn Fn() -> String) -> OResult<(Pattern, bool)> {
+        let s = scalar_text(self.val)
+            .ok_or_else(|| OdooError::value(format!("Invalid value {} in {}", py_repr(self.val), cond())))?;
+        Ok((Pattern::new(&s, ci, wrap), neg))
+    }
+}
+
+/// `display_name` (computed, not stored): like, in, or compared as text.
+fn display_pred(t: &Term, cond: &dyn Fn() -> String) -> OResult<Pred> {
+    Ok(if let Some((ci, wrap, neg)) = t.like_op {
+        let (p, n) = t.like(ci, wrap, neg, cond)?;
+        Pred::DisplayLike(p, n)
+    } else if t.set_op {
+        Pred::DisplayIn(t.non_false().iter().filter_map(|v| scalar_text(v)).collect(), t.negate)
+    } else if let Op::C(c) = t.op {
+        Pred::DisplayCmp(c, scalar_text(t.val).unwrap_or_default())
+    } else {
+        return Err(OdooError::value(format!("Invalid operator in {}", cond())));
+    })
+}
+
+/// An integer: `= False` is `= 0` (Odoo stores no NULL integer here).
+fn int_pred(col: usize, t: &Term, cond: &dyn Fn() -> String) -> OResult<Pred> {
+    Ok(match t.op {
+        Op::C(Cmp::Eq) if t.is_false => Pred::Int(col, Cmp::Eq, 0),
+        Op::C(Cmp::Ne) if t.is_false => Pred::Int(col, Cmp::Ne, 0),
+        Op::C(c) => Pred::Int(col, c, to_int(t.val, cond)?),
+        _ if t.set_op => {
+            Pred::IntIn(col, t.non_false().iter().map(|v| to_int(v, cond)).collect::<OResult<_>>()?, t.negate)
+        }
+        _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
+    })
+}
+
+/// A float or monetary: `False` compares as 0.0.
+fn float_pred(col: usize, t: &Term, cond: &dyn Fn() -> String) -> OResult<Pred> {
+    Ok(match t.op {
+        Op::C(c) if t.is_false => Pred::Float(col, c, 0.0),
+        Op::C(c) => Pred::Float(col, c, to_float(t.val, cond)?),
+        _ if t.set_op => {
+            Pred::FloatIn(col, t.non_false().iter().map(|v| to_float(v, cond)).collect::<OResult<_>>()?, t.negate)
+        }
+        _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
+    })
+}
+
+/// A boolean: the value is read for its truth, as Python does.
+fn bool_pred(col: usize, t: &Term, cond: &dyn Fn() -> String) -> OResult<Pred> {
+    let truthy = |v: &Value| match v {
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().unwrap_or(0.0) != 0.0,
+        Value::String(s) => !s.is_empty(),
+        _ => false,
+    };
+    Ok(match t.op {
+        Op::C(Cmp::Eq) => Pred::Bool(col, truthy(t.val)),
+        Op::C(Cmp::Ne) => Pred::Bool(col, !truthy(t.val)),
+        _ if t.set_op => {
+            // Odoo reads a NULL boolean as False, so a set is "true", "false", both or none.
+            let (tr, f_) = (t.members.iter().any(truthy), t.members.iter().any(|v| !truthy(v)));
+            match (tr, f_) {
+                (true, true) => Pred::IdIn(Vec::new(), !t.negate),
+                (false, false) => Pred::IdIn(Vec::new(), t.negate),
+                _ => Pred::Bool(col, tr != t.negate),
+            }
+        }
+        _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
+    })
+}
+
+/// A char or text: like patterns, emptiness, equality, comparison, sets.
+fn str_pred(col: usize, t: &Term, cond: &dyn Fn() -> String) -> OResult<Pred> {
+    if let Some((ci, wrap, neg)) = t.like_op {
+        let (p, n) = t.like(ci, wrap, neg, cond)?;
+        return Ok(Pred::StrLike(col, p, n));
+    }
+    let val = t.val;
+    Ok(match t.op {
+        Op::C(Cmp::Eq) if t.is_false => Pred::Empty(col, true),
+        Op::C(Cmp::Ne) if t.is_false => Pred::Empty(col, false),
+        Op::C(Cmp::Eq) => Pred::StrIn(col, vec![scalar_text(val).unwrap_or_default()], false, false),
+        Op::C(Cmp::Ne) => Pred::StrIn(col, vec![scalar_text(val).unwrap_or_default()], false, true),
+        Op::C(c) => Pred::StrCmp(col, c, scalar_text(val).unwrap_or_default()),
+        _ if t.set_op => {
+            Pred::StrIn(col, t.non_false().iter().filter_map(|v| scalar_text(v)).collect(), t.has_false, t.negate)
+        }
+        _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
+    })
+}
+
+/// A selection: by key (a like pattern matches keys), compared as text.
+fn sel_pred(f: &FieldDef, col: usize, t: &Term, cond: &dyn Fn() -> String) -> OResult<Pred> {
+    if let Some((ci, wrap, neg)) = t.like_op {
+        let (p, n) = t.like(ci, wrap, neg, cond)?;
+        let keys: Vec<u8> =
+            f.selection.iter().enumerate().filter(|(_, (k, _))| p.matches(k)).map(|(i, _)| i as u8).collect();
+        return Ok(Pred::SelIn(col, keys, false, n));
+    }
+    let val = t.val;
+    let idx = |v: &Value| scalar_text(v).and_then(|s| f.sel_index(&s));
+    Ok(match t.op {
+        Op::C(Cmp::Eq) if t.is_false => Pred::Empty(col, true),
+        Op::C(Cmp::Ne) if t.is_false => Pred::Empty(col, false),
+        Op::C(Cmp::Eq) => Pred::SelIn(col, idx(val).into_iter().collect(), false, false),
+        Op::C(Cmp::Ne) => Pred::SelIn(col, idx(val).into_iter().collect(), false, true),
+        Op::C(c) => Pred::SelCmp(col, c, scalar_text(val).unwrap_or_default()),
+        _ if t.set_op => Pred::SelIn(col, t.non_false().iter().filter_map(|v| idx(v)).collect(), t.has_false, t.negate),
+        _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
+    })
+}
+
+/// A datetime: the value must be a datetime (or date) string; no like operators.
+fn dt_pred(col: usize, t: &Term, cond: &dyn Fn() -> String) -> OResult<Pred> {
+    if t.like_op.is_some() {
+        return Err(OdooError::value(format!("Invalid operator in {}", cond())));
+    }
+    let dt = |v: &Value| -> OResult<i64> {
+        let s = v.as_str().ok_or_else(|| bad_dt(v))?;
+        parse_dt(s).ok_or_else(|| bad_dt(v))
+    };
+    Ok(match t.op {
+        Op::C(Cmp::Eq) if t.is_false => Pred::Empty(col, true),
+        Op::C(Cmp::Ne) if t.is_false => Pred::Empty(col, false),
+        Op::C(c) => Pred::Dt(col, c, dt(t.val)?),
+        _ if t.set_op => {
+            Pred::DtIn(col, t.non_false().iter().map(|v| dt(v)).collect::<OResult<_>>()?, t.has_false, t.negate)
+        }
+        _ => return Err(OdooError::value(format!("Invalid operator in {}", cond()))),
+    })
 }
 
 fn bad_dt(v: &Value) -> OdooError {

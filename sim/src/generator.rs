@@ -612,20 +612,43 @@ struct Batch {
     times: Vec<i64>,
 }
 
+/// A paid order that a later order may refund: its name, lines and payment method.
 #[derive(Clone)]
 struct PastOrder {
     name: Arc<str>,
-    lines: Vec<(usize, i64, i64, i64)>,
+    lines: Vec<Line>,
     method: u32,
 }
 
+/// The POS history: the sessions, then every order with its lines and payments, upload batch
+/// by upload batch, then each partner's customer_rank. All draws come from one `rng` stream,
+/// so the steps must run in exactly this order for a seed to keep giving the same data.
 fn pos_history(c: &mut Ctx, rng: &mut Rng, n_stores: usize, products: &[Product], n_partners: u32, cash: &[u32]) {
-    let days = c.cfg.days as i64;
-    let schema = c.schema;
-    // Sessions: one per store per day; the last day's are still open.
+    // Drawn before the sessions' times (draw order), used for their share of the orders.
     let store_w: Vec<f64> = (0..n_stores).map(|_| 0.6 + rng.unit()).collect();
+    let mut sessions = session_times(c, rng, n_stores);
+    let weights = session_weights(c, rng, &sessions, &store_w);
+    allocate_orders(&mut sessions, &weights, c.cfg.orders);
+    write_sessions(c, rng, &mut sessions, n_stores);
+    let batches = upload_batches(rng, &sessions);
+    let cum = popularity(rng, products.len());
+    presize_order_tables(c);
+    let mut orders = Orders::new(c, n_stores, products, n_partners, cash, cum);
+    for b in &batches {
+        let sess = &mut sessions[b.session];
+        for &when in &b.times {
+            sess.seq_in_session += 1;
+            orders.order(c, rng, sess, b.tx, when);
+        }
+    }
+    set_customer_ranks(c, &orders.partner_orders);
+}
+
+/// Sessions: one per store per day, opened 01:30–01:50 and closed 14:10–14:50 UTC (whole
+/// seconds), in the order they opened; ids and order counts are filled in later.
+fn session_times(c: &Ctx, rng: &mut Rng, n_stores: usize) -> Vec<Session> {
     let mut sessions: Vec<Session> = Vec::new();
-    for d in 0..days {
+    for d in 0..c.cfg.days as i64 {
         let day = c.start + d * DAY;
         let mut todays: Vec<Session> = (0..n_stores)
             .map(|st| {
@@ -637,8 +660,13 @@ fn pos_history(c: &mut Ctx, rng: &mut Rng, n_stores: usize, products: &[Product]
         todays.sort_by_key(|s| (s.start_at, s.store));
         sessions.extend(todays);
     }
-    let last_day = c.start + (days - 1) * DAY;
-    let weights: Vec<f64> = sessions
+    sessions
+}
+
+/// How busy each session is: its store's weight, busier on Friday to Sunday and on paydays
+/// (the 15th and the 30th/31st), with some noise.
+fn session_weights(c: &Ctx, rng: &mut Rng, sessions: &[Session], store_w: &[f64]) -> Vec<f64> {
+    sessions
         .iter()
         .map(|s| {
             let day = (s.start_at - c.start) / DAY;
@@ -653,10 +681,13 @@ fn pos_history(c: &mut Ctx, rng: &mut Rng, n_stores: usize, products: &[Product]
             } * if dom == 15 || dom >= 30 { 1.3 } else { 1.0 };
             store_w[s.store] * w_day * (0.85 + 0.3 * rng.unit())
         })
-        .collect();
-    // Allocate exactly --orders orders: floors, then the largest remainders.
+        .collect()
+}
+
+/// Shares exactly `n` orders among the sessions in proportion to `weights`: the floors, then
+/// one more to the sessions with the largest remainders (ties by session).
+fn allocate_orders(sessions: &mut [Session], weights: &[f64], n: usize) {
     let total_w: f64 = weights.iter().sum();
-    let n = c.cfg.orders;
     let mut rem: Vec<(f64, usize)> = Vec::with_capacity(sessions.len());
     let mut given = 0;
     for (i, w) in weights.iter().enumerate() {
@@ -669,7 +700,13 @@ fn pos_history(c: &mut Ctx, rng: &mut Rng, n_stores: usize, products: &[Product]
     for (_, i) in rem.iter().take(n.saturating_sub(given)) {
         sessions[*i].n_orders += 1;
     }
-    // Session rows.
+}
+
+/// The pos.session rows, numbered per store. Every day's session is closed except the last
+/// day's: those are still open, the first store's in closing control. Sets each session's id
+/// and the time of its close transaction (which later stamps its done orders).
+fn write_sessions(c: &mut Ctx, rng: &mut Rng, sessions: &mut [Session], n_stores: usize) {
+    let last_day = c.start + (c.cfg.days as i64 - 1) * DAY;
     let sdef = c.def("pos.session");
     let [sn, sc, sst, ssa, sso, su, sco] =
         cols(sdef, ["name", "config_id", "state", "start_at", "stop_at", "user_id", "company_id"]);
@@ -699,7 +736,12 @@ fn pos_history(c: &mut Ctx, rng: &mut Rng, n_stores: usize, products: &[Product]
         c.stamp(sdef, &mut r, open_tx, s_.close_tx.unwrap_or(open_tx));
         c.put("pos.session", s_.id, r);
     }
-    // Order times and upload batches (online: one order per upload; offline: bursts of ~50).
+}
+
+/// Each session's order times (whole seconds) and how the POS uploaded them: online, one
+/// order per upload, or offline bursts of 20–80 that share one transaction. Sorted by
+/// transaction time, the order in which ids are given.
+fn upload_batches(rng: &mut Rng, sessions: &[Session]) -> Vec<Batch> {
     let mut batches: Vec<Batch> = Vec::new();
     for (si, s_) in sessions.iter().enumerate() {
         if s_.n_orders == 0 {
@@ -721,16 +763,20 @@ fn pos_history(c: &mut Ctx, rng: &mut Rng, n_stores: usize, products: &[Product]
         }
     }
     batches.sort_by_key(|b| (b.tx, b.session));
+    batches
+}
 
-    // Product popularity: a skewed cumulative table over a shuffled catalogue.
-    let mut order_idx: Vec<usize> = (0..products.len()).collect();
+/// Product popularity: a Zipf-like weight (1 / rank^0.8) over a shuffled catalogue, as the
+/// cumulative table `Rng::weighted` draws from (indexed like `products`).
+fn popularity(rng: &mut Rng, n_products: usize) -> Vec<f64> {
+    let mut order_idx: Vec<usize> = (0..n_products).collect();
     for i in (1..order_idx.len()).rev() {
         let j = rng.below(i as u64 + 1) as usize;
         order_idx.swap(i, j);
     }
-    let mut cum = vec![0.0; products.len()];
+    let mut cum = vec![0.0; n_products];
     let mut acc = 0.0;
-    let mut pop = vec![0.0; products.len()];
+    let mut pop = vec![0.0; n_products];
     for (rank, &p) in order_idx.iter().enumerate() {
         pop[p] = 1.0 / ((rank + 1) as f64).powf(0.8);
     }
@@ -738,286 +784,441 @@ fn pos_history(c: &mut Ctx, rng: &mut Rng, n_stores: usize, products: &[Product]
         acc += w;
         cum[i] = acc;
     }
+    cum
+}
 
-    let odef = c.def("pos.order");
-    let ldef = c.def("pos.order.line");
-    let pdef = c.def("pos.payment");
-    let [on, oref, odate, opartner, osession, oconfig, ocomp, ocur, ouser, ototal, otax, opaid, oret, ostate, olines, opays] =
-        cols(
-            odef,
-            [
-                "name",
-                "pos_reference",
-                "date_order",
-                "partner_id",
-                "session_id",
-                "config_id",
-                "company_id",
-                "currency_id",
-                "user_id",
-                "amount_total",
-                "amount_tax",
-                "amount_paid",
-                "amount_return",
-                "state",
-                "lines",
-                "payment_ids",
-            ],
-        );
-    let ouuid = odef.fdef("uuid").and_then(|f| f.col()); // Odoo 18 and later
-    let [lorder, lprod, lname, lqty, lprice, ldisc, lsub, lincl, ltax, lcomp] = cols(
-        ldef,
-        [
-            "order_id",
-            "product_id",
-            "full_product_name",
-            "qty",
-            "price_unit",
-            "discount",
-            "price_subtotal",
-            "price_subtotal_incl",
-            "tax_ids",
-            "company_id",
-        ],
-    );
-    let [porder, pmethod, pamount, pdate, psession, pchange, pcomp] = cols(
-        pdef,
-        ["pos_order_id", "payment_method_id", "amount", "payment_date", "session_id", "is_change", "company_id"],
-    );
-    let ostate_of = |k: &str| Val::Sel(odef.fdef("state").and_then(|f| f.sel_index(k)).unwrap_or(0));
-    let (st_draft, st_paid, st_done, st_cancel) =
-        (ostate_of("draft"), ostate_of("paid"), ostate_of("done"), ostate_of("cancel"));
-    // Odoo 19 has no invoiced state: an invoiced order stays done. The generator still draws
-    // invoiced orders (same data on every version), with a marker value written as done.
-    let has_invoiced = odef.fdef("state").and_then(|f| f.sel_index("invoiced")).is_some();
-    let st_inv = if has_invoiced { ostate_of("invoiced") } else { Val::Sel(u8::MAX) };
-    let tax_of: [Arc<[u32]>; 4] = [Arc::from(vec![1u32]), Arc::from(vec![3u32]), Arc::from(vec![]), Arc::from(vec![])];
-
-    // Pre-size the big tables so generation does not double their memory while growing.
+/// Pre-sizes the three big tables so that generation does not double their memory while
+/// growing (about 4.6 lines and 1.3 payments per order).
+fn presize_order_tables(c: &mut Ctx) {
+    let n = c.cfg.orders;
     let est_lines = (n as f64 * 4.6) as usize + 16;
-    let (oi, li, pi) = (schema.idx("pos.order"), schema.idx("pos.order.line"), schema.idx("pos.payment"));
-    c.store.tables[oi] = Table::new(oi, odef, n + 16);
-    c.store.tables[li] = Table::new(li, ldef, est_lines);
-    c.store.tables[pi] = Table::new(pi, pdef, n + n / 3 + 16);
+    for (model, cap) in [("pos.order", n + 16), ("pos.order.line", est_lines), ("pos.payment", n + n / 3 + 16)] {
+        let i = c.schema.idx(model);
+        c.store.tables[i] = Table::new(i, c.def(model), cap);
+    }
+}
 
-    let mut order_seq = vec![0u32; n_stores];
-    let mut past: Vec<Vec<PastOrder>> = vec![Vec::new(); n_stores];
-    let mut partner_orders = vec![0i64; n_partners as usize + 1];
-    let (mut next_order, mut next_line, mut next_pay) = (1u32, 1u32, 1u32);
-    for b in &batches {
-        let sess = &mut sessions[b.session];
-        let (store, sid, closed_at) = (sess.store, sess.id, sess.close_tx);
-        let company = STORES[store].2;
+/// An order's state. Odoo 19 has no `invoiced` state (an invoiced order stays `done`), but
+/// invoiced orders are drawn on every version so that the rest of the data stays the same.
+/// The discriminants index `Orders::states`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Draft = 0,
+    Paid = 1,
+    Done = 2,
+    Invoiced = 3,
+    Cancel = 4,
+}
+
+/// A line as drawn: (product index, quantity in thousandths, unit price in cents, discount %).
+type Line = (usize, i64, i64, i64);
+
+/// A payment as drawn: (payment method id, amount in cents, is_change).
+type Payment = (u32, i64, bool);
+
+/// What an order's lines and payments share: the order, its session and company, and the
+/// upload transaction that created them.
+struct Owner {
+    order: u32,
+    session: u32,
+    company: u32,
+    created: i64,
+}
+
+/// The pos.order fields `Orders::order` fills (the order of its columns in `Orders::oc`).
+const ORDER_FIELDS: [&str; 16] = [
+    "name",
+    "pos_reference",
+    "date_order",
+    "partner_id",
+    "session_id",
+    "config_id",
+    "company_id",
+    "currency_id",
+    "user_id",
+    "amount_total",
+    "amount_tax",
+    "amount_paid",
+    "amount_return",
+    "state",
+    "lines",
+    "payment_ids",
+];
+
+/// The pos.order.line fields `Orders::put_lines` fills (the order of `Orders::lc`).
+const LINE_FIELDS: [&str; 10] = [
+    "order_id",
+    "product_id",
+    "full_product_name",
+    "qty",
+    "price_unit",
+    "discount",
+    "price_subtotal",
+    "price_subtotal_incl",
+    "tax_ids",
+    "company_id",
+];
+
+/// The pos.payment fields `Orders::put_payments` fills (the order of `Orders::pc`).
+const PAYMENT_FIELDS: [&str; 7] =
+    ["pos_order_id", "payment_method_id", "amount", "payment_date", "session_id", "is_change", "company_id"];
+
+/// The order loop: the fixed inputs (models, columns, states, catalogue, payment methods) and
+/// the running counters (next ids, per-store order numbers, refundable orders, orders per
+/// partner).
+struct Orders<'a> {
+    odef: &'a ModelDef,
+    ldef: &'a ModelDef,
+    pdef: &'a ModelDef,
+    /// Table indices of pos.order, pos.order.line and pos.payment.
+    oi: usize,
+    li: usize,
+    pi: usize,
+    /// The columns of ORDER_FIELDS, LINE_FIELDS and PAYMENT_FIELDS.
+    oc: [usize; 16],
+    lc: [usize; 10],
+    pc: [usize; 7],
+    /// pos.order's `uuid` (Odoo 18 and later).
+    ouuid: Option<usize>,
+    /// pos.order's `state` value of each `State` (indexed by `State as usize`); without an
+    /// `invoiced` state (Odoo 19) invoiced orders are written as done.
+    states: [Val; 5],
+    /// Whether pos.order's `state` has `invoiced` (Odoo 16 to 18).
+    has_invoiced: bool,
+    n_stores: usize,
+    n_partners: u32,
+    products: &'a [Product],
+    /// Cash payment method per store.
+    cash: &'a [u32],
+    /// Cumulative product popularity (`popularity`).
+    cum: Vec<f64>,
+    /// A line's taxes, indexed by company - 1, + 2 when exempt: that company's 12 % VAT, or none.
+    tax_of: [Arc<[u32]>; 4],
+    order_seq: Vec<u32>,
+    /// Per store, paid orders that a later order may refund (at most 400).
+    past: Vec<Vec<PastOrder>>,
+    /// Orders per partner id (customer_rank).
+    partner_orders: Vec<i64>,
+    next_order: u32,
+    next_line: u32,
+    next_pay: u32,
+}
+
+impl<'a> Orders<'a> {
+    fn new(
+        c: &Ctx<'a>,
+        n_stores: usize,
+        products: &'a [Product],
+        n_partners: u32,
+        cash: &'a [u32],
+        cum: Vec<f64>,
+    ) -> Orders<'a> {
+        let (odef, ldef, pdef) = (c.def("pos.order"), c.def("pos.order.line"), c.def("pos.payment"));
+        let schema = c.schema;
+        let state_of = |k: &str| Val::Sel(odef.fdef("state").and_then(|f| f.sel_index(k)).unwrap_or(0));
+        let has_invoiced = odef.fdef("state").and_then(|f| f.sel_index("invoiced")).is_some();
+        let invoiced = state_of(if has_invoiced { "invoiced" } else { "done" });
+        Orders {
+            odef,
+            ldef,
+            pdef,
+            oi: schema.idx("pos.order"),
+            li: schema.idx("pos.order.line"),
+            pi: schema.idx("pos.payment"),
+            oc: cols(odef, ORDER_FIELDS),
+            lc: cols(ldef, LINE_FIELDS),
+            pc: cols(pdef, PAYMENT_FIELDS),
+            ouuid: odef.fdef("uuid").and_then(|f| f.col()),
+            states: [state_of("draft"), state_of("paid"), state_of("done"), invoiced, state_of("cancel")],
+            has_invoiced,
+            n_stores,
+            n_partners,
+            products,
+            cash,
+            cum,
+            tax_of: [Arc::from(vec![1u32]), Arc::from(vec![3u32]), Arc::from(vec![]), Arc::from(vec![])],
+            order_seq: vec![0u32; n_stores],
+            past: vec![Vec::new(); n_stores],
+            partner_orders: vec![0i64; n_partners as usize + 1],
+            next_order: 1,
+            next_line: 1,
+            next_pay: 1,
+        }
+    }
+
+    /// One order of session `sess` at `when`, uploaded by the transaction `created`: its lines,
+    /// its payments and its row, in that order (their ids and draws depend on it).
+    fn order(&mut self, c: &mut Ctx, rng: &mut Rng, sess: &Session, created: i64, when: i64) {
+        let (store, closed_at) = (sess.store, sess.close_tx);
+        let (config_name, _, company) = STORES[store];
         let config = store as u32 + 1;
-        let config_name = STORES[store].0;
-        for &when in &b.times {
-            sess.seq_in_session += 1;
-            let oid = next_order;
-            next_order += 1;
-            // State and whether this is a refund of an earlier order of the same store.
-            let roll = rng.unit();
-            let (state, refund_of) = if closed_at.is_some() {
-                if roll < 0.01 {
-                    (&st_cancel, None)
-                } else if roll < 0.04 {
-                    (&st_inv, None)
-                } else if roll < 0.06 && !past[store].is_empty() {
-                    let k = rng.below(past[store].len() as u64) as usize;
-                    (&st_done, Some(past[store].swap_remove(k)))
-                } else {
-                    (&st_done, None)
-                }
+        let own = Owner { order: self.next_order, session: sess.id, company, created };
+        self.next_order += 1;
+        let (state, refund_of) = self.draw_state(rng, store, closed_at.is_some());
+        let lines: Vec<Line> = match &refund_of {
+            Some(orig) => orig.lines.iter().map(|&(p, q, pr, d)| (p, -q, pr, d)).collect(),
+            None => self.draw_lines(rng, company),
+        };
+        let written = written_at(rng, state, created, closed_at, self.has_invoiced);
+        let (total, excl, line_ids) = self.put_lines(c, &own, &lines);
+        // Payments: none for drafts and cancelled orders; otherwise they sum to the total.
+        let paid = state != State::Draft && state != State::Cancel;
+        let (pays, change, method_used) = if paid {
+            self.draw_payments(rng, store, company, total, refund_of.as_ref())
+        } else {
+            (Vec::new(), 0, self.cash[store])
+        };
+        let pay_ids = self.put_payments(c, rng, &own, when, &pays);
+        let name: Arc<str> = match &refund_of {
+            Some(orig) => Arc::from(format!("{} REFUND", orig.name).as_str()),
+            None => {
+                self.order_seq[store] += 1;
+                Arc::from(format!("{} - {:06}", config_name, self.order_seq[store]).as_str())
+            }
+        };
+        let partner = self.draw_partner(rng, state);
+        let [on, oref, odate, opartner, osession, oconfig, ocomp, ocur, ouser, ototal, otax, opaid, oret, ostate, olines, opays] =
+            self.oc;
+        let mut r = blank(self.odef);
+        r[on] = Val::Str(name.clone());
+        r[oref] = s(&format!("{}-{}-{:06}", own.session, config, sess.seq_in_session));
+        r[odate] = Val::Dt(when);
+        r[opartner] = partner;
+        r[osession] = Val::M2o(own.session);
+        r[oconfig] = Val::M2o(config);
+        r[ocomp] = Val::M2o(company);
+        r[ocur] = Val::M2o(1);
+        r[ouser] = Val::M2o(3 + store as u32);
+        r[ototal] = money(total);
+        r[otax] = money(total - excl);
+        r[opaid] = money(if paid { total } else { 0 });
+        r[oret] = money(change);
+        r[ostate] = self.states[state as usize].clone();
+        r[olines] = Val::ids(line_ids);
+        r[opays] = Val::ids(pay_ids);
+        if let Some(cu) = self.ouuid {
+            r[cu] = s(&crate::defaults::uuid_from(c.cfg.seed, own.order as u64));
+        }
+        c.stamp(self.odef, &mut r, created, written);
+        c.store.tables[self.oi].upsert(own.order, r);
+        if paid && refund_of.is_none() {
+            self.remember(rng, store, PastOrder { name, lines, method: method_used });
+        }
+    }
+
+    /// The order's state, and the earlier order of the same store it refunds, if any. Orders
+    /// of closed sessions end done (some invoiced or cancelled); of open ones paid (some draft
+    /// or cancelled).
+    fn draw_state(&mut self, rng: &mut Rng, store: usize, closed: bool) -> (State, Option<PastOrder>) {
+        let past = &mut self.past[store];
+        let roll = rng.unit();
+        if closed {
+            if roll < 0.01 {
+                (State::Cancel, None)
             } else if roll < 0.04 {
-                (&st_draft, None)
-            } else if roll < 0.05 {
-                (&st_cancel, None)
-            } else if roll < 0.07 && !past[store].is_empty() {
-                let k = rng.below(past[store].len() as u64) as usize;
-                (&st_paid, Some(past[store].swap_remove(k)))
+                (State::Invoiced, None)
+            } else if roll < 0.06 && !past.is_empty() {
+                let k = rng.below(past.len() as u64) as usize;
+                (State::Done, Some(past.swap_remove(k)))
             } else {
-                (&st_paid, None)
+                (State::Done, None)
+            }
+        } else if roll < 0.04 {
+            (State::Draft, None)
+        } else if roll < 0.05 {
+            (State::Cancel, None)
+        } else if roll < 0.07 && !past.is_empty() {
+            let k = rng.below(past.len() as u64) as usize;
+            (State::Paid, Some(past.swap_remove(k)))
+        } else {
+            (State::Paid, None)
+        }
+    }
+
+    /// 1–8 lines of popular products the company sells: a count of items or a weight, and a
+    /// discount on about 8 % of them.
+    fn draw_lines(&self, rng: &mut Rng, company: u32) -> Vec<Line> {
+        let k = rng.range(1, 8) as usize;
+        let mut v = Vec::with_capacity(k);
+        while v.len() < k {
+            let p = rng.weighted(&self.cum);
+            let prod = &self.products[p];
+            if prod.company != 0 && prod.company != company {
+                continue;
+            }
+            let q = if prod.weighed {
+                rng.range(250, 3000)
+            } else {
+                match rng.below(20) {
+                    0..=11 => 1000,
+                    12..=15 => 2000,
+                    16..=17 => 3000,
+                    _ => rng.range(4, 12) * 1000,
+                }
             };
-            let is_refund = refund_of.is_some();
-            // Lines: (product index, qty in thousandths, unit price cents, discount %).
-            let lines: Vec<(usize, i64, i64, i64)> = match &refund_of {
-                Some(orig) => orig.lines.iter().map(|&(p, q, pr, d)| (p, -q, pr, d)).collect(),
-                None => {
-                    let k = rng.range(1, 8) as usize;
-                    let mut v = Vec::with_capacity(k);
-                    while v.len() < k {
-                        let p = rng.weighted(&cum);
-                        let prod = &products[p];
-                        if prod.company != 0 && prod.company != company {
-                            continue;
-                        }
-                        let q = if prod.weighed {
-                            rng.range(250, 3000)
-                        } else {
-                            match rng.below(20) {
-                                0..=11 => 1000,
-                                12..=15 => 2000,
-                                16..=17 => 3000,
-                                _ => rng.range(4, 12) * 1000,
-                            }
-                        };
-                        let disc = if rng.chance(0.08) { *rng.pick(&[5i64, 10, 15, 20, 25, 50]) } else { 0 };
-                        v.push((p, q, prod.price_cents, disc));
+            let disc = if rng.chance(0.08) { *rng.pick(&[5i64, 10, 15, 20, 25, 50]) } else { 0 };
+            v.push((p, q, prod.price_cents, disc));
+        }
+        v
+    }
+
+    /// The pos.order.line rows, with integer-cent arithmetic so that totals add up exactly.
+    /// Returns the order's total (VAT included), its total excluding VAT, and the line ids.
+    fn put_lines(&mut self, c: &mut Ctx, own: &Owner, lines: &[Line]) -> (i64, i64, Vec<u32>) {
+        let [lorder, lprod, lname, lqty, lprice, ldisc, lsub, lincl, ltax, lcomp] = self.lc;
+        let first_line = self.next_line;
+        let (mut total, mut excl) = (0i64, 0i64);
+        for &(p, q, pr, disc) in lines {
+            let prod = &self.products[p];
+            let sub = div_round(q * pr * (100 - disc), 100_000);
+            let incl = if prod.exempt { sub } else { div_round(sub * 112, 100) };
+            total += incl;
+            excl += sub;
+            let mut r = blank(self.ldef);
+            r[lorder] = Val::M2o(own.order);
+            r[lprod] = Val::M2o(prod.id);
+            r[lname] = Val::Str(prod.name.clone());
+            r[lqty] = Val::Float(q as f64 / 1000.0);
+            r[lprice] = money(pr);
+            r[ldisc] = Val::Float(disc as f64);
+            r[lsub] = money(sub);
+            r[lincl] = money(incl);
+            let ti = (own.company as usize - 1) + if prod.exempt { 2 } else { 0 };
+            r[ltax] = Val::Ids(self.tax_of[ti].clone());
+            r[lcomp] = Val::M2o(own.company);
+            c.stamp(self.ldef, &mut r, own.created, own.created);
+            c.store.tables[self.li].upsert(self.next_line, r);
+            self.next_line += 1;
+        }
+        (total, excl, (first_line..self.next_line).collect())
+    }
+
+    /// The payments of a paid order, as (method, amount in cents, is_change), with the cash
+    /// change and the method a refund of this order would use. A refund pays back by its
+    /// original's method; otherwise cash (often in round bills, the change as a negative
+    /// payment), card, GCash or Maya, sometimes split with cash.
+    fn draw_payments(
+        &self,
+        rng: &mut Rng,
+        store: usize,
+        company: u32,
+        total: i64,
+        refund_of: Option<&PastOrder>,
+    ) -> (Vec<Payment>, i64, u32) {
+        let cash = self.cash[store];
+        let mut pays: Vec<Payment> = Vec::new();
+        if let Some(orig) = refund_of {
+            pays.push((orig.method, total, false));
+            return (pays, 0, cash);
+        }
+        let r_ = rng.unit();
+        let kind = if r_ < 0.55 {
+            None
+        } else if r_ < 0.80 {
+            Some(0)
+        } else if r_ < 0.92 {
+            Some(1)
+        } else {
+            Some(2)
+        };
+        match kind {
+            None => {
+                let mut change = 0i64;
+                if rng.chance(0.5) && total > 0 {
+                    let bill = *rng.pick(&[2_000i64, 5_000, 10_000, 50_000, 100_000]);
+                    let tendered = ((total + bill - 1) / bill) * bill;
+                    change = tendered - total;
+                    pays.push((cash, tendered, false));
+                    if change > 0 {
+                        pays.push((cash, -change, true));
                     }
-                    v
-                }
-            };
-            let created = b.tx;
-            let written = if *state == st_done {
-                closed_at.unwrap_or(created)
-            } else if *state == st_inv || *state == st_cancel {
-                let later = tx_at(created + rng.range(30, 1800) * MICROS, rng);
-                // Odoo 19 keeps an invoiced order in the done state, stamped by its session's close.
-                if *state == st_inv && !has_invoiced {
-                    closed_at.unwrap_or(created)
                 } else {
-                    later
+                    pays.push((cash, total, false));
                 }
-            } else {
-                created
-            };
-            // Lines, with integer-cent arithmetic so that totals add up exactly.
-            let first_line = next_line;
-            let (mut total, mut excl) = (0i64, 0i64);
-            for &(p, q, pr, disc) in &lines {
-                let prod = &products[p];
-                let sub = div_round(q * pr * (100 - disc), 100_000);
-                let incl = if prod.exempt { sub } else { div_round(sub * 112, 100) };
-                total += incl;
-                excl += sub;
-                let mut r = blank(ldef);
-                r[lorder] = Val::M2o(oid);
-                r[lprod] = Val::M2o(prod.id);
-                r[lname] = Val::Str(prod.name.clone());
-                r[lqty] = Val::Float(q as f64 / 1000.0);
-                r[lprice] = money(pr);
-                r[ldisc] = Val::Float(disc as f64);
-                r[lsub] = money(sub);
-                r[lincl] = money(incl);
-                let ti = (company as usize - 1) + if prod.exempt { 2 } else { 0 };
-                r[ltax] = Val::Ids(tax_of[ti].clone());
-                r[lcomp] = Val::M2o(company);
-                c.stamp(ldef, &mut r, created, created);
-                c.store.tables[li].upsert(next_line, r);
-                next_line += 1;
+                (pays, change, cash)
             }
-            let line_ids: Vec<u32> = (first_line..next_line).collect();
-            // Payments: none for drafts and cancelled orders; otherwise they sum to the total.
-            let mut pays: Vec<(u32, i64, bool)> = Vec::new();
-            let mut change = 0i64;
-            let paid = *state != st_draft && *state != st_cancel;
-            let mut method_used = cash[store];
-            if paid {
-                if let Some(orig) = &refund_of {
-                    pays.push((orig.method, total, false));
+            Some(k) => {
+                let m = method_id(self.n_stores, company, k);
+                if rng.chance(0.12) && total > 20_000 {
+                    // Split: part by e-wallet or card, the rest in cash.
+                    let part = (total * rng.range(30, 70) / 100) / 100 * 100;
+                    pays.push((m, part, false));
+                    pays.push((cash, total - part, false));
                 } else {
-                    let r_ = rng.unit();
-                    let kind = if r_ < 0.55 {
-                        None
-                    } else if r_ < 0.80 {
-                        Some(0)
-                    } else if r_ < 0.92 {
-                        Some(1)
-                    } else {
-                        Some(2)
-                    };
-                    match kind {
-                        None => {
-                            // Cash, often tendered in round bills: the change is a negative payment.
-                            if rng.chance(0.5) && total > 0 {
-                                let bill = *rng.pick(&[2_000i64, 5_000, 10_000, 50_000, 100_000]);
-                                let tendered = ((total + bill - 1) / bill) * bill;
-                                change = tendered - total;
-                                pays.push((cash[store], tendered, false));
-                                if change > 0 {
-                                    pays.push((cash[store], -change, true));
-                                }
-                            } else {
-                                pays.push((cash[store], total, false));
-                            }
-                        }
-                        Some(k) => {
-                            let m = method_id(n_stores, company, k);
-                            method_used = m;
-                            if rng.chance(0.12) && total > 20_000 {
-                                // Split: part by e-wallet or card, the rest in cash.
-                                let part = (total * rng.range(30, 70) / 100) / 100 * 100;
-                                pays.push((m, part, false));
-                                pays.push((cash[store], total - part, false));
-                            } else {
-                                pays.push((m, total, false));
-                            }
-                        }
-                    }
+                    pays.push((m, total, false));
                 }
-            }
-            let first_pay = next_pay;
-            for &(m, amount, is_change) in &pays {
-                let mut r = blank(pdef);
-                r[porder] = Val::M2o(oid);
-                r[pmethod] = Val::M2o(m);
-                r[pamount] = money(amount);
-                r[pdate] = Val::Dt(when + rng.range(0, 3) * MICROS);
-                r[psession] = Val::M2o(sid);
-                r[pchange] = Val::Bool(is_change);
-                r[pcomp] = Val::M2o(company);
-                c.stamp(pdef, &mut r, created, created);
-                c.store.tables[pi].upsert(next_pay, r);
-                next_pay += 1;
-            }
-            let pay_ids: Vec<u32> = (first_pay..next_pay).collect();
-            let name: Arc<str> = match &refund_of {
-                Some(orig) => Arc::from(format!("{} REFUND", orig.name).as_str()),
-                None => {
-                    order_seq[store] += 1;
-                    Arc::from(format!("{} - {:06}", config_name, order_seq[store]).as_str())
-                }
-            };
-            let partner = if *state == st_inv || rng.chance(0.35) {
-                let k = 4 + ((n_partners as f64 - 4.0) * rng.unit().powi(2)) as u32;
-                partner_orders[k.min(n_partners) as usize] += 1;
-                Val::M2o(k.min(n_partners))
-            } else {
-                Val::False
-            };
-            let mut r = blank(odef);
-            r[on] = Val::Str(name.clone());
-            r[oref] = s(&format!("{}-{}-{:06}", sid, config, sess.seq_in_session));
-            r[odate] = Val::Dt(when);
-            r[opartner] = partner;
-            r[osession] = Val::M2o(sid);
-            r[oconfig] = Val::M2o(config);
-            r[ocomp] = Val::M2o(company);
-            r[ocur] = Val::M2o(1);
-            r[ouser] = Val::M2o(3 + store as u32);
-            r[ototal] = money(total);
-            r[otax] = money(total - excl);
-            r[opaid] = money(if paid { total } else { 0 });
-            r[oret] = money(change);
-            r[ostate] = if *state == st_inv && !has_invoiced { st_done.clone() } else { state.clone() };
-            r[olines] = Val::ids(line_ids);
-            r[opays] = Val::ids(pay_ids);
-            if let Some(cu) = ouuid {
-                r[cu] = s(&crate::defaults::uuid_from(c.cfg.seed, oid as u64));
-            }
-            c.stamp(odef, &mut r, created, written);
-            c.store.tables[oi].upsert(oid, r);
-            if paid && !is_refund {
-                if past[store].len() >= 400 {
-                    let k = rng.below(400) as usize;
-                    past[store].swap_remove(k);
-                }
-                past[store].push(PastOrder { name, lines, method: method_used });
+                (pays, 0, m)
             }
         }
     }
-    // customer_rank counts each partner's orders, as the POS does.
-    let rdef = c.def("res.partner");
-    let crank = rdef.col_of("customer_rank");
+
+    /// The pos.payment rows, each dated within seconds of the order. Returns their ids.
+    fn put_payments(&mut self, c: &mut Ctx, rng: &mut Rng, own: &Owner, when: i64, pays: &[Payment]) -> Vec<u32> {
+        let [porder, pmethod, pamount, pdate, psession, pchange, pcomp] = self.pc;
+        let first_pay = self.next_pay;
+        for &(m, amount, is_change) in pays {
+            let mut r = blank(self.pdef);
+            r[porder] = Val::M2o(own.order);
+            r[pmethod] = Val::M2o(m);
+            r[pamount] = money(amount);
+            r[pdate] = Val::Dt(when + rng.range(0, 3) * MICROS);
+            r[psession] = Val::M2o(own.session);
+            r[pchange] = Val::Bool(is_change);
+            r[pcomp] = Val::M2o(own.company);
+            c.stamp(self.pdef, &mut r, own.created, own.created);
+            c.store.tables[self.pi].upsert(self.next_pay, r);
+            self.next_pay += 1;
+        }
+        (first_pay..self.next_pay).collect()
+    }
+
+    /// The customer: always one for an invoiced order, else on about a third of the orders;
+    /// regulars (low ids after the company and admin partners) come more often. Counted for
+    /// customer_rank.
+    fn draw_partner(&mut self, rng: &mut Rng, state: State) -> Val {
+        if state == State::Invoiced || rng.chance(0.35) {
+            let n_partners = self.n_partners;
+            let k = 4 + ((n_partners as f64 - 4.0) * rng.unit().powi(2)) as u32;
+            self.partner_orders[k.min(n_partners) as usize] += 1;
+            Val::M2o(k.min(n_partners))
+        } else {
+            Val::False
+        }
+    }
+
+    /// Keeps a paid order as one a later order of its store may refund: at most 400 per store,
+    /// a random one replaced when full.
+    fn remember(&mut self, rng: &mut Rng, store: usize, order: PastOrder) {
+        let past = &mut self.past[store];
+        if past.len() >= 400 {
+            let k = rng.below(400) as usize;
+            past.swap_remove(k);
+        }
+        past.push(order);
+    }
+}
+
+/// When an order was last written: a done order by its session's close transaction, an
+/// invoiced or cancelled one by a later transaction of its own (drawn on every version; Odoo
+/// 19 keeps an invoiced order done, stamped by its session's close), others at creation.
+fn written_at(rng: &mut Rng, state: State, created: i64, closed_at: Option<i64>, has_invoiced: bool) -> i64 {
+    match state {
+        State::Done => closed_at.unwrap_or(created),
+        State::Invoiced | State::Cancel => {
+            let later = tx_at(created + rng.range(30, 1800) * MICROS, rng);
+            if state == State::Invoiced && !has_invoiced {
+                closed_at.unwrap_or(created)
+            } else {
+                later
+            }
+        }
+        State::Draft | State::Paid => created,
+    }
+}
+
+/// customer_rank counts each partner's orders, as the POS does.
+fn set_customer_ranks(c: &mut Ctx, partner_orders: &[i64]) {
+    let crank = c.def("res.partner").col_of("customer_rank");
     let rt = c.table("res.partner");
     for (id, &k) in partner_orders.iter().enumerate().skip(1) {
         if k > 0 {

@@ -346,10 +346,31 @@ pub struct Features {
 ///   `done`); amounts are float fields before 18 and monetary from 18.
 /// - res.partner: `mobile` is removed in 19; the `private` address type exists only in 16.
 pub fn build(features: Features) -> Schema {
-    use FType::*;
     let v = features.version;
-    let mut models = Vec::new();
+    // This order is each model's index (and its ir.model id): keep it.
+    let mut models = base_models();
+    models.extend(product_models(v, features.brand));
+    models.extend(partner_models(v, features.region_code));
+    models.extend(pos_setup_models());
+    models.extend(pos_order_models(v));
+    models.extend(technical_models());
+    if features.base_automation {
+        models.extend(automation_models());
+    }
+    let mut by_name = HashMap::new();
+    for (i, m) in models.iter().enumerate() {
+        by_name.insert(m.name, i);
+    }
+    resolve_relations(&mut models, &by_name);
+    let inverses = one2many_inverses(&models);
+    Schema { models, by_name, inverses }
+}
 
+/// Companies, currencies, countries and their states, users and taxes: the master data
+/// every other model points at.
+fn base_models() -> Vec<ModelDef> {
+    use FType::*;
+    let mut models = Vec::new();
     let mut b = model("res.company", "Companies", "sequence, name");
     b.f("name", Char, "Company Name").req();
     b.m2o("currency_id", "res.currency", "Currency").req();
@@ -387,14 +408,21 @@ pub fn build(features: Features) -> Schema {
     b.f("active", Boolean, "Active");
     b.m2o("company_id", "res.company", "Company").req();
     models.push(b.build(&["name"]));
+    models
+}
 
+/// Product categories, brands (`--with-brand`, OCA product_brand) and products, whose
+/// type fields differ by version.
+fn product_models(v: u32, brand: bool) -> Vec<ModelDef> {
+    use FType::*;
+    let mut models = Vec::new();
     let mut b = model("product.category", "Product Category", "complete_name");
     b.f("name", Char, "Name").req();
     b.f("complete_name", Char, "Complete Name").ro();
     b.m2o("parent_id", "product.category", "Parent Category");
     models.push(b.build(&["complete_name"]));
 
-    if features.brand {
+    if brand {
         let mut b = model("product.brand", "Product Brand", "name");
         b.f("name", Char, "Brand Name").req();
         models.push(b.build(&["name"]));
@@ -429,11 +457,18 @@ pub fn build(features: Features) -> Schema {
     b.m2m("taxes_id", "account.tax", "Sales Taxes");
     b.m2o("company_id", "res.company", "Company");
     b.m2o("product_tmpl_id", "product.template", "Product Template").req();
-    if features.brand {
+    if brand {
         b.m2o("product_brand_id", "product.brand", "Brand");
     }
     models.push(b.build(&["[code]", "default_code", "name"]));
+    models
+}
 
+/// Partner tags and partners (contacts), whose fields differ by version; `x_region_code`
+/// with `--with-region-code`.
+fn partner_models(v: u32, region_code: bool) -> Vec<ModelDef> {
+    use FType::*;
+    let mut models = Vec::new();
     // Partner tags: what write-back (scout.tag_customers) creates and links.
     let mut b = model("res.partner.category", "Partner Tags", "name");
     b.f("name", Char, "Name").req();
@@ -472,11 +507,17 @@ pub fn build(features: Features) -> Schema {
     b.m2o("company_id", "res.company", "Company");
     b.f("customer_rank", Integer, "Customer Rank");
     b.m2m("category_id", "res.partner.category", "Tags");
-    if features.region_code {
+    if region_code {
         b.sel("x_region_code", "Region Code", REGION_CODES);
     }
     models.push(b.build(&["complete_name"]));
+    models
+}
 
+/// The point of sale's setup: its configurations (stores), sessions and payment methods.
+fn pos_setup_models() -> Vec<ModelDef> {
+    use FType::*;
+    let mut models = Vec::new();
     let mut b = model("pos.config", "Point of Sale Configuration", "id");
     b.f("name", Char, "Point of Sale").req();
     b.m2o("company_id", "res.company", "Company").req();
@@ -512,7 +553,14 @@ pub fn build(features: Features) -> Schema {
     b.m2o("company_id", "res.company", "Company");
     b.f("active", Boolean, "Active");
     models.push(b.build(&["name"]));
+    models
+}
 
+/// The point of sale's orders, their lines and payments (pos.order's fields differ by
+/// version).
+fn pos_order_models(v: u32) -> Vec<ModelDef> {
+    use FType::*;
+    let mut models = Vec::new();
     let mut b = model("pos.order", "Point of Sale Orders", "date_order desc, name desc, id desc");
     b.f("name", Char, "Order Ref").req().ro();
     b.f("pos_reference", Char, "Receipt Number").ro();
@@ -562,15 +610,21 @@ pub fn build(features: Features) -> Schema {
     b.f("is_change", Boolean, "Is this payment change?");
     b.m2o("company_id", "res.company", "Company").ro();
     models.push(b.build(&["payment_date"]));
+    models
+}
 
+/// Technical models a client reads: system parameters (no access), models and external ids.
+fn technical_models() -> Vec<ModelDef> {
+    use FType::*;
+    let mut models = Vec::new();
     let mut b = model("ir.config_parameter", "System Parameter", "key");
     b.f("key", Char, "Key").req();
     b.f("value", Text, "Value").req();
     b.no_access();
     models.push(b.build(&["key"]));
 
-    // The models this Odoo has (one record per model above, ir.model included), as a client
-    // asks before syncing a model that only some Odoo databases have (product.brand).
+    // The models this Odoo has (one record per model of the schema, ir.model included), as a
+    // client asks before syncing a model that only some Odoo databases have (product.brand).
     let mut b = model("ir.model", "Models", "model");
     b.f("model", Char, "Model").req();
     b.f("name", Char, "Model Description").req();
@@ -583,56 +637,62 @@ pub fn build(features: Features) -> Schema {
     b.f("model", Char, "Model Name").req();
     b.f("res_id", Integer, "Record ID");
     models.push(b.build(&["name"]));
+    models
+}
 
-    if features.base_automation {
-        // One record per field of every model (generated), as a client looks up field ids.
-        let mut b = model("ir.model.fields", "Fields", "name");
-        b.f("name", Char, "Field Name").req();
-        b.f("field_description", Char, "Field Label").req();
-        b.f("model", Char, "Model Name").req();
-        b.m2o("model_id", "ir.model", "Model").req();
-        b.f("ttype", Char, "Field Type").req();
-        b.f("relation", Char, "Related Model");
-        models.push(b.build(&["field_description"]));
+/// Odoo 17+'s `base_automation`: fields as records, automation rules and server actions
+/// (webhook.rs fires them).
+fn automation_models() -> Vec<ModelDef> {
+    use FType::*;
+    let mut models = Vec::new();
+    // One record per field of every model (generated), as a client looks up field ids.
+    let mut b = model("ir.model.fields", "Fields", "name");
+    b.f("name", Char, "Field Name").req();
+    b.f("field_description", Char, "Field Label").req();
+    b.f("model", Char, "Model Name").req();
+    b.m2o("model_id", "ir.model", "Model").req();
+    b.f("ttype", Char, "Field Type").req();
+    b.f("relation", Char, "Related Model");
+    models.push(b.build(&["field_description"]));
 
-        let mut b = model("base.automation", "Automation Rule", "sequence");
-        b.f("name", Char, "Automation Rule Name").req();
-        b.m2o("model_id", "ir.model", "Model").req();
-        b.sel("trigger", "Trigger", AUTOMATION_TRIGGERS).req();
-        b.m2m("trigger_field_ids", "ir.model.fields", "Trigger Fields");
-        b.o2m("action_server_ids", "ir.actions.server", "base_automation_id", "Actions To Do");
-        b.f("active", Boolean, "Active");
-        b.f("filter_domain", Text, "Apply on");
-        b.f("filter_pre_domain", Text, "Before Update Domain");
-        models.push(b.build(&["name"]));
+    let mut b = model("base.automation", "Automation Rule", "sequence");
+    b.f("name", Char, "Automation Rule Name").req();
+    b.m2o("model_id", "ir.model", "Model").req();
+    b.sel("trigger", "Trigger", AUTOMATION_TRIGGERS).req();
+    b.m2m("trigger_field_ids", "ir.model.fields", "Trigger Fields");
+    b.o2m("action_server_ids", "ir.actions.server", "base_automation_id", "Actions To Do");
+    b.f("active", Boolean, "Active");
+    b.f("filter_domain", Text, "Apply on");
+    b.f("filter_pre_domain", Text, "Before Update Domain");
+    models.push(b.build(&["name"]));
 
-        let mut b = model("ir.actions.server", "Server Actions", "sequence,name");
-        // Computed for actions of an automation rule (base_automation's _compute_name).
-        b.f("name", Char, "Action Name");
-        b.m2o("model_id", "ir.model", "Model").req();
-        b.sel("state", "Type", SERVER_ACTION_STATES).req();
-        b.sel(
-            "usage",
-            "Usage",
-            &[
-                ("ir_actions_server", "Server Action"),
-                ("ir_cron", "Scheduled Action"),
-                ("base_automation", "Automation Rule"),
-            ],
-        )
-        .req();
-        b.f("webhook_url", Char, "Webhook URL");
-        b.m2m("webhook_field_ids", "ir.model.fields", "Webhook Fields");
-        b.m2o("base_automation_id", "base.automation", "Automation Rule");
-        b.f("sequence", Integer, "Sequence");
-        b.f("code", Text, "Python Code");
-        models.push(b.build(&["name"]));
-    }
+    let mut b = model("ir.actions.server", "Server Actions", "sequence,name");
+    // Computed for actions of an automation rule (base_automation's _compute_name).
+    b.f("name", Char, "Action Name");
+    b.m2o("model_id", "ir.model", "Model").req();
+    b.sel("state", "Type", SERVER_ACTION_STATES).req();
+    b.sel(
+        "usage",
+        "Usage",
+        &[
+            ("ir_actions_server", "Server Action"),
+            ("ir_cron", "Scheduled Action"),
+            ("base_automation", "Automation Rule"),
+        ],
+    )
+    .req();
+    b.f("webhook_url", Char, "Webhook URL");
+    b.m2m("webhook_field_ids", "ir.model.fields", "Webhook Fields");
+    b.m2o("base_automation_id", "base.automation", "Automation Rule");
+    b.f("sequence", Integer, "Sequence");
+    b.f("code", Text, "Python Code");
+    models.push(b.build(&["name"]));
+    models
+}
 
-    let mut by_name = HashMap::new();
-    for (i, m) in models.iter().enumerate() {
-        by_name.insert(m.name, i);
-    }
+/// Points each relational field at its model's index (`rel_model`); None for a relation to a
+/// model that does not exist here.
+fn resolve_relations(models: &mut [ModelDef], by_name: &HashMap<&'static str, usize>) {
     // product.template is not a model of its own here: a template shares its variant's id
     // (one variant per template), so its display name is the product's name.
     fn alias(rel: &str) -> &str {
@@ -651,6 +711,11 @@ pub fn build(features: Features) -> Schema {
             f.rel_model = r;
         }
     }
+}
+
+/// Per child model, the one2many fields of other models that mirror one of its many2ones
+/// (`Inverse`): the records a deletion of the parent cascades to (defaults.rs).
+fn one2many_inverses(models: &[ModelDef]) -> Vec<Vec<Inverse>> {
     let mut inverses = vec![Vec::new(); models.len()];
     for (pi, m) in models.iter().enumerate() {
         for f in &m.fields {
@@ -663,5 +728,5 @@ pub fn build(features: Features) -> Schema {
             }
         }
     }
-    Schema { models, by_name, inverses }
+    inverses
 }

@@ -4,6 +4,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::faults::{Faults, Stats};
 use crate::generator;
+use crate::hooks::{Bench, Hooks};
 use crate::rng::Rng;
 use crate::schema::{self, Features, Schema};
 use crate::store::Store;
@@ -37,8 +38,8 @@ pub struct Sim {
     pub rng: Mutex<Rng>,
     /// Odoo's workers: how many API calls are served at once (`--workers`).
     pub workers: crate::serving::Workers,
-    /// Outgoing webhooks (webhook.rs): the benchmark rule, counters, the writers' gate.
-    pub webhooks: crate::webhook::Hooks,
+    /// Outgoing webhooks (hooks.rs, webhook.rs): the benchmark rule, counters, the writers' gate.
+    pub webhooks: Hooks,
 }
 
 impl Sim {
@@ -55,9 +56,9 @@ impl Sim {
             let v: Value = serde_json::from_str(spec).map_err(|e| format!("--faults: {e}"))?;
             faults.set(crate::faults::parse(&v).map_err(|e| format!("--faults: {e}"))?);
         }
-        let bench = cfg.webhook_url.clone().map(|url| crate::webhook::Bench { url, models: None });
+        let bench = cfg.webhook_url.clone().map(|url| Bench { url, models: None });
         Ok(Sim {
-            webhooks: crate::webhook::Hooks::new(bench),
+            webhooks: Hooks::new(bench),
             workers: crate::serving::Workers::new(cfg.workers),
             clock: Clock::new(cfg.clock),
             rng: Mutex::new(Rng::new(cfg.seed ^ 0x4D55_5441)),

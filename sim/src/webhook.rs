@@ -23,20 +23,14 @@
 //! `base.automation`), with the same version semantics (16 behaves like 17).
 
 use crate::clock::fmt_dt;
+use crate::hooks::Event;
 use crate::json::{write_float, write_int};
 use crate::schema::{Display, FType, Schema, Storage};
 use crate::sim::Sim;
 use crate::store::{Row, Store, Table, Val};
 use crate::writer::{Op, Writer};
-use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLockWriteGuard};
-use std::time::{Duration, Instant};
-
-/// Odoo's `requests.post(..., timeout=1)` (here a bound on the whole exchange).
-pub const TIMEOUT: Duration = Duration::from_secs(1);
+use serde_json::Value;
+use std::sync::RwLockWriteGuard;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -212,71 +206,13 @@ impl Rule {
     }
 }
 
-#[derive(Clone, Debug)]
-pub struct Bench {
-    pub url: String,
-    pub models: Option<Vec<usize>>,
-}
-
-/// A POST to send.
-pub struct Event {
-    pub url: String,
-    pub body: String,
-}
-
-#[derive(Default)]
-pub struct Hooks {
-    /// Serializes writers that may send webhooks, so that a write held back while its events
-    /// are sent (16, 17, 18) is not overtaken by another write.
-    pub gate: Mutex<()>,
-    pub bench: Mutex<Option<Bench>>,
-    sent: AtomicU64,
-    failed: AtomicU64,
-    last_error: Mutex<Option<String>>,
-}
-
-impl Hooks {
-    pub fn new(bench: Option<Bench>) -> Hooks {
-        Hooks { bench: Mutex::new(bench), ..Hooks::default() }
-    }
-
-    pub fn set_bench(&self, b: Option<Bench>) {
-        *self.bench.lock().unwrap_or_else(|e| e.into_inner()) = b;
-    }
-
-    pub fn reset_counters(&self) {
-        self.sent.store(0, Ordering::Relaxed);
-        self.failed.store(0, Ordering::Relaxed);
-        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    }
-
-    pub fn stats(&self, sim: &Sim) -> Value {
-        let rules = {
-            let store = sim.store.read().unwrap_or_else(|e| e.into_inner());
-            rules(sim, &store).len()
-        };
-        json!({
-            "sent": self.sent.load(Ordering::Relaxed),
-            "failed": self.failed.load(Ordering::Relaxed),
-            "last_error": *self.last_error.lock().unwrap_or_else(|e| e.into_inner()),
-            "rules": rules,
-        })
-    }
-
-    /// Sends the events one after the other (synchronously, as Odoo does).
-    pub fn send(&self, events: Vec<Event>) {
-        for e in events {
-            match post(&e.url, &e.body, TIMEOUT) {
-                Ok(_) => {
-                    self.sent.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(msg) => {
-                    self.failed.fetch_add(1, Ordering::Relaxed);
-                    *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{}: {msg}", e.url));
-                }
-            }
-        }
-    }
+/// `GET /sim/webhooks`: the delivery counters and how many active rules have a webhook action.
+pub fn stats(sim: &Sim) -> Value {
+    let rules = {
+        let store = sim.store.read().unwrap_or_else(|e| e.into_inner());
+        rules(sim, &store).len()
+    };
+    sim.webhooks.stats(rules)
 }
 
 fn str_at(t: &Table, c: usize, r: usize) -> Option<String> {
@@ -588,94 +524,4 @@ pub fn probe_ops(sim: &Sim, mut store: RwLockWriteGuard<'_, Store>, ops: &[Op]) 
     take_tables(&mut store, snap);
     drop(store);
     sim.webhooks.send(evs);
-}
-
-/// `http://host[:port]/path` → (host:port, host header, path).
-pub fn parse_url(url: &str) -> Result<(String, String, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("unsupported webhook URL {url:?}: only http://host[:port]/path is supported"))?;
-    let (hostport, path) = match rest.find(['/', '?']) {
-        Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
-        Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
-        None => (rest, "/".to_string()),
-    };
-    if hostport.is_empty() || hostport.contains('@') {
-        return Err(format!("unsupported webhook URL {url:?}: no host"));
-    }
-    let has_port = match hostport.rsplit_once(':') {
-        Some((h, p)) => {
-            !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (!h.contains(':') || h.ends_with(']'))
-        }
-        None => false,
-    };
-    let addr = if has_port { hostport.to_string() } else { format!("{hostport}:80") };
-    Ok((addr, hostport.to_string(), path))
-}
-
-/// POSTs `body` as JSON with a total `timeout` (connect + write + status line), `Connection:
-/// close`; returns the status, Err for a non-2xx status or any failure.
-pub fn post(url: &str, body: &str, timeout: Duration) -> Result<u16, String> {
-    let deadline = Instant::now() + timeout;
-    let left = || {
-        let d = deadline.saturating_duration_since(Instant::now());
-        if d.is_zero() {
-            Err("timed out after 1s".to_string())
-        } else {
-            Ok(d)
-        }
-    };
-    let (addr, host, path) = parse_url(url)?;
-    let addrs: Vec<_> = addr.to_socket_addrs().map_err(|e| format!("cannot resolve {addr}: {e}"))?.collect();
-    let mut stream = None;
-    let mut last = format!("cannot resolve {addr}");
-    for a in addrs {
-        match TcpStream::connect_timeout(&a, left()?) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last = format!("connect {a}: {e}"),
-        }
-    }
-    let mut s = stream.ok_or(last)?;
-    let _ = s.set_nodelay(true);
-    // What python-requests sends, with Odoo's only header of its own: Content-Type.
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: python-requests/2.31.0\r\nAccept-Encoding: gzip, deflate\r\nAccept: */*\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    let mut bytes = req.into_bytes();
-    bytes.extend_from_slice(body.as_bytes());
-    s.set_write_timeout(Some(left()?)).map_err(|e| e.to_string())?;
-    s.write_all(&bytes).map_err(|e| format!("send: {e}"))?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
-    let line = loop {
-        if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
-            break String::from_utf8_lossy(&buf[..i]).into_owned();
-        }
-        s.set_read_timeout(Some(left()?)).map_err(|e| e.to_string())?;
-        match s.read(&mut chunk) {
-            Ok(0) => return Err("connection closed before a response".into()),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                return Err("timed out after 1s".into())
-            }
-            Err(e) => return Err(format!("receive: {e}")),
-        }
-        if buf.len() > 16 * 1024 {
-            return Err("no status line".into());
-        }
-    };
-    let status: u16 = line
-        .strip_prefix("HTTP/")
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("bad status line {line:?}"))?;
-    if (200..300).contains(&status) {
-        Ok(status)
-    } else {
-        Err(format!("HTTP {status}"))
-    }
 }
