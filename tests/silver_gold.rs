@@ -133,13 +133,11 @@ fn line_total_off(qty: Dec, price: Dec, disc: Dec, total: Dec) -> bool {
 
 /// The local business date and hour of a UTC Odoo datetime, for a fixed UTC offset.
 fn local_day_hour(utc: &str, offset_secs: i64) -> (String, i64) {
-    let (d, t) = utc.split_once(' ').unwrap_or_else(|| panic!("bad datetime {utc}"));
-    let p: Vec<i64> = d.split('-').map(|x| x.parse().unwrap()).collect();
-    let q: Vec<i64> = t.split(':').map(|x| x.parse().unwrap()).collect();
-    let secs =
-        civil::days_from_civil(p[0], p[1] as u32, p[2] as u32) * 86_400 + q[0] * 3600 + q[1] * 60 + q[2] + offset_secs;
-    let (y, m, dd) = civil::civil_from_days(secs.div_euclid(86_400));
-    (format!("{y:04}-{m:02}-{dd:02}"), secs.rem_euclid(86_400) / 3600)
+    use chrono::{NaiveDateTime, TimeDelta, Timelike};
+    let local = NaiveDateTime::parse_from_str(utc, "%Y-%m-%d %H:%M:%S")
+        .unwrap_or_else(|_| panic!("bad datetime {utc}"))
+        + TimeDelta::seconds(offset_secs);
+    (local.date().to_string(), i64::from(local.hour()))
 }
 
 // ------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 //! field's type. Values stay borrowed slices of the page's text: nothing is copied, and each is
 //! judged by its first bytes. (What the sync does with a misshapen record is not decided here.)
 
-use crate::time::parse_odoo;
+use crate::time::{odoo_date, parse_odoo};
 use crate::FieldInfo;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -79,7 +79,7 @@ impl Shape {
             Shape::Integer => number && !v.bytes().any(|c| matches!(c, b'.' | b'e' | b'E')),
             Shape::Text => string,
             Shape::Selection => string || number,
-            Shape::Date => string && v.len() == 12 && odoo_date(&v[1..11]),
+            Shape::Date => string && v.len() == 12 && odoo_date(&v[1..11]).is_some(),
             Shape::Datetime => string && v.len() == 21 && parse_odoo(&v[1..20]).is_some(),
             // Valid JSON made of these bytes only is a flat list of integers.
             Shape::IdList => {
@@ -91,17 +91,6 @@ impl Shape {
             Shape::Many2one => first == b'[' && starts_with_integer_and_more(&b[1..]),
         }
     }
-}
-
-/// "YYYY-MM-DD" with a plausible month and day (PostgreSQL checks the calendar when casting).
-fn odoo_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && [0, 1, 2, 3, 5, 6, 8, 9].iter().all(|&i| b[i].is_ascii_digit())
-        && (1..=12).contains(&((b[5] - b'0') * 10 + (b[6] - b'0')))
-        && (1..=31).contains(&((b[8] - b'0') * 10 + (b[9] - b'0')))
 }
 
 /// `  123 , ...`: an integer first element followed by another element.
@@ -276,12 +265,12 @@ mod tests {
             (
                 Shape::Date,
                 &["\"2026-11-25\"", "false"],
-                &["\"2026-13-01\"", "\"25/11/2026\"", "\"2026-11-25 10:00:00\"", "20261125"],
+                &["\"2026-13-01\"", "\"2026-02-31\"", "\"25/11/2026\"", "\"2026-11-25 10:00:00\"", "20261125"],
             ),
             (
                 Shape::Datetime,
-                &["\"2026-11-25 13:24:44\"", "false"],
-                &["\"2026-11-25\"", "\"yesterday\"", "\"2026-11-25 25:00:00\"", "1"],
+                &["\"2026-11-25 13:24:44\"", "\"2028-02-29 00:00:00\"", "false"],
+                &["\"2026-11-25\"", "\"yesterday\"", "\"2026-11-25 25:00:00\"", "\"2026-02-29 10:00:00\"", "1"],
             ),
             (Shape::Any, &["null", "{\"a\": 1}", "\"x\""], &[]),
         ];

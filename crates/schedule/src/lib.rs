@@ -1,11 +1,17 @@
 //! Cron schedules as pg_cron and the reference's SYNC_SCHEDULE write them (`*/15 * * * *`:
 //! minute, hour, day of month, month, day of week), plus an optional leading seconds field
 //! (`*/5 * * * * *`) for tests and short intervals, and `@hourly` / `@daily`. Times are UTC,
-//! as in pg_cron. Day of month and day of week combine as in cron: when both are restricted,
-//! either may match.
+//! as in pg_cron. Day of month and day of week combine as in cron: when both are restricted
+//! (anything but a bare `*`), either may match. (pg_cron, like Vixie cron, also counts a field
+//! that starts with `*`, as `*/2`, as unrestricted; croner agrees with us.) The parser is ours and the calendar chrono's (CONTRIBUTING.md, "Hand-written
+//! or a library", says why not the `croner` or `cron` crate).
 
-use civil::civil_from_days;
+use chrono::{DateTime, Datelike, Days, Months, NaiveTime, Timelike};
 use std::fmt;
+
+/// How far ahead [`Schedule::next_after`] looks: nine years. The longest wait for a schedule
+/// that runs at all is eight years (29 February, from 2096 to 2104: 2100 is no leap year).
+const HORIZON_DAYS: u64 = 9 * 366;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Schedule {
@@ -32,10 +38,18 @@ fn field(spec: &str, name: &str, min: u32, max: u32) -> Result<Vec<bool>, ParseE
     let err = |why: &str| {
         ParseError(format!("{name} field \"{spec}\": {why} (allowed {min}-{max}, *, */n, a-b, a-b/n, lists)"))
     };
+    // Digits only: Rust's parse would also take a sign, and `+` means something else to croner.
+    let number = |text: &str, why: &str| {
+        if text.bytes().all(|c| c.is_ascii_digit()) {
+            text.parse::<u32>().map_err(|_| err(why))
+        } else {
+            Err(err(why))
+        }
+    };
     let mut set = vec![false; max as usize + 1];
     for part in spec.split(',') {
         let (range, step) = match part.split_once('/') {
-            Some((r, s)) => (r, s.parse::<u32>().map_err(|_| err("bad step"))?),
+            Some((r, s)) => (r, number(s, "bad step")?),
             None => (part, 1),
         };
         if step == 0 {
@@ -44,9 +58,9 @@ fn field(spec: &str, name: &str, min: u32, max: u32) -> Result<Vec<bool>, ParseE
         let (lo, hi) = if range == "*" {
             (min, max)
         } else if let Some((a, b)) = range.split_once('-') {
-            (a.parse().map_err(|_| err("bad number"))?, b.parse().map_err(|_| err("bad number"))?)
+            (number(a, "bad number")?, number(b, "bad number")?)
         } else {
-            let v: u32 = range.parse().map_err(|_| err("bad number"))?;
+            let v = number(range, "bad number")?;
             (v, if part.contains('/') { max } else { v })
         };
         if lo < min || hi > max || lo > hi {
@@ -108,33 +122,41 @@ impl Schedule {
     }
 
     /// The first time strictly after `after` (Unix seconds, UTC) that the schedule matches;
-    /// None if there is none within about four years (e.g. 31 February).
+    /// None if there is none within nine years (e.g. 31 February).
     pub fn next_after(&self, after: i64) -> Option<i64> {
-        let mut t = after + 1;
-        let limit = after + 4 * 366 * 86_400;
-        while t < limit {
-            let days = t.div_euclid(86_400);
-            let (_, month, day) = civil_from_days(days);
-            let weekday = (days + 4).rem_euclid(7) as u32; // 1970-01-01 was a Thursday
-            if !self.months[month as usize] || !self.day_matches(day, weekday) {
-                t = (days + 1) * 86_400;
+        let from = DateTime::from_timestamp(after.checked_add(1)?, 0)?.naive_utc();
+        let last = from.date().checked_add_days(Days::new(HORIZON_DAYS))?;
+        let (mut day, mut not_before) = (from.date(), from.time().num_seconds_from_midnight());
+        while day <= last {
+            if !self.months[day.month() as usize] {
+                day = day.with_day(1)?.checked_add_months(Months::new(1))?;
+                not_before = 0;
                 continue;
             }
-            let secs = t.rem_euclid(86_400);
-            let (h, m, s) = ((secs / 3600) as usize, (secs % 3600 / 60) as usize, (secs % 60) as usize);
-            if !self.hours[h] {
-                t = days * 86_400 + (h as i64 + 1) * 3600;
-                continue;
+            if self.day_matches(day.day(), day.weekday().num_days_from_sunday()) {
+                if let Some(secs) = self.first_second_of_day(not_before) {
+                    let time = NaiveTime::from_num_seconds_from_midnight_opt(secs, 0)?;
+                    return Some(day.and_time(time).and_utc().timestamp());
+                }
             }
-            if !self.minutes[m] {
-                t = days * 86_400 + h as i64 * 3600 + (m as i64 + 1) * 60;
-                continue;
+            day = day.succ_opt()?;
+            not_before = 0;
+        }
+        None
+    }
+
+    /// The first second of a matching day, at or after `not_before` seconds past midnight, that
+    /// the hour, minute and second fields match.
+    fn first_second_of_day(&self, not_before: u32) -> Option<u32> {
+        let (h0, m0, s0) = (not_before / 3600, not_before % 3600 / 60, not_before % 60);
+        for h in (h0..24).filter(|&h| self.hours[h as usize]) {
+            let m_from = if h == h0 { m0 } else { 0 };
+            for m in (m_from..60).filter(|&m| self.minutes[m as usize]) {
+                let s_from = if (h, m) == (h0, m0) { s0 } else { 0 };
+                if let Some(s) = (s_from..60).find(|&s| self.seconds[s as usize]) {
+                    return Some(h * 3600 + m * 60 + s);
+                }
             }
-            if !self.seconds[s] {
-                t += 1;
-                continue;
-            }
-            return Some(t);
         }
         None
     }
@@ -150,6 +172,15 @@ mod tests {
     fn hms(t: i64) -> (i64, i64, i64) {
         let s = t.rem_euclid(86_400);
         (s / 3600, s % 3600 / 60, s % 60)
+    }
+
+    fn ymd(t: i64) -> (i32, u32, u32) {
+        let d = DateTime::from_timestamp(t, 0).unwrap().date_naive();
+        (d.year(), d.month(), d.day())
+    }
+
+    fn at(text: &str) -> i64 {
+        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").unwrap().and_utc().timestamp()
     }
 
     #[test]
@@ -175,7 +206,7 @@ mod tests {
         assert_eq!(hms(n), (2, 30, 0));
         // 1 January at midnight.
         let n = Schedule::parse("0 0 1 1 *").unwrap().next_after(T).unwrap();
-        assert_eq!(civil_from_days(n / 86_400), (2027, 1, 1));
+        assert_eq!(ymd(n), (2027, 1, 1));
         assert_eq!(Schedule::parse("0 0 31 2 *").unwrap().next_after(T), None);
     }
 
@@ -183,6 +214,58 @@ mod tests {
     fn rejects_nonsense() {
         for bad in ["", "* * * *", "61 * * * *", "*/0 * * * *", "a b c d e", "1-0 * * * *", "* * * * * * *"] {
             assert!(Schedule::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn refuses_signed_numbers() {
+        // Rust's parse takes "+5" as 5; cron has no signs (and to croner `+` means "and").
+        for bad in ["+5 * * * *", "0 0 1 * +1", "*/+5 * * * *", "1-+5 * * * *", "0 0 -1 * *"] {
+            assert!(Schedule::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_leap_day_across_a_century_that_is_no_leap_year() {
+        // After 29 February 2096 the next is 2104: 2100 is not a leap year.
+        let s = Schedule::parse("0 0 29 2 *").unwrap();
+        assert_eq!(s.next_after(at("2096-03-01 00:00:00")), Some(at("2104-02-29 00:00:00")));
+        assert_eq!(s.next_after(T), Some(at("2028-02-29 00:00:00")));
+        assert_eq!(Schedule::parse("0 0 31 4 *").unwrap().next_after(T), None);
+    }
+
+    #[test]
+    fn day_of_month_or_day_of_week_when_both_are_restricted() {
+        // The 13th or a Friday; the 1st to the 7th or a Monday; only Sundays (7 is Sunday too).
+        assert_eq!(Schedule::parse("0 0 13 * 5").unwrap().next_after(T), Some(at("2026-11-27 00:00:00")));
+        assert_eq!(Schedule::parse("0 0 1-7 * 1").unwrap().next_after(T), Some(at("2026-11-30 00:00:00")));
+        assert_eq!(Schedule::parse("0 0 1-7 * 4").unwrap().next_after(T), Some(at("2026-11-26 00:00:00")));
+        assert_eq!(Schedule::parse("0 0 * * 7").unwrap().next_after(T), Some(at("2026-11-29 00:00:00")));
+        assert_eq!(Schedule::parse("0 0 13 * *").unwrap().next_after(T), Some(at("2026-12-13 00:00:00")));
+    }
+
+    #[test]
+    fn next_after_is_the_first_matching_second() {
+        // Against a scan of every second with chrono's fields, from starts around day, hour and
+        // year boundaries.
+        let matches = |s: &Schedule, t: i64| {
+            let d = DateTime::from_timestamp(t, 0).unwrap().naive_utc();
+            s.seconds[d.second() as usize]
+                && s.minutes[d.minute() as usize]
+                && s.hours[d.hour() as usize]
+                && s.months[d.month() as usize]
+                && s.day_matches(d.day(), d.weekday().num_days_from_sunday())
+        };
+        let starts = [T, at("2026-12-31 23:59:59"), at("2028-02-28 23:58:30"), at("1969-12-31 23:30:00"), T + 1234];
+        for text in
+            ["*/15 * * * *", "*/7 */5 * * * *", "59 23 * * *", "10-50/20 3,4 * * *", "30 0 1,15 * 5", "5 0 * 1,3,11 *"]
+        {
+            let s = Schedule::parse(text).unwrap();
+            for start in starts {
+                let scanned = (start + 1..start + 3 * 86_400).find(|&t| matches(&s, t));
+                assert!(scanned.is_some(), "{text} after {start}: the scan is too short");
+                assert_eq!(s.next_after(start), scanned, "{text} after {start}");
+            }
         }
     }
 }
