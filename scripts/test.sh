@@ -30,7 +30,7 @@ step "build the simulator and odoo-sync-set-secret"
 cargo build --release -q -p odoo-sim
 cargo build -q -p odoo-sync-set-secret
 
-step "unit tests: calendar, the Odoo client, the cron schedules (what a bare \`cargo test\` runs)"
+step "unit tests: the engine over its in-memory store, the Odoo client, schedules, listener, write-back (a bare \`cargo test\`)"
 cargo test -q
 
 step "simulator tests"

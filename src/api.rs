@@ -1,13 +1,17 @@
 //! The SQL surface. Each function resolves settings, calls the engine, and maps a failure to
 //! one ERROR (errors.rs). Nothing here knows how syncing works.
 
-use crate::errors::{SyncError, SyncResult};
-use crate::loader::{self, LockWait, RunMode};
+use crate::errors::{described, Report, SyncError, SyncResult};
+use crate::host::{push_outbox, with_engine, PgHost};
 use crate::models;
-use crate::settings::{self, Settings};
-use crate::sync::reconcile::{ReconcileOptions, ReconcileSummary};
-use crate::sync::{self, session::with_session, Failure, RunOptions, RunSummary};
-use crate::{wake, webhooks, writeback};
+use crate::settings;
+use crate::store::SpiStore;
+use crate::{wake, webhooks};
+use engine::outbox::Wait;
+use engine::reconcile::{ReconcileOptions, ReconcileSummary};
+use engine::runs::model_checkpoint;
+use engine::store::{LockWait, RunMode, Store};
+use engine::{Failure, RunOptions, RunSummary};
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::prelude::*;
@@ -21,8 +25,13 @@ const RESULT_TYPE: &str = "scout.sync_result";
 /// Seconds between the Unix epoch and PostgreSQL's (2000-01-01).
 const PG_EPOCH_OFFSET: i64 = 946_684_800;
 
+/// A Unix time (seconds) as a timestamptz.
+pub(crate) fn timestamptz(unix: i64) -> Option<TimestampWithTimeZone> {
+    TimestampWithTimeZone::try_from((unix - PG_EPOCH_OFFSET) * 1_000_000).ok()
+}
+
 fn to_row(s: RunSummary) -> SyncResult<pgrx::composite_type!('static, "scout.sync_result")> {
-    let checkpoint = s.checkpoint.and_then(|t| TimestampWithTimeZone::try_from((t - PG_EPOCH_OFFSET) * 1_000_000).ok());
+    let checkpoint = s.checkpoint.and_then(timestamptz);
     let mut row = PgHeapTuple::new_composite_type(RESULT_TYPE)
         .map_err(|e| SyncError::Internal(format!("type {RESULT_TYPE}: {e}")))?;
     let unchanged = s.counts.unchanged();
@@ -83,9 +92,9 @@ fn sync_one(model: Option<&str>, full: Option<bool>, dry_run: Option<bool>) -> S
     let full = required(full, "full")?;
     let dry_run = required(dry_run, "dry_run")?;
     let spec = models::find(model)?;
-    let settings = Settings::current();
-    with_session(&settings, |odoo| {
-        sync::run_and_alert(&spec, options(full, dry_run, RunMode::Function), &settings, odoo)
+    let settings = settings::current();
+    with_engine(&settings, |store, odoo| {
+        engine::run_and_alert(store, &PgHost, &spec, options(full, dry_run, RunMode::Function), &settings, odoo)
     })
 }
 
@@ -101,12 +110,14 @@ fn odoo_sync(
 
 fn sync_all(full: Option<bool>) -> SyncResult<Vec<RunSummary>> {
     let full = required(full, "full")?;
-    let settings = Settings::current();
+    let settings = settings::current();
     let specs = models::enabled()?;
-    with_session(&settings, |odoo| {
+    with_engine(&settings, |store, odoo| {
         specs
             .iter()
-            .map(|spec| sync::run_and_alert(spec, options(full, false, RunMode::Function), &settings, odoo))
+            .map(|spec| {
+                engine::run_and_alert(store, &PgHost, spec, options(full, false, RunMode::Function), &settings, odoo)
+            })
             .collect()
     })
 }
@@ -124,11 +135,11 @@ fn step(model: &str, full: Option<bool>, run_id: Option<i64>, max_pages: Option<
     let full = required(full, "full")?;
     let max_pages = page_count(max_pages)?;
     let spec = models::find(model)?;
-    let settings = Settings::current();
+    let settings = settings::current();
     if let Some(id) = run_id {
         // Only a run that is still going on can be continued: a caller must not rewrite the log
         // row of another, finished run.
-        if !loader::is_running(id, &sync::checkpoint_id(&settings, &spec.model))? {
+        if !SpiStore.is_running(id, &model_checkpoint(&settings, &spec.model))? {
             return Err(SyncError::InvalidArgument {
                 message: format!("run {id} is not a running run of {}", spec.model),
                 hint: "Pass the run_id that the previous step of this run returned, or NULL to start a run.".into(),
@@ -146,7 +157,7 @@ fn step(model: &str, full: Option<bool>, run_id: Option<i64>, max_pages: Option<
         lock_wait: LockWait::Unbounded,
         eager: false,
     };
-    with_session(&settings, |odoo| sync::run_and_alert(&spec, opts, &settings, odoo))
+    with_engine(&settings, |store, odoo| engine::run_and_alert(store, &PgHost, &spec, opts, &settings, odoo))
 }
 
 thread_local! {
@@ -183,7 +194,7 @@ fn committing_step<T>(model: &str, run_id: Option<i64>, mode: RunMode, step: imp
     };
     let result = PgTryBuilder::new(AssertUnwindSafe(step))
         .catch_others(|caught| {
-            remember(&SyncError::described(&caught));
+            remember(&described(&caught));
             caught.rethrow()
         })
         .execute();
@@ -200,7 +211,7 @@ fn record_failure() -> SyncResult<()> {
     })?;
     let spec = models::find(&failure.model)?;
     let failure = Failure { model: spec.model.clone(), ..failure };
-    sync::record_failure(&Settings::current(), &failure)
+    engine::record_failure(&mut SpiStore, &settings::current(), &failure)
 }
 
 /// Records the failure of this session's last failed step (scout.odoo_sync_step), in the
@@ -251,10 +262,13 @@ fn reconcile(model: Option<&str>, dry_run: Option<bool>) -> SyncResult<Vec<Recon
         Some(m) => vec![models::find(m)?],
         None => models::enabled()?,
     };
-    let settings = Settings::current();
+    let settings = settings::current();
     let opts = ReconcileOptions { dry_run, max_pages: None, stop_requested: None, lock_wait: LockWait::Unbounded };
-    with_session(&settings, |odoo| {
-        specs.iter().map(|spec| sync::reconcile::reconcile_and_alert(spec, opts, &settings, odoo)).collect()
+    with_engine(&settings, |store, odoo| {
+        specs
+            .iter()
+            .map(|spec| engine::reconcile::reconcile_and_alert(store, &PgHost, spec, opts, &settings, odoo))
+            .collect()
     })
 }
 
@@ -275,14 +289,16 @@ fn odoo_reconcile(
 fn reconcile_step(model: &str, max_pages: Option<i32>) -> SyncResult<ReconcileSummary> {
     let max_pages = page_count(max_pages)?;
     let spec = models::find(model)?;
-    let settings = Settings::current();
+    let settings = settings::current();
     let opts = ReconcileOptions {
         dry_run: false,
         max_pages: Some(max_pages),
         stop_requested: None,
         lock_wait: LockWait::Unbounded,
     };
-    with_session(&settings, |odoo| sync::reconcile::reconcile_and_alert(&spec, opts, &settings, odoo))
+    with_engine(&settings, |store, odoo| {
+        engine::reconcile::reconcile_and_alert(store, &PgHost, &spec, opts, &settings, odoo)
+    })
 }
 
 /// One committed step of a long reconciliation: up to `max_pages` listing pages of 5,000
@@ -302,11 +318,11 @@ fn odoo_reconcile_step(
 /// many were sent and failed, and how many are still pending. Waits while another session
 /// (the worker) is sending. Odoo unreachable: the rows stay pending, with a WARNING saying why.
 /// Rows the calling transaction wrote are not sent (nothing reaches Odoo uncommitted), and a
-/// REPEATABLE READ or SERIALIZABLE caller is refused (writeback.rs).
+/// REPEATABLE READ or SERIALIZABLE caller is refused (engine::outbox).
 #[pg_extern(name = "odoo_push", volatile, parallel_unsafe)]
 fn odoo_push() -> TableIterator<'static, (name!(sent, i64), name!(failed, i64), name!(pending, i64))> {
-    let settings = Settings::current();
-    let pushed = or_report(writeback::push(&settings, writeback::Wait::Yes, usize::MAX));
+    let settings = settings::current();
+    let pushed = or_report(push_outbox(&settings, Wait::Yes, usize::MAX));
     if let Some(e) = &pushed.transient {
         pgrx::warning!("odoo_sync: {} outbox rows stay pending: {e}", pushed.left);
     }
@@ -317,7 +333,7 @@ fn odoo_push() -> TableIterator<'static, (name!(sent, i64), name!(failed, i64), 
             pushed.held
         );
     }
-    let pending = or_report(writeback::pending_count());
+    let pending = or_report(crate::store::outbox_pending_count());
     TableIterator::once((pushed.sent, pushed.failed, pending))
 }
 

@@ -1,27 +1,23 @@
 //! odoo_sync: keeps the `scout` analytics schema in sync with an Odoo point-of-sale database,
-//! from inside PostgreSQL.
-//!
-//! Layers: `odoo_client` (separate crate: HTTP and Odoo's API, no PostgreSQL), `loader`
-//! (SPI: bronze, checkpoints, logs; no HTTP), `sync` (the engine joining them), `writeback` (the
-//! outbox's engine, around the pure crates/writeback), `api` (the SQL
-//! functions), `errors` (one error type, mapped once to ereport). Schema lives in `sql/`.
+//! from inside PostgreSQL. This crate is one home of the engine (crates/engine): the SQL
+//! functions (`api`), the background worker (`worker`), the engine's store over SPI (`store`)
+//! and its host (`host`: interrupts, notices), the settings, the secret, and the webhook
+//! listener's receiver. docs/DESIGN.md is the map; the schema lives in `sql/`.
 
 use pgrx::prelude::*;
 
 mod activity;
-mod alerts;
 mod api;
 mod errors;
+mod host;
 mod interrupts;
-mod loader;
 mod models;
 mod secret;
 mod settings;
-mod sync;
+mod store;
 mod wake;
 mod webhooks;
 mod worker;
-mod writeback;
 
 ::pgrx::pg_module_magic!(name, version);
 

@@ -1,23 +1,10 @@
 //! Model specs are data: one row of scout.sync_models per Odoo model (fields, bronze table,
 //! order). This module reads them and validates a user-supplied model name against them.
 
-use crate::errors::{SyncError, SyncResult};
+use crate::errors::{spi, SyncError, SyncResult};
 use pgrx::prelude::*;
 
-#[derive(Clone, Debug)]
-pub struct ModelSpec {
-    pub model: String,
-    pub bronze_table: String,
-    pub fields: Vec<String>,
-    /// Fields requested only if Odoo has them (OCA modules, well-known custom fields).
-    pub optional_fields: Vec<String>,
-    /// The user's own custom fields: requested, and an error if Odoo lacks them.
-    pub extra_fields: Vec<String>,
-    /// The Odoo module providing the model when only some databases have it (product.brand:
-    /// OCA product_brand); a run on an Odoo without it has nothing to sync. None: every Odoo
-    /// has the model.
-    pub odoo_module: Option<String>,
-}
+pub use engine::ModelSpec;
 
 const SELECT_SPECS: &str = "SELECT model, bronze_table, array_to_string(fields, ','), \
      array_to_string(optional_fields, ','), array_to_string(extra_fields, ','), odoo_module \
@@ -28,28 +15,32 @@ fn split(s: Option<String>) -> Vec<String> {
 }
 
 fn query(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> SyncResult<Vec<ModelSpec>> {
-    Spi::connect(|client| {
-        let rows = client.select(sql, None, args)?;
+    let rows = Spi::connect(|client| -> Result<Vec<_>, pgrx::spi::Error> {
         let mut out = Vec::new();
-        for row in rows {
-            let bronze_table: String = row.get(2)?.unwrap_or_default();
+        for row in client.select(sql, None, args)? {
+            out.push((
+                row.get::<String>(1)?.unwrap_or_default(),
+                row.get::<String>(2)?.unwrap_or_default(),
+                split(row.get(3)?),
+                split(row.get(4)?),
+                split(row.get(5)?),
+                row.get::<String>(6)?,
+            ));
+        }
+        Ok(out)
+    })
+    .map_err(spi)?;
+    rows.into_iter()
+        .map(|(model, bronze_table, fields, optional_fields, extra_fields, odoo_module)| {
             // The table name is spliced into SQL: accept only what the CHECK constraint allows.
             if !bronze_table.starts_with("bronze_")
                 || !bronze_table.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             {
                 return Err(SyncError::Internal(format!("bad bronze table name {bronze_table:?}")));
             }
-            out.push(ModelSpec {
-                model: row.get(1)?.unwrap_or_default(),
-                bronze_table,
-                fields: split(row.get(3)?),
-                optional_fields: split(row.get(4)?),
-                extra_fields: split(row.get(5)?),
-                odoo_module: row.get(6)?,
-            });
-        }
-        Ok(out)
-    })
+            Ok(ModelSpec { model, bronze_table, fields, optional_fields, extra_fields, odoo_module })
+        })
+        .collect()
 }
 
 fn known_models() -> SyncResult<Vec<String>> {

@@ -2,23 +2,20 @@
 //! (written by scout.odoo_set_secret), else the server's environment (ODOO_API_KEY,
 //! ODOO_PASSWORD) as in the reference design. Never a GUC: those are readable by too many roles.
 
-use crate::errors::{remember_secret, SyncResult};
+use crate::errors::{remember_secret, spi, SyncResult};
+use engine::Credentials;
 use odoo_client::Secret;
 use pgrx::prelude::*;
 
-pub struct Credentials {
-    pub secret: Secret,
-    pub is_api_key: bool,
-}
-
 pub fn load() -> SyncResult<Option<Credentials>> {
-    let (password, api_key) = Spi::connect(|client| -> SyncResult<(Option<String>, Option<String>)> {
+    let (password, api_key) = Spi::connect(|client| -> Result<(Option<String>, Option<String>), pgrx::spi::Error> {
         let rows = client.select("SELECT password, api_key FROM scout.sync_secret WHERE id = 1", None, &[])?;
         match rows.into_iter().next() {
             Some(row) => Ok((row.get(1)?, row.get(2)?)),
             None => Ok((None, None)),
         }
-    })?;
+    })
+    .map_err(spi)?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let found = match (api_key.filter(|v| !v.is_empty()), password.filter(|v| !v.is_empty())) {
         (Some(k), _) => Some((k, true)),

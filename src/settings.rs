@@ -4,6 +4,7 @@
 //! Connection settings are PGC_SUSET: a role that could point base_url elsewhere could make the
 //! database send the Odoo password to any host. Secrets are never GUCs (see secret.rs).
 
+pub use engine::Settings;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
@@ -311,28 +312,6 @@ pub fn register() {
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"odoo_sync".as_ptr()) };
 }
 
-/// Why a base URL is not usable, or Ok. Shared by the GUC check hook and the env fallback.
-pub fn validate_base_url(url: &str) -> Result<(), String> {
-    let rest = if let Some(r) = url.strip_prefix("https://") {
-        r
-    } else if let Some(r) = url.strip_prefix("http://") {
-        r
-    } else {
-        return Err(format!("\"{url}\" is not an http:// or https:// URL."));
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() {
-        return Err(format!("\"{url}\" has no host."));
-    }
-    if host.contains('@') {
-        return Err("Credentials in the URL are not allowed; use scout.odoo_set_secret().".into());
-    }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("The URL contains white space or control characters.".into());
-    }
-    Ok(())
-}
-
 /// The body of every check hook: runs a pure validator on the proposed string value, and on
 /// refusal hands PostgreSQL the SQLSTATE and the detail. The one place that touches the hook's
 /// raw arguments.
@@ -376,7 +355,7 @@ macro_rules! check_hook {
     };
 }
 
-check_hook!(check_base_url, |v| if v.is_empty() { Ok(()) } else { validate_base_url(v) });
+check_hook!(check_base_url, |v| if v.is_empty() { Ok(()) } else { engine::settings::validate_base_url(v) });
 check_hook!(check_schedule, |v| schedule::Schedule::parse(v).map(|_| ()).map_err(|e| e.0));
 check_hook!(check_optional_schedule, |v| if v.is_empty() {
     Ok(())
@@ -479,56 +458,34 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Everything a run needs to know, resolved once at its start.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    pub base_url: Option<String>,
-    pub db: Option<String>,
-    pub username: Option<String>,
-    pub transport: String,
-    pub ca_file: Option<String>,
-    pub checkpoint_key: String,
-    pub batch_size: i32,
-    pub http_timeout: i32,
-    pub max_retries: i32,
-    pub lookback: i64,
-    pub safety_lag: i64,
-    pub max_response_bytes: u64,
-    pub company_ids: Vec<i64>,
-    pub prefetch: bool,
-    /// Parallel HTTP streams of a full or first window (1: none).
-    pub fetch_streams: usize,
-    /// A reconciliation that repairs more records than this alerts.
-    pub drift_alert_threshold: i64,
-}
-
-impl Settings {
-    pub fn current() -> Settings {
-        let batch_size = match env("SYNC_BATCH_SIZE").and_then(|v| v.parse::<i32>().ok()) {
-            // The GUC wins when it was changed from its default; the env var is a fallback.
-            Some(v) if BATCH_SIZE.get() == 500 && (1..=MAX_BATCH_SIZE).contains(&v) => v,
-            _ => BATCH_SIZE.get(),
-        };
-        Settings {
-            base_url: guc_string(&BASE_URL).or_else(|| env("ODOO_BASE_URL")),
-            db: guc_string(&DB).or_else(|| env("ODOO_DB")),
-            username: guc_string(&USERNAME).or_else(|| env("ODOO_USERNAME")),
-            transport: guc_string(&TRANSPORT).unwrap_or_else(|| "auto".into()),
-            ca_file: guc_string(&CA_FILE),
-            checkpoint_key: guc_string(&CHECKPOINT_KEY)
-                .filter(|v| v != "odoo_sync_checkpoint")
-                .or_else(|| env("SYNC_CHECKPOINT_KEY"))
-                .unwrap_or_else(|| "odoo_sync_checkpoint".into()),
-            batch_size,
-            http_timeout: HTTP_TIMEOUT.get(),
-            max_retries: MAX_RETRIES.get(),
-            lookback: LOOKBACK.get() as i64,
-            safety_lag: SAFETY_LAG.get() as i64,
-            max_response_bytes: (MAX_RESPONSE_MB.get() as u64) << 20,
-            company_ids: guc_string(&COMPANY_IDS).and_then(|v| parse_company_ids(&v).ok()).unwrap_or_default(),
-            prefetch: PREFETCH.get(),
-            fetch_streams: FETCH_STREAMS.get().clamp(1, 16) as usize,
-            drift_alert_threshold: DRIFT_ALERT_THRESHOLD.get() as i64,
-        }
+/// Everything a run needs to know, resolved once at its start from the settings (and their
+/// environment fallbacks).
+pub fn current() -> Settings {
+    let batch_size = match env("SYNC_BATCH_SIZE").and_then(|v| v.parse::<i32>().ok()) {
+        // The GUC wins when it was changed from its default; the env var is a fallback.
+        Some(v) if BATCH_SIZE.get() == 500 && (1..=MAX_BATCH_SIZE).contains(&v) => v,
+        _ => BATCH_SIZE.get(),
+    };
+    Settings {
+        base_url: guc_string(&BASE_URL).or_else(|| env("ODOO_BASE_URL")),
+        db: guc_string(&DB).or_else(|| env("ODOO_DB")),
+        username: guc_string(&USERNAME).or_else(|| env("ODOO_USERNAME")),
+        transport: guc_string(&TRANSPORT).unwrap_or_else(|| "auto".into()),
+        ca_file: guc_string(&CA_FILE),
+        checkpoint_key: guc_string(&CHECKPOINT_KEY)
+            .filter(|v| v != "odoo_sync_checkpoint")
+            .or_else(|| env("SYNC_CHECKPOINT_KEY"))
+            .unwrap_or_else(|| "odoo_sync_checkpoint".into()),
+        batch_size,
+        http_timeout: HTTP_TIMEOUT.get(),
+        max_retries: MAX_RETRIES.get(),
+        lookback: LOOKBACK.get() as i64,
+        safety_lag: SAFETY_LAG.get() as i64,
+        max_response_bytes: (MAX_RESPONSE_MB.get() as u64) << 20,
+        company_ids: guc_string(&COMPANY_IDS).and_then(|v| parse_company_ids(&v).ok()).unwrap_or_default(),
+        prefetch: PREFETCH.get(),
+        fetch_streams: FETCH_STREAMS.get().clamp(1, 16) as usize,
+        drift_alert_threshold: DRIFT_ALERT_THRESHOLD.get() as i64,
+        alert_webhook_url: alert_webhook_url(),
     }
 }

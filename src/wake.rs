@@ -2,7 +2,7 @@
 //! hints, a new webhook token), and from the worker's own webhook listener thread. Both send
 //! SIGUSR1, which PostgreSQL handles (procsignal_sigusr1_handler) by setting the worker's latch.
 
-use crate::errors::SyncResult;
+use crate::errors::{spi, SyncResult};
 use pgrx::prelude::*;
 
 thread_local! {
@@ -19,7 +19,8 @@ pub fn wake_worker_after_commit() -> SyncResult<()> {
     let pids = Spi::get_one::<Vec<i32>>(
         "SELECT coalesce(array_agg(pid), '{}') FROM pg_stat_activity \
          WHERE backend_type = 'odoo_sync worker' AND datname = current_database()",
-    )?
+    )
+    .map_err(spi)?
     .unwrap_or_default();
     pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Abort, || WAKE_REGISTERED.with(|w| w.set(false)));
     pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || {

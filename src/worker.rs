@@ -15,38 +15,25 @@
 //!   checkpoint, one alert); the worker goes on with the next model, and the failing model is
 //!   retried with an exponential backoff. Only FATAL or a crash restarts the process.
 
-use crate::errors::{SyncError, SyncResult};
+use crate::errors::{described, spi, SyncError, SyncResult};
+use crate::host::{push_outbox, with_engine, PgHost};
 use crate::interrupts;
-use crate::loader::{LockWait, RunMode, RunStatus};
-use crate::sync::reconcile::ReconcileOptions;
-use crate::sync::{self, session::with_session, Failure, RunOptions};
-use crate::{activity, models, settings, webhooks, writeback};
+use crate::store::SpiStore;
+use crate::{activity, models, settings, webhooks};
+use engine::outbox::{Pushed, Wait};
+use engine::plan::{Job, Plan, Schedules, Tick, OUTBOX};
+use engine::reconcile::ReconcileOptions;
+use engine::store::{LockWait, RunMode, RunStatus};
+use engine::{Failure, RunOptions};
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use schedule::Schedule;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const RESTART_AFTER: Duration = Duration::from_secs(5);
-
-/// The shortest sleep between two turns of the main loop.
-const MIN_SLEEP: Duration = Duration::from_millis(50);
-
-/// A hinted model is synced this long after its hint, so that a burst of hints (a POS session
-/// closing fires thousands) is one run. Its run reads up to Odoo's now (RunOptions::eager).
-const HINT_DEBOUNCE: Duration = Duration::from_millis(100);
-
-/// A model's hinted runs start at least this far apart: a steady stream of hints (10,000 in
-/// two seconds) makes a run a second, not one per HINT_DEBOUNCE.
-const HINT_MIN_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Odoo 17 and 18 post a webhook inside the writing transaction, before the commit: the run a
-/// hint starts may not see the change yet. The model is synced once more this long after its
-/// last hint (Odoo waits at most 1 s for each webhook it sends, then commits).
-/// bench/realtime.sh measures what it gives.
-const RECHECK_AFTER: Duration = Duration::from_secs(2);
 
 /// One transaction of the worker holds at most odoo_sync.worker_step_pages pages (default 1),
 /// or this much time (then it commits, with the checkpoint, and goes on). SIGTERM stops it
@@ -57,11 +44,6 @@ const STEP_TIME: Duration = Duration::from_secs(1);
 /// How long the worker waits for the silver lock that another session holds (a user's
 /// transaction left open), before it skips the model for this round.
 const SILVER_LOCK_WAIT: Duration = Duration::from_secs(10);
-
-/// A model that keeps failing is retried after 5 s, 10 s, 20 s, ... at most every 10 minutes,
-/// and at once after a success.
-const BACKOFF_FIRST: Duration = Duration::from_secs(5);
-const BACKOFF_MAX: Duration = Duration::from_secs(600);
 
 /// Set in the postmaster when the library is preloaded; backends inherit it through fork.
 static PRELOADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -89,7 +71,7 @@ fn now() -> i64 {
 /// fail too (a deferred trigger): that is caught the same way.
 fn in_transaction<T>(f: impl FnOnce() -> SyncResult<T>) -> SyncResult<T> {
     fn catching<T>(f: impl FnOnce() -> SyncResult<T>) -> SyncResult<T> {
-        PgTryBuilder::new(AssertUnwindSafe(f)).catch_others(|caught| Err(SyncError::described(&caught))).execute()
+        PgTryBuilder::new(AssertUnwindSafe(f)).catch_others(|caught| Err(described(&caught))).execute()
     }
     // SAFETY: the worker's main thread, outside any transaction (each call ends the one it starts).
     unsafe {
@@ -119,7 +101,7 @@ fn in_transaction<T>(f: impl FnOnce() -> SyncResult<T>) -> SyncResult<T> {
 /// The odoo_sync.* values of postgresql.conf (and ALTER SYSTEM), as the server reads its files:
 /// what a setting falls back to when the database has none. Read at start and on SIGHUP.
 fn file_settings() -> SyncResult<Vec<(String, String)>> {
-    Spi::connect(|client| {
+    Spi::connect(|client| -> Result<Vec<(String, String)>, pgrx::spi::Error> {
         client
             .select(
                 "SELECT DISTINCT ON (name) name, setting FROM pg_file_settings \
@@ -130,6 +112,7 @@ fn file_settings() -> SyncResult<Vec<(String, String)>> {
             .map(|row| Ok((row.get(1)?.unwrap_or_default(), row.get(2)?.unwrap_or_default())))
             .collect()
     })
+    .map_err(spi)
 }
 
 /// Applies the database's `ALTER DATABASE ... SET odoo_sync.*` values for this transaction, so
@@ -158,7 +141,7 @@ fn apply_database_settings(state: &mut Settled) -> SyncResult<()> {
                 (SELECT coalesce(array_agg(name || '=' || value ORDER BY name), '{}') FROM wanted WHERE NOT settable AND from_db)";
     let names: Vec<String> = state.file.iter().map(|(n, _)| n.clone()).collect();
     let values: Vec<String> = state.file.iter().map(|(_, v)| v.clone()).collect();
-    let (_, refused) = Spi::get_two_with_args::<i64, Vec<String>>(sql, &[names.into(), values.into()])?;
+    let (_, refused) = Spi::get_two_with_args::<i64, Vec<String>>(sql, &[names.into(), values.into()]).map_err(spi)?;
     for setting in refused.unwrap_or_default() {
         if state.warned.insert(setting.clone()) {
             let name = setting.split('=').next().unwrap_or_default();
@@ -182,7 +165,7 @@ struct Settled {
 
 /// The version of the extension's SQL objects in this database (None: not created here).
 fn extension_version() -> SyncResult<Option<String>> {
-    Ok(Spi::get_one::<String>("SELECT extversion::text FROM pg_extension WHERE extname = 'odoo_sync'")?)
+    Spi::get_one::<String>("SELECT extversion::text FROM pg_extension WHERE extname = 'odoo_sync'").map_err(spi)
 }
 
 /// This library's version: the SQL objects must be the same release (after installing a new
@@ -190,38 +173,40 @@ fn extension_version() -> SyncResult<Option<String>> {
 const LIBRARY_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What the worker remembers between rounds.
-#[derive(Default)]
 struct State {
-    /// Per failing model: consecutive failures and when it may be tried again.
-    backoff: HashMap<String, (u32, Instant)>,
+    /// The decisions: backoff, hints, re-checks, the outbox's retry (engine::plan).
+    plan: Plan,
+    /// The plan's clock: since the worker started.
+    started: Instant,
     settled: Settled,
     /// The "not syncing" line last logged (not configured, extension not updated), so that it
     /// is logged once per change.
     not_syncing: Option<String>,
-    /// Hinted models (webhooks, scout.odoo_sync_soon) and when their run is due.
-    hinted: HashMap<String, Instant>,
-    /// Hinted models to sync once more (Odoo before 19: see RECHECK_AFTER), and when.
-    rechecks: HashMap<String, Instant>,
-    /// When each model's last hinted run started (HINT_MIN_INTERVAL).
-    last_hinted_run: HashMap<String, Instant>,
     /// The webhook listener (odoo_sync.webhook_listen).
     receiver: webhooks::Receiver,
     /// The listener's counts as last logged.
     logged_counts: odoo_webhook::Counts,
-    /// When to try the outbox again after another session held it (OUTBOX_RETRY).
-    outbox_retry: Option<Instant>,
 }
 
 impl State {
-    fn failed(&mut self, model: &str) -> Duration {
-        let (n, _) = self.backoff.get(model).copied().unwrap_or((0, Instant::now()));
-        let wait = BACKOFF_FIRST.saturating_mul(1 << n.min(16)).min(BACKOFF_MAX);
-        self.backoff.insert(model.to_owned(), (n + 1, Instant::now() + wait));
-        wait
+    fn new() -> State {
+        State {
+            plan: Plan::default(),
+            started: Instant::now(),
+            settled: Settled::default(),
+            not_syncing: None,
+            receiver: webhooks::Receiver::default(),
+            logged_counts: odoo_webhook::Counts::default(),
+        }
     }
 
-    fn backing_off(&self, model: &str) -> bool {
-        self.backoff.get(model).is_some_and(|(_, until)| Instant::now() < *until)
+    /// Now on the plan's clock.
+    fn tick(&self) -> Tick {
+        self.started.elapsed()
+    }
+
+    fn backing_off(&self, key: &str) -> bool {
+        self.plan.backing_off(key, self.tick())
     }
 }
 
@@ -248,7 +233,7 @@ fn sync_model(spec: &models::ModelSpec, state: &mut State, eager: bool) -> Turn 
         let settled = &mut state.settled;
         let step = in_transaction(|| {
             apply_database_settings(settled)?;
-            let s = settings::Settings::current();
+            let s = settings::current();
             let opts = RunOptions {
                 full: false,
                 dry_run: false,
@@ -260,14 +245,14 @@ fn sync_model(spec: &models::ModelSpec, state: &mut State, eager: bool) -> Turn 
                 lock_wait: LockWait::AtMost(SILVER_LOCK_WAIT),
                 eager,
             };
-            with_session(&s, |odoo| sync::run_and_alert(spec, opts, &s, odoo))
+            with_engine(&s, |store, odoo| engine::run_and_alert(store, &PgHost, spec, opts, &s, odoo))
         });
         match step {
             Ok(summary) => {
                 run_id = summary.run_id;
                 records += summary.counts.fetched;
                 if summary.status != RunStatus::InProgress {
-                    state.backoff.remove(&spec.model);
+                    state.plan.succeeded(&spec.model);
                     return Turn::Done;
                 }
             }
@@ -292,12 +277,12 @@ fn sync_model(spec: &models::ModelSpec, state: &mut State, eager: bool) -> Turn 
 /// Records a failed step in a transaction of its own (sync_logs, checkpoint, one alert) and
 /// backs the model off.
 fn record_failure(state: &mut State, failure: Failure) {
-    let retry = state.failed(&failure.model);
+    let retry = state.plan.failed(&failure.model, state.tick());
     pgrx::warning!("{} (SQLSTATE {}; retried in {} s)", failure.message, failure.error_code, retry.as_secs());
     let settled = &mut state.settled;
     let recorded = in_transaction(|| {
         apply_database_settings(settled)?;
-        sync::record_failure(&settings::Settings::current(), &failure)
+        engine::record_failure(&mut SpiStore, &settings::current(), &failure)
     });
     if let Err(e) = recorded {
         pgrx::warning!("odoo_sync worker: could not record the failure: {e}");
@@ -329,14 +314,14 @@ fn reconcile_model(spec: &models::ModelSpec, state: &mut State) -> bool {
         let settled = &mut state.settled;
         let step = in_transaction(|| {
             apply_database_settings(settled)?;
-            let s = settings::Settings::current();
+            let s = settings::current();
             let opts = ReconcileOptions {
                 dry_run: false,
                 max_pages: Some(1),
                 stop_requested: Some(interrupts::stop_requested),
                 lock_wait: LockWait::AtMost(SILVER_LOCK_WAIT),
             };
-            with_session(&s, |odoo| sync::reconcile::reconcile_and_alert(spec, opts, &s, odoo))
+            with_engine(&s, |store, odoo| engine::reconcile::reconcile_and_alert(store, &PgHost, spec, opts, &s, odoo))
         });
         match step {
             Ok(r) if r.status == RunStatus::InProgress => continue,
@@ -417,12 +402,6 @@ fn sync_all_models(state: &mut State) {
     state.not_syncing = None;
 }
 
-/// The backoff key of write-back (beside the models' keys).
-const OUTBOX: &str = "scout.odoo_outbox";
-
-/// How soon the outbox is tried again when another session held the sender lock or rows.
-const OUTBOX_RETRY: Duration = Duration::from_secs(1);
-
 /// Sends pending write-back rows, one batch per transaction, until none is left, another
 /// session is sending, or Odoo is unreachable (then retried with the models' backoff). Runs
 /// after every round and whenever the worker is woken (scout.odoo_push_soon, an outbox insert).
@@ -438,14 +417,14 @@ fn drain_outbox(state: &mut State) {
         let settled = &mut state.settled;
         let pushed = in_transaction(|| {
             if extension_version()?.as_deref() != Some(LIBRARY_VERSION) {
-                return Ok(writeback::Pushed::default());
+                return Ok(Pushed::default());
             }
             apply_database_settings(settled)?;
-            writeback::push(&settings::Settings::current(), writeback::Wait::No, 1)
+            push_outbox(&settings::current(), Wait::No, 1)
         });
         match pushed {
             Ok(p) if p.transient.is_some() => {
-                let wait = state.failed(OUTBOX);
+                let wait = state.plan.failed(OUTBOX, state.tick());
                 pgrx::log!(
                     "odoo_sync worker: write-back: {} rows stay pending ({}); next try in {} s",
                     p.left,
@@ -455,16 +434,17 @@ fn drain_outbox(state: &mut State) {
                 return;
             }
             Ok(p) => {
-                state.backoff.remove(OUTBOX);
+                state.plan.succeeded(OUTBOX);
                 // Rows another session is sending or changing: tried again soon, not at the
                 // next scheduled round.
-                state.outbox_retry = (p.busy || p.held > 0).then(|| Instant::now() + OUTBOX_RETRY);
+                let now = state.tick();
+                state.plan.outbox_held(p.busy || p.held > 0, now);
                 if p.busy || !p.more {
                     return;
                 }
             }
             Err(e) => {
-                let wait = state.failed(OUTBOX);
+                let wait = state.plan.failed(OUTBOX, state.tick());
                 pgrx::warning!("odoo_sync worker: write-back failed: {e}; next try in {} s", wait.as_secs());
                 return;
             }
@@ -493,13 +473,14 @@ fn take_hints(state: &mut State) {
                           coalesce(array_agg(m.model), '{}'), \
                           (SELECT s.webhook_token FROM scout.sync_secret s WHERE s.id = 1) \
                    FROM scout.sync_models m WHERE m.enabled";
-        Spi::connect(|client| {
+        Spi::connect(|client| -> Result<_, pgrx::spi::Error> {
             let row = client.select(sql, Some(1), &[from_webhooks.clone().into()])?.first();
             let due: Vec<String> = row.get(1)?.unwrap_or_default();
             let enabled: Vec<String> = row.get(2)?.unwrap_or_default();
             let token: Option<String> = row.get(3)?;
             Ok(Some((due, enabled, token)))
         })
+        .map_err(spi)
     });
     match taken {
         Ok(Some((due, enabled, token))) => {
@@ -508,16 +489,10 @@ fn take_hints(state: &mut State) {
             }
             state.receiver.hints.set_token(token);
             state.receiver.hints.set_synced(enabled);
-            let now = Instant::now();
-            let recheck = sync::session::cached_odoo_major().is_none_or(|major| major < 19);
-            for model in due {
-                let after_last = state.last_hinted_run.get(&model).map(|t| *t + HINT_MIN_INTERVAL);
-                let due = after_last.map_or(now + HINT_DEBOUNCE, |t| t.max(now + HINT_DEBOUNCE));
-                state.hinted.entry(model.clone()).or_insert(due);
-                if recheck {
-                    state.rechecks.insert(model, now + RECHECK_AFTER);
-                }
-            }
+            // Odoo before 19 posts before its commit: a re-check follows (engine::plan).
+            let recheck = engine::session::cached_odoo_major().is_none_or(|major| major < 19);
+            let now = state.tick();
+            state.plan.hint(due, recheck, now);
         }
         Ok(None) => {}
         Err(e) => pgrx::warning!("odoo_sync worker: reading the hints failed: {e}"),
@@ -545,52 +520,30 @@ fn log_webhook_counts(state: &mut State) {
     state.logged_counts = c;
 }
 
-/// Syncs the hinted models that are due (first hints and re-checks), in dependency order: a
-/// run of the normal kind, except that its new window reads up to Odoo's now.
+/// Syncs the hinted models that are due (first hints and re-checks, engine::plan), in
+/// dependency order: a run of the normal kind, except that its new window reads up to Odoo's
+/// now.
 fn sync_hinted(state: &mut State) {
-    let now = Instant::now();
-    let is_due = |m: &HashMap<String, Instant>, model: &str| m.get(model).is_some_and(|due| *due <= now);
-    if !state.hinted.values().chain(state.rechecks.values()).any(|due| *due <= now) {
+    if !state.plan.hint_due(state.tick()) {
         return;
     }
     let Some(specs) = enabled_models(state) else { return };
-    for spec in &specs {
+    let enabled: Vec<String> = specs.iter().map(|s| s.model.clone()).collect();
+    let now = state.tick();
+    let due = state.plan.take_hinted(&enabled, now);
+    for spec in specs.iter().filter(|s| due.contains(&s.model)) {
         if interrupts::stop_requested() {
             return;
         }
-        if !is_due(&state.hinted, &spec.model) && !is_due(&state.rechecks, &spec.model) {
-            continue;
-        }
-        // A failing model keeps its hint until its backoff ends: the hint is not lost, and a
-        // stream of hints does not retry a failing Odoo any faster than the schedule would.
-        if let Some((_, until)) = state.backoff.get(&spec.model).filter(|(_, until)| *until > now) {
-            let until = *until;
-            state.hinted.insert(spec.model.clone(), until);
-            state.rechecks.remove(&spec.model);
-            continue;
-        }
-        state.hinted.remove(&spec.model);
-        state.rechecks.retain(|m, due| m != &spec.model || *due > now);
-        state.last_hinted_run.insert(spec.model.clone(), Instant::now());
         if let Turn::NotConfigured(line) = sync_model(spec, state, true) {
             if state.not_syncing.as_ref() != Some(&line) {
                 pgrx::log!("odoo_sync worker: {line}");
                 state.not_syncing = Some(line);
             }
-            state.hinted.clear();
-            state.rechecks.clear();
+            state.plan.drop_hints();
             return;
         }
     }
-    // Hints for models that are no longer enabled.
-    state.hinted.retain(|m, _| specs.iter().any(|s| &s.model == m));
-    state.rechecks.retain(|m, _| specs.iter().any(|s| &s.model == m));
-}
-
-/// How long until the next hinted model is due (None: no hint waits).
-fn next_hint_in(state: &State) -> Option<Duration> {
-    let now = Instant::now();
-    state.hinted.values().chain(state.rechecks.values()).map(|due| due.saturating_duration_since(now)).min()
 }
 
 fn read_file_settings() -> Vec<(String, String)> {
@@ -606,10 +559,11 @@ fn refresh_gold(state: &mut State) {
     let r = in_transaction(|| {
         // The database's settings (odoo_sync.timezone) as a new session would see them.
         apply_database_settings(settled)?;
-        let exists =
-            Spi::get_one::<bool>("SELECT to_regprocedure('scout.refresh_gold()') IS NOT NULL")?.unwrap_or(false);
+        let exists = Spi::get_one::<bool>("SELECT to_regprocedure('scout.refresh_gold()') IS NOT NULL")
+            .map_err(spi)?
+            .unwrap_or(false);
         if exists {
-            Spi::run("SELECT scout.refresh_gold()")?;
+            Spi::run("SELECT scout.refresh_gold()").map_err(spi)?;
         }
         Ok(())
     });
@@ -618,38 +572,19 @@ fn refresh_gold(state: &mut State) {
     }
 }
 
-/// The next due times of both schedules, recomputed when the settings change.
-struct Plan {
-    sync: Option<Schedule>,
-    gold: Option<Schedule>,
-    reconcile: Option<Schedule>,
-    next_sync: Option<i64>,
-    next_gold: Option<i64>,
-    next_reconcile: Option<i64>,
-}
-
-impl Plan {
-    fn load(t: i64) -> Plan {
-        let parse = |text: String, what: &str| match Schedule::parse(&text) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                pgrx::warning!("odoo_sync worker: {what} \"{text}\": {e}");
-                None
-            }
-        };
-        let sync = parse(settings::sync_schedule(), "odoo_sync.schedule");
-        let gold = parse(settings::gold_schedule(), "odoo_sync.gold_refresh_schedule");
-        let reconcile = settings::reconcile_schedule().and_then(|text| parse(text, "odoo_sync.reconcile_schedule"));
-        let next_sync = sync.as_ref().and_then(|s| s.next_after(t));
-        let next_gold = gold.as_ref().and_then(|s| s.next_after(t));
-        let next_reconcile = reconcile.as_ref().and_then(|s| s.next_after(t));
-        Plan { sync, gold, reconcile, next_sync, next_gold, next_reconcile }
-    }
-
-    fn sleep_for(&self, t: i64) -> Duration {
-        let next = [self.next_sync, self.next_gold, self.next_reconcile].into_iter().flatten().min().unwrap_or(t + 60);
-        Duration::from_millis(((next - t).clamp(0, 60) * 1000) as u64).max(MIN_SLEEP)
-    }
+/// The schedules as the settings say now (a bad one is off, with a WARNING).
+fn load_schedules() -> Schedules {
+    let parse = |text: String, what: &str| match Schedule::parse(&text) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            pgrx::warning!("odoo_sync worker: {what} \"{text}\": {e}");
+            None
+        }
+    };
+    let sync = parse(settings::sync_schedule(), "odoo_sync.schedule");
+    let gold = parse(settings::gold_schedule(), "odoo_sync.gold_refresh_schedule");
+    let reconcile = settings::reconcile_schedule().and_then(|text| parse(text, "odoo_sync.reconcile_schedule"));
+    Schedules::new(sync, gold, reconcile, now())
 }
 
 #[pg_guard]
@@ -659,8 +594,8 @@ pub extern "C-unwind" fn odoo_sync_worker_main(_arg: pg_sys::Datum) {
     let db = settings::worker_database();
     BackgroundWorker::connect_worker_to_spi(Some(&db), None);
     pgrx::log!("odoo_sync worker started on database \"{db}\", schedule \"{}\"", settings::sync_schedule());
-    let mut plan = Plan::load(now());
-    let mut state = State::default();
+    let mut schedules = load_schedules();
+    let mut state = State::new();
     state.settled.file = read_file_settings();
     // Starts the webhook listener (odoo_sync.webhook_listen) and gives it the token now, not at
     // the first wake.
@@ -668,9 +603,7 @@ pub extern "C-unwind" fn odoo_sync_worker_main(_arg: pg_sys::Datum) {
         take_hints(&mut state);
     }
     while !interrupts::stop_requested() {
-        let sleep = plan.sleep_for(now());
-        let soonest = [next_hint_in(&state), state.outbox_retry.map(|t| t.saturating_duration_since(Instant::now()))];
-        let wait = soonest.into_iter().flatten().fold(sleep, |w, d| w.min(d.max(MIN_SLEEP)));
+        let wait = state.plan.sleep_for(&schedules, now(), state.tick());
         activity::idle_until(wait);
         // Exits at once if the postmaster dies (pgrx's wait_latch only reports it).
         interrupts::wait_on_latch(wait);
@@ -681,35 +614,36 @@ pub extern "C-unwind" fn odoo_sync_worker_main(_arg: pg_sys::Datum) {
             // SAFETY: outside any transaction on the worker's main thread, as PostgreSQL's own
             // processes reload their configuration.
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
-            plan = Plan::load(now());
+            schedules = load_schedules();
             state.settled.file = read_file_settings();
             pgrx::log!("odoo_sync worker: settings reloaded, schedule \"{}\"", settings::sync_schedule());
         }
-        let t = now();
-        if plan.next_sync.is_some_and(|n| t >= n) {
-            if settings::WORKER_ENABLED.get() {
+        let enabled = settings::WORKER_ENABLED.get();
+        let due = schedules.due(now());
+        if due.sync {
+            if enabled {
                 sync_all_models(&mut state);
             }
-            plan.next_sync = plan.sync.as_ref().and_then(|s| s.next_after(now()));
+            schedules.ran(Job::Sync, now());
         }
-        if plan.next_gold.is_some_and(|n| t >= n) {
-            if settings::WORKER_ENABLED.get() {
+        if due.gold {
+            if enabled {
                 refresh_gold(&mut state);
             }
-            plan.next_gold = plan.gold.as_ref().and_then(|s| s.next_after(now()));
+            schedules.ran(Job::Gold, now());
         }
         // After a round, and whenever something woke the worker: the outbox, then the hints.
-        if settings::WORKER_ENABLED.get() {
+        if enabled {
             drain_outbox(&mut state);
             take_hints(&mut state);
             sync_hinted(&mut state);
         }
         // Between rounds: a reconciliation due now runs after this round's sync.
-        if plan.next_reconcile.is_some_and(|n| t >= n) {
-            if settings::WORKER_ENABLED.get() {
+        if due.reconcile {
+            if enabled {
                 reconcile_all_models(&mut state);
             }
-            plan.next_reconcile = plan.reconcile.as_ref().and_then(|s| s.next_after(now()));
+            schedules.ran(Job::Reconcile, now());
         }
     }
     pgrx::log!("odoo_sync worker stopping");
@@ -725,5 +659,5 @@ fn odoo_sync_next_run() -> Option<pgrx::datum::TimestampWithTimeZone> {
         return None;
     }
     let next = Schedule::parse(&settings::sync_schedule()).ok()?.next_after(now())?;
-    pgrx::datum::TimestampWithTimeZone::try_from((next - 946_684_800) * 1_000_000).ok()
+    crate::api::timestamptz(next)
 }

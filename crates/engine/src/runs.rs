@@ -1,25 +1,13 @@
-//! The engine: joins the Odoo client and the loader. For one model it fixes a window on Odoo's
-//! clock, pages through it in id order, and loads each page together with the checkpoint that
-//! says how far it got (run.rs); a reconciliation compares every record's write_date with
-//! bronze (reconcile.rs). See docs/DESIGN.md, "The sync algorithm". This module holds what
-//! every path shares: the run's options and summary, failures, and the fields to ask for.
-
-mod listing;
-mod page;
-mod prefetch;
-pub mod reconcile;
-mod referrers;
-mod run;
-pub mod session;
-mod streams;
+//! What every path of a run shares: its options and summary, failures, and the fields to ask
+//! for. One model's run is run.rs; a reconciliation reconcile.rs. See docs/DESIGN.md, "The sync
+//! algorithm".
 
 use crate::alerts;
-use crate::errors::{SyncError, SyncResult};
-use crate::loader::{self, LockWait, RunCounts, RunMode, RunStatus};
-use crate::models::ModelSpec;
+use crate::error::{SyncError, SyncResult};
+use crate::model::{checkpoint_id, ModelSpec};
+use crate::session::OdooSession;
 use crate::settings::Settings;
-pub use run::run_and_alert;
-use session::OdooSession;
+use crate::store::{FailureRecord, LockWait, RunCounts, RunMode, RunStatus, Store};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Clone, Copy, Debug)]
@@ -74,8 +62,9 @@ impl RunSummary {
     }
 }
 
-pub fn checkpoint_id(s: &Settings, model: &str) -> String {
-    format!("{}:{}", s.checkpoint_key, model)
+/// The checkpoint (and lock) key of a model under these settings.
+pub fn model_checkpoint(s: &Settings, model: &str) -> String {
+    checkpoint_id(&s.checkpoint_key, model)
 }
 
 /// A failed step of a committing run (procedure, worker), to be recorded in a transaction of
@@ -101,8 +90,8 @@ impl Failure {
             model: model.to_owned(),
             run_id,
             mode,
-            error_code: e.sqlstate_text(),
-            message: crate::errors::redact(&match e.detail() {
+            error_code: e.sqlstate().to_owned(),
+            message: crate::error::redact(&match e.detail() {
                 Some(detail) => format!("{e}: {detail}"),
                 None => e.to_string(),
             }),
@@ -113,18 +102,19 @@ impl Failure {
 
 /// Records a failure: the log row, the checkpoint's status and error, and an alert when the
 /// model just started failing (sent once this transaction commits).
-pub fn record_failure(s: &Settings, f: &Failure) -> SyncResult<()> {
+pub fn record_failure<S: Store>(store: &mut S, s: &Settings, f: &Failure) -> SyncResult<()> {
     let started = f.started_at.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-    let previous = loader::record_failure(
-        &checkpoint_id(s, &f.model),
-        &f.model,
-        f.run_id,
-        f.mode,
-        Some(&f.error_code),
-        &f.message,
-        started,
-    )?;
-    alerts::failing(&f.model, previous.as_deref(), &f.message);
+    let cp_id = model_checkpoint(s, &f.model);
+    let previous = store.record_failure(&FailureRecord {
+        checkpoint_id: &cp_id,
+        model: &f.model,
+        run_id: f.run_id,
+        mode: f.mode,
+        error_code: &f.error_code,
+        message: &f.message,
+        started_at_unix: started,
+    })?;
+    alerts::failing(store, s, &f.model, previous.as_deref(), &f.message);
     Ok(())
 }
 
@@ -133,7 +123,7 @@ pub fn record_failure(s: &Settings, f: &Failure) -> SyncResult<()> {
 /// names it in missing_fields, and a missing core field also in its message), and the user's
 /// extra fields, which must exist. Also returns the note for the run's message when a core field
 /// is missing.
-fn requested_fields(
+pub(crate) fn requested_fields(
     spec: &ModelSpec,
     odoo: &mut OdooSession,
     run_started: Instant,
@@ -158,7 +148,7 @@ fn requested_fields(
 
 /// For a model that only some Odoo databases have (`odoo_module`), when this one lacks it: the
 /// message a run reports instead of syncing.
-pub(crate) fn not_in_this_odoo(spec: &ModelSpec, odoo: &mut OdooSession) -> SyncResult<Option<String>> {
+pub fn not_in_this_odoo(spec: &ModelSpec, odoo: &mut OdooSession) -> SyncResult<Option<String>> {
     let Some(module) = &spec.odoo_module else { return Ok(None) };
     if odoo.has_model(&spec.model)? {
         return Ok(None);

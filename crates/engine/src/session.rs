@@ -1,11 +1,11 @@
 //! One authenticated Odoo connection for a whole run (every model of odoo_sync_all shares it):
-//! built from the settings and the secret store, with PostgreSQL's interrupt check wired into
-//! the client's waits so that pg_cancel_backend and statement_timeout work during retries.
+//! built from the settings and the credentials, with the host's interrupt check wired into
+//! the client's waits so that a cancel (pg_cancel_backend, statement_timeout, the runner's
+//! SIGINT) works during retries. Kept per thread between calls (SESSION_TTL).
 
-use crate::errors::{SyncError, SyncResult};
-use crate::interrupts;
-use crate::secret;
-use crate::settings::{validate_base_url, Settings};
+use crate::error::{remember_secret, SyncError, SyncResult};
+use crate::host::Host;
+use crate::settings::{validate_base_url, Credentials, Settings};
 use odoo_client::shape::{shapes_of, Shapes};
 use odoo_client::{Client, ClientConfig, FieldInfo, TransportChoice};
 use std::cell::RefCell;
@@ -36,19 +36,24 @@ thread_local! {
     static CACHED: RefCell<Option<OdooSession>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` with this backend's Odoo session, reusing the one kept from an earlier call (the
+/// Runs `f` with this thread's Odoo session, reusing the one kept from an earlier call (the
 /// procedure and the worker call once per page) when the settings and secret are unchanged.
 /// A failed call drops the session: the next one starts from a fresh connection.
-pub fn with_session<T>(s: &Settings, f: impl FnOnce(&mut OdooSession) -> SyncResult<T>) -> SyncResult<T> {
+pub fn with_session<T>(
+    s: &Settings,
+    creds: Option<Credentials>,
+    host: &dyn Host,
+    f: impl FnOnce(&mut OdooSession) -> SyncResult<T>,
+) -> SyncResult<T> {
     // Only the cheap part (settings, the secret, a hash) runs per call: building a client
     // (TLS roots, agent) happens only when the cached session cannot be reused.
-    let (cfg, fingerprint) = client_config(s)?;
+    let (cfg, fingerprint) = client_config(s, creds)?;
     let cached = CACHED
         .with(|c| c.borrow_mut().take())
         .filter(|old| old.fingerprint == fingerprint && old.opened.elapsed() < SESSION_TTL);
     let mut session = match cached {
         Some(session) => session,
-        None => OdooSession::open(cfg, fingerprint)?,
+        None => OdooSession::open(cfg, fingerprint, host)?,
     };
     let result = f(&mut session);
     if result.is_ok() {
@@ -65,7 +70,7 @@ pub fn cached_odoo_major() -> Option<i64> {
 
 /// The client settings for a run, and a hash of everything they were built from (a change
 /// of settings or secret means a new session).
-fn client_config(s: &Settings) -> SyncResult<(ClientConfig, u64)> {
+fn client_config(s: &Settings, creds: Option<Credentials>) -> SyncResult<(ClientConfig, u64)> {
     let base_url =
         s.base_url.clone().ok_or(SyncError::NotConfigured { setting: "odoo_sync.base_url", env: "ODOO_BASE_URL" })?;
     validate_base_url(&base_url)
@@ -73,10 +78,11 @@ fn client_config(s: &Settings) -> SyncResult<(ClientConfig, u64)> {
     let db = s.db.clone().ok_or(SyncError::NotConfigured { setting: "odoo_sync.db", env: "ODOO_DB" })?;
     let login =
         s.username.clone().ok_or(SyncError::NotConfigured { setting: "odoo_sync.username", env: "ODOO_USERNAME" })?;
-    let creds = secret::load()?.ok_or(SyncError::NotConfigured {
+    let creds = creds.ok_or(SyncError::NotConfigured {
         setting: "the Odoo password or API key (scout.odoo_set_secret())",
         env: "ODOO_PASSWORD or ODOO_API_KEY",
     })?;
+    remember_secret(&creds.secret.0);
     let mut h = DefaultHasher::new();
     (&base_url, &db, &login, &creds.secret.0, creds.is_api_key, &s.transport, &s.ca_file).hash(&mut h);
     (s.http_timeout, s.max_retries, s.max_response_bytes).hash(&mut h);
@@ -101,15 +107,12 @@ fn client_config(s: &Settings) -> SyncResult<(ClientConfig, u64)> {
 }
 
 impl OdooSession {
-    fn open(cfg: ClientConfig, fingerprint: u64) -> SyncResult<OdooSession> {
+    fn open(cfg: ClientConfig, fingerprint: u64, host: &dyn Host) -> SyncResult<OdooSession> {
         let mut client = Client::new(cfg).map_err(|error| SyncError::Odoo { model: None, error })?;
-        // Between retries and in backoff sleeps: a cancel or terminate of this backend raises
-        // (check_for_interrupts), and the worker's SIGTERM (a flag, not an interrupt) abandons
-        // the call, so that it stops within one HTTP timeout whatever it was doing.
-        client.set_wait_hook(|| {
-            pgrx::check_for_interrupts!();
-            !interrupts::stop_requested()
-        });
+        // Between retries and in backoff sleeps: a cancel raises or abandons the call, and an
+        // unattended run's stop abandons it, so that it stops within one HTTP timeout whatever
+        // it was doing.
+        drop(client.replace_wait_hook(host.odoo_wait_hook()));
         Ok(OdooSession {
             client,
             connected: false,

@@ -7,12 +7,15 @@
 //! in bronze are read again by id, through the normal page path (page checks, bronze upsert,
 //! silver), so that bronze and silver drop the dangling reference.
 
-use super::session::OdooSession;
-use super::{checkpoint_id, not_in_this_odoo, page, requested_fields};
-use crate::errors::{SyncError, SyncResult};
-use crate::loader::{self, LockWait, Window};
-use crate::models::{self, ModelSpec};
+use crate::error::{SyncError, SyncResult};
+use crate::host::Host;
+use crate::loader::{Loader, Target};
+use crate::model::ModelSpec;
+use crate::page;
+use crate::runs::{model_checkpoint, not_in_this_odoo, requested_fields};
+use crate::session::OdooSession;
 use crate::settings::Settings;
+use crate::store::{LockWait, Store, Window};
 use odoo_client::shape::Shapes;
 use odoo_client::Client;
 use serde_json::json;
@@ -25,7 +28,10 @@ const RELATIONAL: [&str; 3] = ["many2one", "many2many", "one2many"];
 /// Re-reads the bronze records that name any of `deleted` (records of `deleted_model` just
 /// soft-deleted) in a relational field. Returns notes for the run's message: how many records
 /// were re-read, and those that could not be because another session holds their model.
-pub fn reread(
+#[allow(clippy::too_many_arguments)]
+pub fn reread<S: Store>(
+    store: &mut S,
+    host: &dyn Host,
     odoo: &mut OdooSession,
     s: &Settings,
     deleted_model: &str,
@@ -38,7 +44,7 @@ pub fn reread(
         return Ok(notes);
     }
     let started = Instant::now();
-    for spec in models::enabled()? {
+    for spec in store.enabled_models()? {
         if not_in_this_odoo(&spec, odoo)?.is_some() {
             continue;
         }
@@ -55,13 +61,13 @@ pub fn reread(
                 .cloned()
                 .collect()
         };
-        let ids = loader::bronze_naming(&spec, &pointing, deleted)?;
+        let ids = store.bronze_naming(&spec, &pointing, deleted)?;
         if ids.is_empty() {
             continue;
         }
         // The referring model's own lock (held already when it is the deleted model itself):
         // never two sessions writing one model's bronze at once.
-        if !loader::try_lock(&checkpoint_id(s, &spec.model))? {
+        if !store.try_lock_model(&model_checkpoint(s, &spec.model))? {
             notes.push(format!(
                 "{} records of {} name deleted {deleted_model} records but {} is being synced by another \
                  session: its next full sync drops the reference",
@@ -75,7 +81,7 @@ pub fn reread(
         let query = Query::new(&s.company_ids, fields.iter().any(|f| f == "company_id"));
         let by_ids =
             ByIds { spec: &spec, fields: &fields, shapes: &shapes, query: &query, batch: s.batch_size.max(1) as usize };
-        let read = by_ids.reread(odoo.client(&spec.model)?, &ids, run_id, wait)?;
+        let read = by_ids.reread(store, host, odoo.client(&spec.model)?, &ids, run_id, wait)?;
         notes.push(format!(
             "{} records of {} named deleted {deleted_model} records: {read} read again (Odoo no longer has the rest)",
             ids.len(),
@@ -98,12 +104,22 @@ pub(super) struct ByIds<'a> {
 impl ByIds<'_> {
     /// Reads `ids` from Odoo again and loads them (bronze and silver); returns how many Odoo
     /// returned (those it no longer has are left to the model's own delete pass).
-    pub fn reread(&self, client: &mut Client, ids: &[i64], run_id: i64, wait: LockWait) -> SyncResult<i64> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn reread<S: Store>(
+        &self,
+        store: &mut S,
+        host: &dyn Host,
+        client: &mut Client,
+        ids: &[i64],
+        run_id: i64,
+        wait: LockWait,
+    ) -> SyncResult<i64> {
         let model = self.spec.model.as_str();
         let full = Window { start: None, end: i64::MAX, mark: i64::MAX, full: true, last_id: 0 };
+        let mut loader = Loader::new(self.spec, Target::BronzeAndSilver { run_id, wait });
         let mut read = 0;
         for chunk in ids.chunks(self.batch) {
-            pgrx::check_for_interrupts!();
+            host.check_interrupts()?;
             let raw = client
                 .search_read_raw(
                     model,
@@ -117,8 +133,7 @@ impl ByIds<'_> {
             let info = page::validate(model, &raw, &full, self.shapes)?;
             read += info.len as i64;
             if info.len > 0 {
-                let pc = loader::upsert_bronze(self.spec, &raw, run_id)?;
-                loader::apply_silver(model, &pc.changed, run_id, wait)?;
+                loader.load(store, &raw)?;
             }
         }
         Ok(read)

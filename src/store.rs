@@ -1,41 +1,62 @@
-//! Everything the sync writes or reads in PostgreSQL, through SPI. Knows nothing of HTTP: it
-//! takes pages of raw JSON text and checkpoint values, and gives back counts.
+//! The engine's store inside PostgreSQL: everything a sync writes or reads, through SPI, in the
+//! caller's transaction. Knows nothing of HTTP: it takes pages of raw JSON text and checkpoint
+//! values, and gives back counts. The free functions hold the SQL; `SpiStore` is the engine's
+//! `Store` over them.
 //!
 //! Times cross this boundary as Unix seconds (Odoo's clock has whole-second resolution).
 
 use crate::errors::{SyncError, SyncResult};
 use crate::interrupts;
 use crate::models::ModelSpec;
+use engine::store::{Checkpoint, Drift, FailureRecord, ListedRow, LockWait, LogUpdate, PageCounts, RunMode, Window};
+use pgrx::pg_sys;
 use pgrx::prelude::*;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
 
-/// The window and checkpoint types are the pure planning crate's (crates/window).
-pub use sync_window::{Checkpoint, Window};
+/// The store's failures: SPI's (a bug or a damaged schema) and the engine's own (a busy lock),
+/// so that `?` works on both inside; mapped to SyncError at the Store boundary.
+struct Fail(SyncError);
+
+impl From<pgrx::spi::Error> for Fail {
+    fn from(e: pgrx::spi::Error) -> Self {
+        Fail(crate::errors::spi(e))
+    }
+}
+
+impl From<SyncError> for Fail {
+    fn from(e: SyncError) -> Self {
+        Fail(e)
+    }
+}
+
+type R<T> = Result<T, Fail>;
 
 /// Both ints of a per-checkpoint advisory lock: a fixed class for odoo_sync, and the id's hash.
 const LOCK_KEY_SQL: &str = "hashtext('odoo_sync'), hashtext($1)";
 
 /// Takes the model's transaction-level advisory lock without waiting. False when another
 /// session (the worker, pg_cron, a manual call) is syncing the same model right now.
-pub fn try_lock(checkpoint_id: &str) -> SyncResult<bool> {
+fn try_lock(checkpoint_id: &str) -> R<bool> {
     let sql = format!("SELECT pg_try_advisory_xact_lock({LOCK_KEY_SQL})");
     Ok(Spi::get_one_with_args::<bool>(&sql, &[checkpoint_id.into()])?.unwrap_or(false))
 }
 
 /// Whether a run's log row is still running (a step may continue it).
-pub fn is_running(run_id: i64, checkpoint_id: &str) -> SyncResult<bool> {
+fn is_running(run_id: i64, checkpoint_id: &str) -> R<bool> {
     let sql =
         "SELECT EXISTS (SELECT 1 FROM scout.sync_logs WHERE id = $1 AND checkpoint_id = $2 AND status = 'running')";
     Ok(Spi::get_one_with_args::<bool>(sql, &[run_id.into(), checkpoint_id.into()])?.unwrap_or(false))
 }
 
 /// The pid holding a model's lock, for the message of a skipped run.
-pub fn lock_holder(checkpoint_id: &str) -> SyncResult<Option<i32>> {
+fn lock_holder(checkpoint_id: &str) -> R<Option<i32>> {
     let sql = "SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted \
                AND l.classid = hashtext('odoo_sync')::oid AND l.objid = hashtext($1)::oid LIMIT 1";
     Ok(Spi::get_one_with_args::<i32>(sql, &[checkpoint_id.into()]).unwrap_or(None))
 }
 
-pub fn read_checkpoint(checkpoint_id: &str) -> SyncResult<Checkpoint> {
+fn read_checkpoint(checkpoint_id: &str) -> R<Checkpoint> {
     let sql = "SELECT CASE WHEN isfinite(last_sync_at) THEN extract(epoch FROM last_sync_at)::bigint END, \
                       extract(epoch FROM window_start)::bigint, \
                       extract(epoch FROM window_end)::bigint, \
@@ -66,14 +87,14 @@ pub fn read_checkpoint(checkpoint_id: &str) -> SyncResult<Checkpoint> {
 /// whose high-water mark is `high_water`. Called in the same transaction as the page's rows.
 /// Returns the status the checkpoint had before, so that a recovery can be noticed.
 /// A 'failed' status stays until a window completes: half a window is not a recovery.
-pub fn save_checkpoint(
+fn save_checkpoint(
     cp_id: &str,
     model: &str,
     high_water: Option<i64>,
     window: Option<&Window>,
     records: i64,
     selection: Option<&str>,
-) -> SyncResult<Option<String>> {
+) -> R<Option<String>> {
     let sql = "WITH old AS (SELECT status FROM scout.sync_checkpoints WHERE id = $1) \
                INSERT INTO scout.sync_checkpoints AS c \
                  (id, model, last_sync_at, last_record_id, window_start, window_end, window_full, \
@@ -107,39 +128,9 @@ pub fn save_checkpoint(
     )?)
 }
 
-#[derive(Clone, Debug, Default)]
-/// What a reconciliation found (sync/reconcile.rs), for its log row and its result.
-pub struct Drift {
-    pub odoo_count: i64,
-    pub bronze_count: i64,
-    pub missing: i64,
-    pub stale: i64,
-    pub deleted: i64,
-    pub restored: i64,
-    /// Records re-fetched and loaded (missing + stale + restored that Odoo still had).
-    pub refetched: i64,
-}
-
-impl Drift {
-    pub fn add(&mut self, o: &Drift) {
-        self.odoo_count += o.odoo_count;
-        self.bronze_count += o.bronze_count;
-        self.missing += o.missing;
-        self.stale += o.stale;
-        self.deleted += o.deleted;
-        self.restored += o.restored;
-        self.refetched += o.refetched;
-    }
-
-    /// What the reconciliation found wrong: the figure the drift alert compares.
-    pub fn total(&self) -> i64 {
-        self.missing + self.stale + self.deleted + self.restored
-    }
-}
-
 /// Bronze's `(id, write_date as Odoo rendered it, soft-deleted)` with `after < id <= upto`, in
 /// id order: the bronze side of a reconciliation's merge.
-pub fn bronze_write_dates(spec: &ModelSpec, after: i64, upto: i64) -> SyncResult<Vec<(i64, Option<String>, bool)>> {
+fn bronze_write_dates(spec: &ModelSpec, after: i64, upto: i64) -> R<Vec<(i64, Option<String>, bool)>> {
     let sql = format!(
         "SELECT id, payload->>'write_date', deleted_at IS NOT NULL FROM scout.{} WHERE id > $1 AND id <= $2 ORDER BY id",
         spec.bronze_table
@@ -159,7 +150,7 @@ pub fn bronze_write_dates(spec: &ModelSpec, after: i64, upto: i64) -> SyncResult
 }
 
 /// Soft-deletes these live bronze rows (gone from Odoo); returns the ids it marked.
-pub fn soft_delete(spec: &ModelSpec, ids: &[i64], run_id: i64) -> SyncResult<Vec<i64>> {
+fn soft_delete(spec: &ModelSpec, ids: &[i64], run_id: i64) -> R<Vec<i64>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -173,7 +164,7 @@ pub fn soft_delete(spec: &ModelSpec, ids: &[i64], run_id: i64) -> SyncResult<Vec
 
 /// The open reconciliation of a checkpoint (its log row, and the last id it compared), left by a
 /// committing run that has more to do or was cut off.
-pub fn open_reconciliation(cp_id: &str) -> SyncResult<Option<(i64, i64)>> {
+fn open_reconciliation(cp_id: &str) -> R<Option<(i64, i64)>> {
     Spi::connect(|client| {
         let rows = client.select(
             "SELECT c.reconcile_run_id, c.reconcile_last_id FROM scout.sync_checkpoints c \
@@ -189,7 +180,7 @@ pub fn open_reconciliation(cp_id: &str) -> SyncResult<Option<(i64, i64)>> {
 }
 
 /// Moves (or, with None, clears) a reconciliation's cursor, in the transaction of its page.
-pub fn save_reconcile_cursor(cp_id: &str, model: &str, cursor: Option<(i64, i64)>) -> SyncResult<()> {
+fn save_reconcile_cursor(cp_id: &str, model: &str, cursor: Option<(i64, i64)>) -> R<()> {
     Spi::run_with_args(
         "INSERT INTO scout.sync_checkpoints AS c (id, model, last_sync_at, reconcile_run_id, reconcile_last_id) \
          VALUES ($1, $2, '-infinity', $3, $4) \
@@ -201,7 +192,7 @@ pub fn save_reconcile_cursor(cp_id: &str, model: &str, cursor: Option<(i64, i64)
 }
 
 /// Adds one page's findings to a reconciliation's log row.
-pub fn add_reconcile_counts(run_id: i64, d: &Drift) -> SyncResult<()> {
+fn add_reconcile_counts(run_id: i64, d: &Drift) -> R<()> {
     Spi::run_with_args(
         "UPDATE scout.sync_logs SET fetched = fetched + $2, records_processed = records_processed + $2 + $5, \
            missing = missing + $3, stale = stale + $4, deleted = deleted + $5, restored = restored + $6, \
@@ -221,7 +212,7 @@ pub fn add_reconcile_counts(run_id: i64, d: &Drift) -> SyncResult<()> {
 
 /// Closes (or, for a step with more to do, keeps running) a reconciliation's log row, and returns
 /// the whole run's findings.
-pub fn finish_reconcile_log(run_id: i64, done: bool, http_calls: i64, message: Option<&str>) -> SyncResult<Drift> {
+fn finish_reconcile_log(run_id: i64, done: bool, http_calls: i64, message: Option<&str>) -> R<Drift> {
     Spi::connect_mut(|client| {
         let rows = client.update(
             "UPDATE scout.sync_logs SET status = CASE WHEN $2 THEN 'success' ELSE 'running' END, \
@@ -244,18 +235,9 @@ pub fn finish_reconcile_log(run_id: i64, done: bool, http_calls: i64, message: O
     })
 }
 
-/// Outcome of loading one page into bronze.
-#[derive(Clone, Debug, Default)]
-pub struct PageCounts {
-    pub inserted: i64,
-    pub updated: i64,
-    /// Ids of the records inserted or changed (what silver has to look at).
-    pub changed: Vec<i64>,
-}
-
 /// Upserts a page (a JSON array of Odoo records, as raw text) into the model's bronze table in
 /// one statement. Records whose payload is unchanged are not rewritten and count as neither.
-pub fn upsert_bronze(spec: &ModelSpec, page_json: &str, run_id: i64) -> SyncResult<PageCounts> {
+fn upsert_bronze(spec: &ModelSpec, page_json: &str, run_id: i64) -> R<PageCounts> {
     let sql = format!(
         "WITH page AS ( \
             SELECT (r->>'id')::bigint AS id, scout.odoo_datetime(r->'write_date') AS write_date, r AS payload \
@@ -275,31 +257,26 @@ pub fn upsert_bronze(spec: &ModelSpec, page_json: &str, run_id: i64) -> SyncResu
     Ok(PageCounts { inserted: ins.unwrap_or(0), updated: upd.unwrap_or(0), changed: changed.unwrap_or_default() })
 }
 
-/// The live bronze rows whose ids are not in `odoo_ids` (every id Odoo listed, archived
-/// included, strictly ascending: sync/listing.rs checks it first). Candidates only: nothing is
-/// deleted before Odoo confirms them gone. The difference is computed here by merging two
-/// sorted lists: PostgreSQL cannot estimate an unnested array's size and picks a nested loop
-/// that is quadratic at 1M rows.
-pub fn absent_from(spec: &ModelSpec, odoo_ids: &[i64]) -> SyncResult<Vec<i64>> {
+/// The live bronze ids, ascending.
+fn live_ids(spec: &ModelSpec) -> R<Vec<i64>> {
     let t = &spec.bronze_table;
-    let ours = Spi::get_one::<Vec<i64>>(&format!(
-        "SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM scout.{t} WHERE deleted_at IS NULL"
-    ))?
-    .unwrap_or_default();
-    let mut gone = Vec::new();
-    let mut theirs = odoo_ids.iter().peekable();
-    for id in ours {
-        while theirs.next_if(|o| **o < id).is_some() {}
-        if theirs.peek() != Some(&&id) {
-            gone.push(id);
-        }
-    }
-    Ok(gone)
+    let sql = format!("SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM scout.{t} WHERE deleted_at IS NULL");
+    Ok(Spi::get_one::<Vec<i64>>(&sql)?.unwrap_or_default())
+}
+
+/// Up to `limit` bronze ids above `after`, ascending.
+fn bronze_ids_after(spec: &ModelSpec, after: i64, limit: i64) -> R<Vec<i64>> {
+    let sql = format!(
+        "SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM \
+         (SELECT id FROM scout.{t} WHERE id > $1 ORDER BY id LIMIT $2) s",
+        t = spec.bronze_table
+    );
+    Ok(Spi::get_one_with_args::<Vec<i64>>(&sql, &[after.into(), limit.into()])?.unwrap_or_default())
 }
 
 /// The live bronze rows of `spec`'s model that name any of `ids` in one of `fields` (a
 /// many2one's `[id, "name"]` or an x2many's list of ids), ascending.
-pub fn bronze_naming(spec: &ModelSpec, fields: &[String], ids: &[i64]) -> SyncResult<Vec<i64>> {
+fn bronze_naming(spec: &ModelSpec, fields: &[String], ids: &[i64]) -> R<Vec<i64>> {
     if fields.is_empty() || ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -319,7 +296,7 @@ pub fn bronze_naming(spec: &ModelSpec, fields: &[String], ids: &[i64]) -> SyncRe
 /// sessions syncing different models would update the same silver rows in different orders
 /// and deadlock. One transaction-level lock serialises silver writes instead: a session waits
 /// (cancellably) for another's transaction to end, and never holds half of what it needs.
-fn lock_silver(model: &str, wait: LockWait) -> SyncResult<()> {
+fn lock_silver(model: &str, wait: LockWait) -> R<()> {
     const KEY: &str = "hashtext('odoo_sync'), hashtext('silver')";
     let LockWait::AtMost(limit) = wait else {
         Spi::run(&format!("SELECT pg_advisory_xact_lock({KEY})"))?;
@@ -339,27 +316,18 @@ fn lock_silver(model: &str, wait: LockWait) -> SyncResult<()> {
                    AND l.classid = hashtext('odoo_sync')::oid AND l.objid = hashtext('silver')::oid",
             )?
             .unwrap_or_else(|| "a session that has since ended".into());
-            return Err(SyncError::Busy {
+            return Err(Fail(SyncError::Busy {
                 model: model.to_owned(),
                 detail: format!("The silver lock is held by {holder}; waited {} s.", limit.as_secs()),
-            });
+            }));
         }
         pgrx::check_for_interrupts!();
         interrupts::wait_on_latch(std::time::Duration::from_millis(100));
     }
 }
 
-/// How long writing silver may wait for another session's silver work.
-#[derive(Clone, Copy, Debug)]
-pub enum LockWait {
-    /// As long as it takes (cancellable): interactive callers see what they wait for.
-    Unbounded,
-    /// At most this long, then SyncError::Busy (the worker).
-    AtMost(std::time::Duration),
-}
-
 /// Tells silver which records Odoo deleted (sql/29_silver_apply.sql).
-pub fn silver_mark_deleted(model: &str, ids: &[i64], wait: LockWait) -> SyncResult<()> {
+fn silver_mark_deleted(model: &str, ids: &[i64], wait: LockWait) -> R<()> {
     if !ids.is_empty() {
         lock_silver(model, wait)?;
         Spi::run_with_args("SELECT scout.silver_mark_deleted($1, $2)", &[model.into(), ids.to_vec().into()])?;
@@ -369,7 +337,7 @@ pub fn silver_mark_deleted(model: &str, ids: &[i64], wait: LockWait) -> SyncResu
 
 /// Derives silver from the bronze rows just changed, in the same transaction (sql/29_silver_apply.sql).
 /// Returns how many rows the data-quality rules quarantined.
-pub fn apply_silver(model: &str, ids: &[i64], run_id: i64, wait: LockWait) -> SyncResult<i64> {
+fn apply_silver(model: &str, ids: &[i64], run_id: i64, wait: LockWait) -> R<i64> {
     if ids.is_empty() {
         return Ok(0);
     }
@@ -378,57 +346,15 @@ pub fn apply_silver(model: &str, ids: &[i64], run_id: i64, wait: LockWait) -> Sy
     Ok(Spi::get_one_with_args::<i64>(sql, &[model.into(), ids.to_vec().into(), run_id.into()])?.unwrap_or(0))
 }
 
-/// Bronze ids per silver_apply call when a first load derives silver at its end.
-const SILVER_CHUNK: i64 = 10_000;
-
-/// Derives silver from every bronze row of the model, in id order, SILVER_CHUNK ids per
-/// silver_apply call: the end of a first load, which loaded bronze only. Returns how many rows
-/// the data-quality rules quarantined. The same result as deriving after each page (silver is
-/// a function of bronze), in a tenth of the statements. The silver table's statistics are
-/// refreshed as it grows (10,000 rows, then 100,000, ...), as a load does for bronze.
-pub fn apply_silver_to_all(spec: &ModelSpec, run_id: i64, wait: LockWait) -> SyncResult<i64> {
-    let sql = format!(
-        "SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM \
-         (SELECT id FROM scout.{t} WHERE id > $1 ORDER BY id LIMIT $2) s",
-        t = spec.bronze_table
-    );
-    let (mut after, mut rejected, mut derived, mut analyze_at) = (0i64, 0i64, 0i64, 10_000i64);
-    // Each chunk's SQL arguments and results live in a context reset after it, as a page's do:
-    // a million rows must not keep a hundred chunks' allocations until the call returns.
-    let mut chunk_cx = pgrx::PgMemoryContexts::new("odoo_sync silver chunk");
-    loop {
-        // SAFETY: nothing allocated in chunk_cx outlives the block (the ids are a Rust Vec).
-        let chunk = unsafe {
-            chunk_cx.switch_to(|_| -> SyncResult<(Vec<i64>, i64)> {
-                let ids =
-                    Spi::get_one_with_args::<Vec<i64>>(&sql, &[after.into(), SILVER_CHUNK.into()])?.unwrap_or_default();
-                let rejected = apply_silver(&spec.model, &ids, run_id, wait)?; // 0 for no ids
-                Ok((ids, rejected))
-            })
-        };
-        // SAFETY: the chunk's SQL is done and its results are Rust-owned.
-        unsafe { chunk_cx.reset() };
-        let (ids, chunk_rejected) = chunk?;
-        let Some(&last) = ids.last() else { return Ok(rejected) };
-        rejected += chunk_rejected;
-        after = last;
-        derived += ids.len() as i64;
-        if derived >= analyze_at {
-            analyze_for_load(&spec.model)?;
-            analyze_at = derived.saturating_mul(10);
-        }
-    }
-}
-
 /// Refreshes the planner's statistics of the tables a long load of this model grows (bronze
 /// and its silver table), which no autovacuum can do inside the load's transaction.
-pub fn analyze_for_load(model: &str) -> SyncResult<()> {
+fn analyze_for_load(model: &str) -> R<()> {
     Spi::run_with_args("SELECT scout.analyze_for_load($1)", &[model.into()])?;
     Ok(())
 }
 
 /// What `upsert_bronze` would do, without writing anything (dry runs).
-pub fn preview_bronze(spec: &ModelSpec, page_json: &str) -> SyncResult<PageCounts> {
+fn preview_bronze(spec: &ModelSpec, page_json: &str) -> R<PageCounts> {
     let sql = format!(
         "WITH page AS (SELECT (r->>'id')::bigint AS id, r AS payload FROM jsonb_array_elements($1::jsonb) AS r) \
          SELECT count(*) FILTER (WHERE b.id IS NULL), \
@@ -440,19 +366,8 @@ pub fn preview_bronze(spec: &ModelSpec, page_json: &str) -> SyncResult<PageCount
     Ok(PageCounts { inserted: ins.unwrap_or(0), updated: upd.unwrap_or(0), changed: Vec::new() })
 }
 
-/// Opens the run's log row and returns the run id.
-pub fn start_log(cp_id: &str, model: &str, full: bool, run_mode: RunMode) -> SyncResult<i64> {
-    start_log_with_estimate(cp_id, model, full, run_mode, None)
-}
-
 /// Opens a log row that also records Odoo's count of the window, for progress reporting.
-pub fn start_log_with_estimate(
-    cp_id: &str,
-    model: &str,
-    full: bool,
-    run_mode: RunMode,
-    estimate: Option<i64>,
-) -> SyncResult<i64> {
+fn start_log(cp_id: &str, model: &str, full: bool, run_mode: RunMode, estimate: Option<i64>) -> R<i64> {
     // A 'running' row whose backend is gone belongs to a run that was cut off (crash, kill,
     // shutdown) and could not record its end: say so instead of leaving it running forever.
     Spi::run_with_args(
@@ -468,91 +383,10 @@ pub fn start_log_with_estimate(
         sql,
         &[cp_id.into(), model.into(), full.into(), run_mode.as_sql().into(), estimate.into()],
     )?
-    .ok_or_else(|| crate::errors::SyncError::Internal("sync_logs insert returned no id".into()))
+    .ok_or_else(|| Fail(SyncError::Internal("sync_logs insert returned no id".into())))
 }
 
-/// How a run was started: `scout.sync_logs.run_mode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RunMode {
-    /// scout.odoo_sync() / odoo_sync_all(): one transaction, the caller's.
-    Function,
-    /// CALL scout.odoo_sync_run(): a step per commit.
-    Procedure,
-    /// The background worker's syncs.
-    Worker,
-    /// A reconciliation (function, procedure or worker).
-    Reconcile,
-}
-
-impl RunMode {
-    /// The text the log and the SQL surface use.
-    pub fn as_sql(self) -> &'static str {
-        match self {
-            RunMode::Function => "function",
-            RunMode::Procedure => "procedure",
-            RunMode::Worker => "worker",
-            RunMode::Reconcile => "reconcile",
-        }
-    }
-}
-
-/// How a run or a step ended: `status` of scout.sync_result and scout.reconcile_result.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RunStatus {
-    Success,
-    /// A step with more to do: commit and call again.
-    InProgress,
-    /// Another session holds the model; nothing was done.
-    Skipped,
-}
-
-impl RunStatus {
-    /// The text the SQL results use.
-    pub fn as_sql(self) -> &'static str {
-        match self {
-            RunStatus::Success => "success",
-            RunStatus::InProgress => "in_progress",
-            RunStatus::Skipped => "skipped",
-        }
-    }
-}
-
-/// What a run did, for its log row and its summary.
-#[derive(Clone, Debug, Default)]
-pub struct RunCounts {
-    pub fetched: i64,
-    pub inserted: i64,
-    pub updated: i64,
-    pub rejected: i64,
-    /// Records found deleted in Odoo by a full sync's id reconciliation.
-    pub deleted: i64,
-}
-
-impl RunCounts {
-    /// Re-read records identical to bronze. (Rejected records are among the inserted or
-    /// updated ones: quarantine is about silver, not a fourth outcome in bronze.)
-    pub fn unchanged(&self) -> i64 {
-        self.fetched - self.inserted - self.updated
-    }
-}
-
-/// A step's contribution to its run's log row. Counts are added, so a run made of several
-/// committed steps (procedure, worker) ends with its totals.
-pub struct LogUpdate<'a> {
-    /// running (more steps to come), success, skipped or failed.
-    pub status: &'a str,
-    pub counts: &'a RunCounts,
-    pub window: Option<&'a Window>,
-    pub odoo_version: Option<&'a str>,
-    pub transport: Option<&'a str>,
-    pub http_calls: i64,
-    pub http_retries: i64,
-    pub message: Option<&'a str>,
-    /// Requested fields this Odoo does not have (None: leave as is).
-    pub missing_fields: Option<&'a [String]>,
-}
-
-pub fn update_log(run_id: i64, u: &LogUpdate) -> SyncResult<()> {
+fn update_log(run_id: i64, u: &LogUpdate) -> R<()> {
     let sql = "UPDATE scout.sync_logs SET \
                  completed_at = CASE WHEN $2 = 'running' THEN NULL ELSE clock_timestamp() END, status = $2, \
                  records_processed = records_processed + $3 + $4, fetched = fetched + $5, \
@@ -593,26 +427,19 @@ pub fn update_log(run_id: i64, u: &LogUpdate) -> SyncResult<()> {
 /// Records a failed run in its own transaction (the run's data was rolled back): the log row
 /// (created if the run failed before it had one) and the checkpoint's status. Returns the
 /// checkpoint's previous status, so that callers can alert on a change.
-pub fn record_failure(
-    cp_id: &str,
-    model: &str,
-    run_id: Option<i64>,
-    mode: RunMode,
-    error_code: Option<&str>,
-    message: &str,
-    started_at_unix: f64,
-) -> SyncResult<Option<String>> {
+fn record_failure(f: &FailureRecord) -> R<Option<String>> {
+    let (cp_id, model, message) = (f.checkpoint_id, f.model, f.message);
     // A run that failed in its first step has no log row (it was rolled back): make one that
     // starts when that step started.
-    let (run_id, new_row) = match run_id {
+    let (run_id, new_row) = match f.run_id {
         Some(id) => (id, false),
-        None => (start_log(cp_id, model, false, mode)?, true),
+        None => (start_log(cp_id, model, false, f.mode, None)?, true),
     };
     Spi::run_with_args(
         "UPDATE scout.sync_logs SET status = 'failed', completed_at = clock_timestamp(), \
            error_count = error_count + 1, error_message = $2, error_code = $3, \
            started_at = CASE WHEN $4 THEN to_timestamp($5) ELSE started_at END WHERE id = $1",
-        &[run_id.into(), message.into(), error_code.into(), new_row.into(), started_at_unix.into()],
+        &[run_id.into(), message.into(), f.error_code.into(), new_row.into(), f.started_at_unix.into()],
     )?;
     // A scalar subquery: one row (NULL status) even when the model has no checkpoint yet.
     let previous = Spi::get_one_with_args::<String>(
@@ -626,4 +453,320 @@ pub fn record_failure(
         &[cp_id.into(), model.into(), message.into()],
     )?;
     Ok(previous)
+}
+
+// ------------------------------------------------------------------------------------------
+// The outbox (sql/40_writeback.sql)
+// ------------------------------------------------------------------------------------------
+
+/// The advisory lock that makes one sender at a time (class odoo_sync, like the sync's).
+const PUSH_LOCK_SQL: &str = "hashtext('odoo_sync'), hashtext('odoo_sync.outbox')";
+
+fn outbox_lock(wait: bool) -> R<bool> {
+    if wait {
+        Spi::run(&format!("SELECT pg_advisory_xact_lock({PUSH_LOCK_SQL})"))?;
+        return Ok(true);
+    }
+    Ok(Spi::get_one::<bool>(&format!("SELECT pg_try_advisory_xact_lock({PUSH_LOCK_SQL})"))?.unwrap_or(false))
+}
+
+/// A REPEATABLE READ or SERIALIZABLE transaction reads the outbox as it was when it began: it
+/// could send a row's older values after a newer push already sent the newer ones.
+fn outbox_check_isolation() -> R<()> {
+    // SAFETY: a plain int of this backend's transaction state, read on the main thread.
+    let level = unsafe { pg_sys::XactIsoLevel };
+    if level >= pg_sys::XACT_REPEATABLE_READ as i32 {
+        return Err(Fail(SyncError::Prerequisite {
+            message: "scout.odoo_push() needs a READ COMMITTED transaction".into(),
+            hint: "This transaction is REPEATABLE READ or SERIALIZABLE: it would read the outbox as it was when it \
+                   began and could send older values after newer ones. Call it in its own READ COMMITTED \
+                   transaction (the default), or leave sending to the worker (scout.odoo_push_soon())."
+                .into(),
+        }));
+    }
+    Ok(())
+}
+
+fn outbox_list_pending(after: i64, limit: i64) -> R<Vec<ListedRow>> {
+    let sql = "SELECT id, model, external_key, odoo_id FROM scout.odoo_outbox \
+               WHERE state = 'pending' AND id > $1 ORDER BY id LIMIT $2";
+    Spi::connect(|client| {
+        let mut out = Vec::new();
+        for r in client.select(sql, None, &[after.into(), limit.into()])? {
+            out.push(ListedRow {
+                id: r.get::<i64>(1)?.unwrap_or(0),
+                record: (r.get::<String>(2)?.unwrap_or_default(), r.get(3)?, r.get(4)?),
+            });
+        }
+        Ok(out)
+    })
+}
+
+/// Locks the rows of `ids` still pending, skipping those another session holds; each with
+/// whether the calling transaction wrote it (its xmin is ours: not committed yet).
+fn outbox_lock_rows(ids: &[i64]) -> R<BTreeMap<i64, (writeback::Row, bool)>> {
+    let sql = "SELECT id, model, external_key, odoo_id, op, \"values\"::text, xmin::text FROM scout.odoo_outbox \
+               WHERE id = ANY ($1) AND state = 'pending' ORDER BY id FOR UPDATE SKIP LOCKED";
+    Spi::connect_mut(|client| {
+        let mut rows = BTreeMap::new();
+        for r in client.update(sql, None, &[ids.to_vec().into()])? {
+            let id = r.get::<i64>(1)?.unwrap_or(0);
+            let target = match (r.get::<String>(3)?, r.get::<i64>(4)?) {
+                (Some(key), _) => writeback::Target::Key(key),
+                (None, Some(odoo_id)) => writeback::Target::Id(odoo_id),
+                (None, None) => continue, // the table's CHECK rules it out
+            };
+            let values: Map<String, Value> = serde_json::from_str(&r.get::<String>(6)?.unwrap_or_default())
+                .map_err(|e| Fail(SyncError::Internal(format!("outbox row {id}: values: {e}"))))?;
+            let xmin: u32 = r.get::<String>(7)?.and_then(|x| x.parse().ok()).unwrap_or(0);
+            // SAFETY: a plain lookup in this backend's transaction state, on the main thread.
+            let own = unsafe { pg_sys::TransactionIdIsCurrentTransactionId(xmin.into()) };
+            let row = writeback::Row {
+                id,
+                model: r.get::<String>(2)?.unwrap_or_default(),
+                target,
+                archive: r.get::<String>(5)?.as_deref() == Some("archive"),
+                values,
+            };
+            rows.insert(id, (row, own));
+        }
+        Ok(rows)
+    })
+}
+
+fn outbox_allow_list() -> R<writeback::AllowList> {
+    Spi::connect(|client| {
+        let mut set = BTreeSet::new();
+        for row in client.select("SELECT model, field FROM scout.writeback_fields", None, &[])? {
+            if let (Some(m), Some(f)) = (row.get::<String>(1)?, row.get::<String>(2)?) {
+                set.insert((m, f));
+            }
+        }
+        Ok(writeback::AllowList(set))
+    })
+}
+
+/// The Odoo id of a record of ours, from its last sent row.
+fn outbox_known_id(model: &str, key: &str) -> Option<i64> {
+    let sql = "SELECT odoo_id FROM scout.odoo_outbox WHERE model = $1 AND external_key = $2 \
+               AND state = 'sent' AND odoo_id IS NOT NULL ORDER BY id DESC LIMIT 1";
+    Spi::get_one_with_args::<i64>(sql, &[model.into(), key.into()]).ok().flatten()
+}
+
+/// Records the outcomes in one statement.
+fn outbox_record(outcomes: &[(i64, &'static str, Option<i64>, Option<String>)]) -> R<()> {
+    let ids: Vec<i64> = outcomes.iter().map(|o| o.0).collect();
+    let states: Vec<String> = outcomes.iter().map(|o| o.1.to_owned()).collect();
+    let odoo_ids: Vec<Option<i64>> = outcomes.iter().map(|o| o.2).collect();
+    let errors: Vec<Option<String>> = outcomes.iter().map(|o| o.3.clone()).collect();
+    Spi::run_with_args(
+        "UPDATE scout.odoo_outbox o \
+         SET state = u.state, odoo_id = coalesce(u.odoo_id, o.odoo_id), last_error = u.error, \
+             attempts = o.attempts + 1, sent_at = CASE WHEN u.state = 'sent' THEN now() END \
+         FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[]) AS u(id, state, odoo_id, error) \
+         WHERE o.id = u.id",
+        &[ids.into(), states.into(), odoo_ids.into(), errors.into()],
+    )?;
+    Ok(())
+}
+
+/// Rows still pending in the outbox.
+pub fn outbox_pending_count() -> SyncResult<i64> {
+    let n = Spi::get_one::<i64>("SELECT count(*) FROM scout.odoo_outbox WHERE state = 'pending'")
+        .map_err(crate::errors::spi)?;
+    Ok(n.unwrap_or(0))
+}
+
+// ------------------------------------------------------------------------------------------
+// The engine's Store
+// ------------------------------------------------------------------------------------------
+
+/// The engine's store over SPI, in the caller's transaction. Stateless: one per call is free.
+pub struct SpiStore;
+
+fn done<T>(r: R<T>) -> SyncResult<T> {
+    r.map_err(|f| f.0)
+}
+
+impl engine::Store for SpiStore {
+    fn enabled_models(&mut self) -> SyncResult<Vec<ModelSpec>> {
+        crate::models::enabled()
+    }
+
+    fn try_lock_model(&mut self, checkpoint_id: &str) -> SyncResult<bool> {
+        done(try_lock(checkpoint_id))
+    }
+
+    fn lock_holder(&mut self, checkpoint_id: &str) -> SyncResult<Option<i32>> {
+        done(lock_holder(checkpoint_id))
+    }
+
+    fn read_checkpoint(&mut self, checkpoint_id: &str) -> SyncResult<Checkpoint> {
+        done(read_checkpoint(checkpoint_id))
+    }
+
+    fn save_checkpoint(
+        &mut self,
+        checkpoint_id: &str,
+        model: &str,
+        high_water: Option<i64>,
+        window: Option<&Window>,
+        records: i64,
+        selection: Option<&str>,
+    ) -> SyncResult<Option<String>> {
+        done(save_checkpoint(checkpoint_id, model, high_water, window, records, selection))
+    }
+
+    fn upsert_bronze(&mut self, spec: &ModelSpec, page_json: &str, run_id: i64) -> SyncResult<PageCounts> {
+        done(upsert_bronze(spec, page_json, run_id))
+    }
+
+    fn preview_bronze(&mut self, spec: &ModelSpec, page_json: &str) -> SyncResult<PageCounts> {
+        done(preview_bronze(spec, page_json))
+    }
+
+    fn live_ids(&mut self, spec: &ModelSpec) -> SyncResult<Vec<i64>> {
+        done(live_ids(spec))
+    }
+
+    fn bronze_ids_after(&mut self, spec: &ModelSpec, after: i64, limit: i64) -> SyncResult<Vec<i64>> {
+        done(bronze_ids_after(spec, after, limit))
+    }
+
+    fn soft_delete(&mut self, spec: &ModelSpec, ids: &[i64], run_id: i64) -> SyncResult<Vec<i64>> {
+        done(soft_delete(spec, ids, run_id))
+    }
+
+    fn bronze_naming(&mut self, spec: &ModelSpec, fields: &[String], ids: &[i64]) -> SyncResult<Vec<i64>> {
+        done(bronze_naming(spec, fields, ids))
+    }
+
+    fn bronze_write_dates(
+        &mut self,
+        spec: &ModelSpec,
+        after: i64,
+        upto: i64,
+    ) -> SyncResult<Vec<(i64, Option<String>, bool)>> {
+        done(bronze_write_dates(spec, after, upto))
+    }
+
+    fn analyze_for_load(&mut self, model: &str) -> SyncResult<()> {
+        done(analyze_for_load(model))
+    }
+
+    fn apply_silver(&mut self, model: &str, ids: &[i64], run_id: i64, wait: LockWait) -> SyncResult<i64> {
+        done(apply_silver(model, ids, run_id, wait))
+    }
+
+    fn silver_mark_deleted(&mut self, model: &str, ids: &[i64], wait: LockWait) -> SyncResult<()> {
+        done(silver_mark_deleted(model, ids, wait))
+    }
+
+    /// A memory context reset after `f`: a page's SQL arguments (a megabyte of JSON text) are
+    /// palloc'ed in the current context, which lives as long as the SQL call; without this a
+    /// million-row sync would keep every page until it returns.
+    fn page_scope<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        // A child of the call's context, deleted when dropped here.
+        let mut page_cx = pgrx::PgMemoryContexts::new("odoo_sync page");
+        // SAFETY: nothing allocated in the page context outlives `f` (results are Rust-owned).
+        unsafe { page_cx.switch_to(|_| f(&mut SpiStore)) }
+    }
+
+    fn start_log(
+        &mut self,
+        checkpoint_id: &str,
+        model: &str,
+        full: bool,
+        mode: RunMode,
+        estimate: Option<i64>,
+    ) -> SyncResult<i64> {
+        done(start_log(checkpoint_id, model, full, mode, estimate))
+    }
+
+    fn update_log(&mut self, run_id: i64, u: &LogUpdate) -> SyncResult<()> {
+        done(update_log(run_id, u))
+    }
+
+    fn is_running(&mut self, run_id: i64, checkpoint_id: &str) -> SyncResult<bool> {
+        done(is_running(run_id, checkpoint_id))
+    }
+
+    fn record_failure(&mut self, f: &FailureRecord) -> SyncResult<Option<String>> {
+        done(record_failure(f))
+    }
+
+    fn open_reconciliation(&mut self, checkpoint_id: &str) -> SyncResult<Option<(i64, i64)>> {
+        done(open_reconciliation(checkpoint_id))
+    }
+
+    fn save_reconcile_cursor(
+        &mut self,
+        checkpoint_id: &str,
+        model: &str,
+        cursor: Option<(i64, i64)>,
+    ) -> SyncResult<()> {
+        done(save_reconcile_cursor(checkpoint_id, model, cursor))
+    }
+
+    fn add_reconcile_counts(&mut self, run_id: i64, d: &Drift) -> SyncResult<()> {
+        done(add_reconcile_counts(run_id, d))
+    }
+
+    fn finish_reconcile_log(
+        &mut self,
+        run_id: i64,
+        done_: bool,
+        http_calls: i64,
+        message: Option<&str>,
+    ) -> SyncResult<Drift> {
+        done(finish_reconcile_log(run_id, done_, http_calls, message))
+    }
+
+    /// A transaction callback: runs after the commit, making no PostgreSQL call but the WARNING.
+    fn after_commit(&mut self, action: Box<dyn FnOnce() -> Result<(), String>>) {
+        // The action makes no PostgreSQL call: nothing of it can be left half-done by an unwind.
+        let action = std::panic::AssertUnwindSafe(action);
+        pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || {
+            let action = action;
+            if let Err(e) = (action.0)() {
+                pgrx::warning!("odoo_sync: {e}");
+            }
+        });
+    }
+
+    fn database_name(&mut self) -> String {
+        Spi::get_one::<String>("SELECT current_database()::text").ok().flatten().unwrap_or_default()
+    }
+
+    fn outbox_lock(&mut self, wait: bool) -> SyncResult<bool> {
+        done(outbox_lock(wait))
+    }
+
+    fn outbox_check_isolation(&mut self) -> SyncResult<()> {
+        done(outbox_check_isolation())
+    }
+
+    fn outbox_list_pending(&mut self, after: i64, limit: i64) -> SyncResult<Vec<ListedRow>> {
+        done(outbox_list_pending(after, limit))
+    }
+
+    fn outbox_lock_rows(&mut self, ids: &[i64]) -> SyncResult<BTreeMap<i64, (writeback::Row, bool)>> {
+        done(outbox_lock_rows(ids))
+    }
+
+    fn outbox_allow_list(&mut self) -> SyncResult<writeback::AllowList> {
+        done(outbox_allow_list())
+    }
+
+    fn outbox_known_id(&mut self, model: &str, key: &str) -> Option<i64> {
+        outbox_known_id(model, key)
+    }
+
+    fn outbox_record(&mut self, outcomes: &[(i64, &'static str, Option<i64>, Option<String>)]) -> SyncResult<()> {
+        done(outbox_record(outcomes))
+    }
+
+    fn outbox_pending_count(&mut self) -> SyncResult<i64> {
+        outbox_pending_count()
+    }
 }

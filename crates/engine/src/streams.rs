@@ -18,9 +18,9 @@
 //! - If no fetching thread can be started (a process limit), the caller's sequential path does
 //!   the work; if the listing thread cannot be, the slices listed so far are all there is.
 
-use super::prefetch::AbandonOnUnwind;
-use crate::errors::{SyncError, SyncResult};
-use crate::interrupts;
+use crate::error::{SyncError, SyncResult};
+use crate::host::Host;
+use crate::prefetch::AbandonOnUnwind;
 use odoo_client::{CallStats, Client};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -131,6 +131,7 @@ impl Drop for CloseOnDrop<'_> {
 /// counters are added to `client.stats`.
 pub fn in_order<F: Send>(
     client: &mut Client,
+    host: &dyn Host,
     streams: usize,
     feed: &Feed,
     lister: Option<Lister>,
@@ -142,10 +143,11 @@ pub fn in_order<F: Send>(
     // The slice this thread loads next: fetching threads stay within AHEAD of it.
     let loading = AtomicUsize::new(0);
     let ahead = 2 * streams;
+    let stop_or_cancel = host.stop_flag();
     let fork = |client: &Client| -> SyncResult<Client> {
         let mut c = client.fork().map_err(|e| SyncError::Odoo { model: None, error: e })?;
         let flag = stop.clone();
-        c.set_wait_hook(move || !flag.load(Ordering::Relaxed) && !interrupts::stop_or_cancel_pending());
+        c.set_wait_hook(move || !flag.load(Ordering::Relaxed) && !stop_or_cancel());
         Ok(c)
     };
     let mut forks = Vec::with_capacity(streams);
@@ -216,7 +218,10 @@ pub fn in_order<F: Send>(
                 if let Some(r) = waiting.remove(&want) {
                     break r;
                 }
-                pgrx::check_for_interrupts!();
+                if let Err(e) = host.check_interrupts() {
+                    outcome = Err(e);
+                    break 'slices;
+                }
                 if let Some(end) = feed.ended_before(want) {
                     outcome = end.map(|()| Outcome::Done);
                     break 'slices;

@@ -2,9 +2,9 @@
 //! body and the page checks (pure Rust) happen on a second thread, the SQL on this one. Only
 //! this thread ever calls into PostgreSQL.
 //!
-//! - The client's wait hook normally checks PostgreSQL's interrupts (a call into PostgreSQL), so
-//!   the fetching thread gets a hook that only reads flags: a cancel or terminate pending for
-//!   this backend, or the SQL having failed. Either stops its retries (OdooError::Interrupted);
+//! - The client's wait hook normally checks the host's interrupts (in the extension, a call into
+//!   PostgreSQL), so the fetching thread gets a hook that only reads flags (`Host::stop_flag`: a
+//!   cancel or terminate pending), or the SQL having failed. Either stops its retries (OdooError::Interrupted);
 //!   this thread then handles the interrupt or the error as usual.
 //! - The fetching thread blocks every signal, so that PostgreSQL's handlers only ever run on
 //!   this thread.
@@ -12,14 +12,13 @@
 //!   in turn, as without prefetching. So is a fetch that an interrupt stopped but that did not
 //!   end the call.
 
-use crate::interrupts;
 use odoo_client::{Client, WaitHook};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Sets the flag when dropped during a panic (a PostgreSQL ERROR unwinding through `work`):
 /// the other threads stop retrying and taking work.
-pub(super) struct AbandonOnUnwind(pub(super) Arc<AtomicBool>);
+pub(crate) struct AbandonOnUnwind(pub(crate) Arc<AtomicBool>);
 
 impl Drop for AbandonOnUnwind {
     fn drop(&mut self) {
@@ -35,13 +34,13 @@ impl Drop for AbandonOnUnwind {
 /// client's timeouts bound it) before the unwinding goes on.
 pub fn alongside<T, F: Send>(
     client: &mut Client,
+    stop_or_cancel: fn() -> bool,
     fetch: impl FnOnce(&mut Client) -> F + Send,
     work: impl FnOnce() -> T,
 ) -> (T, Option<F>) {
     let abandon = Arc::new(AtomicBool::new(false));
     let flag = abandon.clone();
-    let thread_hook: WaitHook =
-        Box::new(move || !flag.load(Ordering::Relaxed) && !interrupts::stop_or_cancel_pending());
+    let thread_hook: WaitHook = Box::new(move || !flag.load(Ordering::Relaxed) && !stop_or_cancel());
     let own_hook = client.replace_wait_hook(thread_hook);
     let result = std::thread::scope(|scope| {
         let _guard = AbandonOnUnwind(abandon);

@@ -11,7 +11,8 @@
 //! The proof costs one small call per PROOF_CHUNK records deleted, and nothing when nothing was
 //! deleted.
 
-use crate::errors::{SyncError, SyncResult};
+use crate::error::{SyncError, SyncResult};
+use crate::host::Host;
 use serde_json::json;
 use sync_window::query::Query;
 
@@ -39,12 +40,32 @@ pub fn check_ascending(model: &str, ids: &[i64], after: i64) -> SyncResult<()> {
     Ok(())
 }
 
+/// The ids of `ours` (live in bronze, ascending) that `listed` (every id Odoo listed, checked
+/// ascending) lacks: candidates only, nothing is deleted before Odoo confirms them gone. A merge
+/// of two sorted lists, linear in both.
+pub fn absent_from(ours: &[i64], listed: &[i64]) -> Vec<i64> {
+    let mut gone = Vec::new();
+    let mut theirs = listed.iter().peekable();
+    for &id in ours {
+        while theirs.next_if(|o| **o < id).is_some() {}
+        if theirs.peek() != Some(&&id) {
+            gone.push(id);
+        }
+    }
+    gone
+}
+
 /// The records of `candidates` (live in bronze, absent from a listing) that Odoo really no
 /// longer has: all of them, or an error when Odoo still returns any (the listing lied).
-pub fn proven_gone(client: &mut odoo_client::Client, model: &str, candidates: &[i64]) -> SyncResult<Vec<i64>> {
+pub fn proven_gone(
+    host: &dyn Host,
+    client: &mut odoo_client::Client,
+    model: &str,
+    candidates: &[i64],
+) -> SyncResult<Vec<i64>> {
     let mut present = Vec::new();
     for chunk in candidates.chunks(PROOF_CHUNK) {
-        pgrx::check_for_interrupts!();
+        host.check_interrupts()?;
         let raw = client
             .search_read_raw(
                 model,
@@ -77,4 +98,25 @@ pub fn proven_gone(client: &mut odoo_client::Client, model: &str, candidates: &[
             if present.len() > NAMED { ", ..." } else { "" }
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascending_listings_pass_and_others_fail() {
+        assert!(check_ascending("m", &[3, 5, 9], 2).is_ok());
+        assert!(check_ascending("m", &[], 2).is_ok());
+        assert!(check_ascending("m", &[9, 5, 3], 0).is_err(), "reversed");
+        assert!(check_ascending("m", &[3, 3], 0).is_err(), "repeated");
+        assert!(check_ascending("m", &[3, 5], 3).is_err(), "not above the cursor");
+    }
+
+    #[test]
+    fn absent_from_finds_what_a_listing_lacks() {
+        assert_eq!(absent_from(&[1, 2, 3, 7, 9], &[2, 3, 4, 9]), vec![1, 7]);
+        assert_eq!(absent_from(&[], &[1]), Vec::<i64>::new());
+        assert_eq!(absent_from(&[5], &[]), vec![5]);
+    }
 }

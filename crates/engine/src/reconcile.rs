@@ -13,17 +13,18 @@
 //! window. Renames of records that others embed (`[id, "name"]`) are not drift: Odoo does not
 //! touch the write_date of the records that embed the name (docs/DESIGN.md).
 
-use super::referrers::{self, ByIds};
-use super::{checkpoint_id, listing, not_in_this_odoo, requested_fields};
 use crate::alerts;
-use crate::errors::{SyncError, SyncResult};
-use crate::loader::{self, Drift, LockWait, RunMode, RunStatus};
-use crate::models::ModelSpec;
+use crate::error::{SyncError, SyncResult};
+use crate::host::Host;
+use crate::listing;
+use crate::model::ModelSpec;
+use crate::referrers::{self, ByIds};
+use crate::runs::{model_checkpoint, not_in_this_odoo, requested_fields};
+use crate::session::OdooSession;
 use crate::settings::Settings;
+use crate::store::{Drift, LockWait, RunMode, RunStatus, Store};
 use serde::Deserialize;
 use std::time::{Duration, Instant};
-
-use super::session::OdooSession;
 use sync_window::query::Query;
 
 /// Records per listing call: `(id, write_date)` only, so a page is small even at this size.
@@ -58,16 +59,18 @@ struct Listed {
 
 /// Reconciles one model (reconcile_model) and alerts when it repaired more than
 /// odoo_sync.drift_alert_threshold records: drift means an incremental run missed something.
-pub fn reconcile_and_alert(
+pub fn reconcile_and_alert<S: Store>(
+    store: &mut S,
+    host: &dyn Host,
     spec: &ModelSpec,
     opts: ReconcileOptions,
     s: &Settings,
     odoo: &mut OdooSession,
 ) -> SyncResult<ReconcileSummary> {
-    let summary = reconcile_model(spec, opts, s, odoo)?;
+    let summary = reconcile_model(store, host, spec, opts, s, odoo)?;
     let d = &summary.drift;
     if !opts.dry_run && summary.status == RunStatus::Success && d.total() > s.drift_alert_threshold {
-        alerts::drifted(&summary.model, d.missing, d.stale, d.deleted, d.restored);
+        alerts::drifted(store, s, &summary.model, d);
     }
     Ok(summary)
 }
@@ -75,7 +78,9 @@ pub fn reconcile_and_alert(
 /// One model's reconciliation, in the caller's transaction: all of it, or `max_pages` listing
 /// pages of it (status in_progress: commit and call again; the cursor is in the checkpoint, so a
 /// run cut off by a crash is resumed by the next reconciliation, not started over).
-pub fn reconcile_model(
+pub fn reconcile_model<S: Store>(
+    store: &mut S,
+    host: &dyn Host,
     spec: &ModelSpec,
     opts: ReconcileOptions,
     s: &Settings,
@@ -83,7 +88,7 @@ pub fn reconcile_model(
 ) -> SyncResult<ReconcileSummary> {
     let started = Instant::now();
     let model = spec.model.as_str();
-    let cp_id = checkpoint_id(s, model);
+    let cp_id = model_checkpoint(s, model);
     let mut summary = ReconcileSummary {
         model: model.to_owned(),
         run_id: None,
@@ -93,10 +98,10 @@ pub fn reconcile_model(
         message: None,
     };
     // The same per-model lock as a sync: a reconciliation and a sync of one model never overlap.
-    if !opts.dry_run && !loader::try_lock(&cp_id)? {
-        let holder = loader::lock_holder(&cp_id)?.map(|p| format!(" (pid {p})")).unwrap_or_default();
+    if !opts.dry_run && !store.try_lock_model(&cp_id)? {
+        let holder = store.lock_holder(&cp_id)?.map(|p| format!(" (pid {p})")).unwrap_or_default();
         let msg = format!("{model} is being synced by another session{holder}; reconciliation skipped");
-        pgrx::notice!("odoo_sync: {msg}");
+        host.notice(&format!("odoo_sync: {msg}"));
         summary.status = RunStatus::Skipped;
         summary.message = Some(msg);
         summary.duration = started.elapsed();
@@ -104,8 +109,8 @@ pub fn reconcile_model(
     }
     if let Some(msg) = not_in_this_odoo(spec, odoo)? {
         if !opts.dry_run {
-            let run_id = loader::start_log(&cp_id, model, true, RunMode::Reconcile)?;
-            loader::finish_reconcile_log(run_id, true, 0, Some(&msg))?;
+            let run_id = store.start_log(&cp_id, model, true, RunMode::Reconcile, None)?;
+            store.finish_reconcile_log(run_id, true, 0, Some(&msg))?;
             summary.run_id = Some(run_id);
         }
         summary.message = Some(msg);
@@ -117,10 +122,10 @@ pub fn reconcile_model(
     let shapes = odoo.shapes(model, &fields);
     let query = Query::new(&s.company_ids, fields.iter().any(|f| f == "company_id"));
     // Resume an open reconciliation (its log row and cursor), or start one.
-    let (run_id, mut last) = match (opts.dry_run, loader::open_reconciliation(&cp_id)?) {
+    let (run_id, mut last) = match (opts.dry_run, store.open_reconciliation(&cp_id)?) {
         (true, _) => (None, 0),
         (false, Some((run_id, last))) => (Some(run_id), last),
-        (false, None) => (Some(loader::start_log(&cp_id, model, true, RunMode::Reconcile)?), 0),
+        (false, None) => (Some(store.start_log(&cp_id, model, true, RunMode::Reconcile, None)?), 0),
     };
     summary.run_id = run_id;
     // Listing: id, write_date, and the company when a filter narrows what we sync (a record
@@ -135,7 +140,7 @@ pub fn reconcile_model(
     // What re-reading the records that named deleted ones did (referrers.rs).
     let mut notes = Vec::new();
     loop {
-        pgrx::check_for_interrupts!();
+        host.check_interrupts()?;
         let before = last;
         let client = odoo.client(model)?;
         let raw = client
@@ -153,7 +158,7 @@ pub fn reconcile_model(
         let done = listed.len() < LIST_PAGE as usize;
         // Bronze's side of the same id range (the last page takes everything above).
         let upto = if done { i64::MAX } else { last };
-        let ours = loader::bronze_write_dates(spec, before, upto)?;
+        let ours = store.bronze_write_dates(spec, before, upto)?;
         let mut page = Drift::default();
         let mut refetch = Vec::new();
         let mut deleted = Vec::new();
@@ -162,13 +167,13 @@ pub fn reconcile_model(
             // Repair this page's drift through the normal page path, then move the cursor, in
             // the same transaction.
             let by_ids = ByIds { spec, fields: &fields, shapes: &shapes, query: &query, batch };
-            page.refetched += by_ids.reread(client, &refetch, id, opts.lock_wait)?;
-            let deleted = listing::proven_gone(client, model, &deleted)?;
-            let gone = loader::soft_delete(spec, &deleted, id)?;
-            loader::silver_mark_deleted(model, &gone, opts.lock_wait)?;
-            notes.extend(referrers::reread(odoo, s, model, &gone, id, opts.lock_wait)?);
-            loader::add_reconcile_counts(id, &page)?;
-            loader::save_reconcile_cursor(&cp_id, model, (!done).then_some((id, last)))?;
+            page.refetched += by_ids.reread(store, host, client, &refetch, id, opts.lock_wait)?;
+            let deleted = listing::proven_gone(host, client, model, &deleted)?;
+            let gone = store.soft_delete(spec, &deleted, id)?;
+            store.silver_mark_deleted(model, &gone, opts.lock_wait)?;
+            notes.extend(referrers::reread(store, host, odoo, s, model, &gone, id, opts.lock_wait)?);
+            store.add_reconcile_counts(id, &page)?;
+            store.save_reconcile_cursor(&cp_id, model, (!done).then_some((id, last)))?;
         }
         summary.drift.add(&page);
         pages += 1;
@@ -190,7 +195,7 @@ pub fn reconcile_model(
         // The whole run's figures (earlier steps included) for the result and the alert.
         let bronze_count = summary.drift.bronze_count; // (of the pages this call compared)
         summary.drift =
-            loader::finish_reconcile_log(id, summary.status == RunStatus::Success, calls, summary.message.as_deref())?;
+            store.finish_reconcile_log(id, summary.status == RunStatus::Success, calls, summary.message.as_deref())?;
         summary.drift.bronze_count = bronze_count;
     }
     summary.duration = started.elapsed();

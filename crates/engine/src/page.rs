@@ -3,8 +3,8 @@
 //! field a value of the shape its Odoo type has. A server that breaks this (a buggy proxy, a
 //! customised Odoo) would otherwise make the sync loop or skip, or break silver's typed reads.
 
-use crate::errors::{SyncError, SyncResult};
-use crate::loader::Window;
+use crate::error::{SyncError, SyncResult};
+use crate::store::Window;
 use odoo_client::shape::{scan_page, Shapes};
 use odoo_client::time::{format_odoo, parse_odoo};
 use serde_json::value::RawValue;

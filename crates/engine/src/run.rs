@@ -3,55 +3,60 @@
 //! reading it page by page (each page loaded with the checkpoint that says how far it got), and
 //! closing it (high-water mark, deletes, the log row).
 
-use super::session::OdooSession;
-use super::{
-    checkpoint_id, listing, not_in_this_odoo, page, prefetch, referrers, requested_fields, streams, RunOptions,
-    RunSummary,
-};
 use crate::alerts;
-use crate::errors::{SyncError, SyncResult};
-use crate::loader::{self, Checkpoint, LogUpdate, RunCounts, RunStatus, Window};
-use crate::models::ModelSpec;
+use crate::error::{SyncError, SyncResult};
+use crate::host::Host;
+use crate::loader::{derive_silver_for_all, Loader, Target};
+use crate::model::ModelSpec;
+use crate::runs::{model_checkpoint, not_in_this_odoo, requested_fields, RunOptions, RunSummary};
+use crate::session::OdooSession;
 use crate::settings::Settings;
+use crate::store::{Checkpoint, LogUpdate, RunCounts, RunStatus, Store, Window};
+use crate::{listing, page, prefetch, referrers, streams};
 use odoo_client::shape::Shapes;
 use odoo_client::time::format_odoo;
 use std::time::{Duration, Instant};
 use sync_window::query::{selection, Query};
 use sync_window::{high_water_after, new_window, resumable, Limits, PlannedWindow};
 
-/// A load that has inserted this many rows refreshes the planner's statistics of its tables,
-/// then again at ten times as many, and so on (loader::analyze_for_load).
-const ANALYZE_FIRST_AT: i64 = 10_000;
-
 /// Ids per `search` call when listing every id of a model (8 bytes each on our side).
 const ID_PAGE: u32 = 50_000;
 
 /// Runs one model (run_model) and tells the alerts about a recovery: the one way every path
 /// (function, procedure step, worker) runs a model.
-pub fn run_and_alert(
+pub fn run_and_alert<S: Store>(
+    store: &mut S,
+    host: &dyn Host,
     spec: &ModelSpec,
     opts: RunOptions,
     s: &Settings,
     odoo: &mut OdooSession,
 ) -> SyncResult<RunSummary> {
-    let summary = run_model(spec, opts, s, odoo)?;
+    let summary = run_model(store, host, spec, opts, s, odoo)?;
     if summary.status == RunStatus::Success {
-        alerts::recovered(&summary.model, summary.previous_status.as_deref());
+        alerts::recovered(store, s, &summary.model, summary.previous_status.as_deref());
     }
     Ok(summary)
 }
 
 /// Syncs one model in the caller's transaction: the whole window, or `max_pages` of it.
-fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut OdooSession) -> SyncResult<RunSummary> {
+fn run_model<S: Store>(
+    store: &mut S,
+    host: &dyn Host,
+    spec: &ModelSpec,
+    opts: RunOptions,
+    s: &Settings,
+    odoo: &mut OdooSession,
+) -> SyncResult<RunSummary> {
     let started = Instant::now();
     let model = spec.model.as_str();
-    let cp_id = checkpoint_id(s, model);
-    if let Some(summary) = nothing_to_do(spec, &opts, odoo, &cp_id, started)? {
+    let cp_id = model_checkpoint(s, model);
+    if let Some(summary) = nothing_to_do(store, host, spec, &opts, odoo, &cp_id, started)? {
         return Ok(summary);
     }
     let mut summary = RunSummary::new(model, opts.run_id);
 
-    let cp = loader::read_checkpoint(&cp_id)?;
+    let cp = store.read_checkpoint(&cp_id)?;
     let (fields, missing_fields, note) = requested_fields(spec, odoo, started)?;
     let mut notes: Vec<String> = note.into_iter().collect();
     let shapes = odoo.shapes(model, &fields);
@@ -60,29 +65,25 @@ fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut OdooSe
     let selection = selection(&s.company_ids, has_company, &spec.extra_fields);
     let client = odoo.client(model)?;
     let stats_before = client.stats;
-    let (planned, planning_notes) = plan_window(model, &opts, s, &cp, &selection, client, started)?;
+    let (planned, planning_notes) = plan_window(host, model, &opts, s, &cp, &selection, client, started)?;
     notes.extend(planning_notes);
     summary.message = (!notes.is_empty()).then(|| notes.join("; "));
-    let run_id = open_log(&cp_id, model, &opts, client, &query, &planned.window)?;
+    let run_id = open_log(store, &cp_id, model, &opts, client, &query, &planned.window)?;
     summary.run_id = run_id;
 
-    // A first load derives silver once at its end instead of after every page (see
-    // loader::apply_silver_to_all): set-based over chunks of ten thousand, where per page the
+    // A first load derives silver once at its end instead of after every page
+    // (loader::derive_silver_for_all): set-based over chunks of ten thousand, where per page the
     // same derivation is planned and run two thousand times for a million rows.
     let defer_silver = window_is_first_load(&cp, &planned.window);
-    let reader = PageReader {
-        spec,
-        opts: &opts,
-        s,
-        query: &query,
-        fields: &fields,
-        shapes: &shapes,
-        run_id,
-        started,
-        defer_silver,
+    let target = match (run_id, defer_silver) {
+        (None, _) => Target::Preview,
+        (Some(run_id), true) => Target::BronzeOnly { run_id },
+        (Some(run_id), false) => Target::BronzeAndSilver { run_id, wait: opts.lock_wait },
     };
+    let reader = PageReader { host, spec, opts: &opts, s, query: &query, fields: &fields, shapes: &shapes, started };
     let mut window = planned.window;
-    match reader.read(client, &mut window, &cp_id, cp.high_water, &mut summary.counts)? {
+    let mut loading = Loading { counts: &mut summary.counts, pages: 0, loader: Loader::new(spec, target) };
+    match reader.read(store, client, &mut window, &cp_id, cp.high_water, &mut loading)? {
         WindowState::Exhausted { last_page } => {
             // The high-water mark moves to the window's end, never backwards but to follow
             // Odoo's clock back (sync_window::high_water_after).
@@ -90,19 +91,19 @@ fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut OdooSe
             // Deletes are found by comparing ids, after a full window of a model that had
             // been synced before (a first load has nothing to compare against).
             if window.full && cp.high_water.is_some() {
-                let deleted = reconcile_deletions(spec, odoo.client(model)?, run_id)?;
+                let deleted = reconcile_deletions(store, host, spec, odoo.client(model)?, run_id)?;
                 summary.counts.deleted = deleted.len() as i64;
                 if let Some(id) = run_id {
-                    loader::silver_mark_deleted(model, &deleted, opts.lock_wait)?;
-                    notes.extend(referrers::reread(odoo, s, model, &deleted, id, opts.lock_wait)?);
+                    store.silver_mark_deleted(model, &deleted, opts.lock_wait)?;
+                    notes.extend(referrers::reread(store, host, odoo, s, model, &deleted, id, opts.lock_wait)?);
                     summary.message = (!notes.is_empty()).then(|| notes.join("; "));
                 }
             }
             if let (Some(id), true) = (run_id, defer_silver) {
-                summary.counts.rejected += loader::apply_silver_to_all(spec, id, opts.lock_wait)?;
+                summary.counts.rejected += derive_silver_for_all(store, spec, id, opts.lock_wait)?;
             }
             if run_id.is_some() {
-                summary.previous_status = loader::save_checkpoint(&cp_id, model, h, None, last_page, Some(&selection))?;
+                summary.previous_status = store.save_checkpoint(&cp_id, model, h, None, last_page, Some(&selection))?;
             }
             summary.checkpoint = h;
         }
@@ -127,7 +128,7 @@ fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut OdooSe
             message: summary.message.as_deref(),
             missing_fields: Some(&missing_fields),
         };
-        loader::update_log(id, &u)?;
+        store.update_log(id, &u)?;
     }
     Ok(summary)
 }
@@ -135,7 +136,9 @@ fn run_model(spec: &ModelSpec, opts: RunOptions, s: &Settings, odoo: &mut OdooSe
 /// A run that does no work, logged and summarised: another session holds the model (skipped),
 /// or this Odoo does not have it (success, nothing to sync). None: the run goes on. A dry run
 /// writes nothing, so it needs no lock and leaves no log row.
-fn nothing_to_do(
+fn nothing_to_do<S: Store>(
+    store: &mut S,
+    host: &dyn Host,
     spec: &ModelSpec,
     opts: &RunOptions,
     odoo: &mut OdooSession,
@@ -143,10 +146,10 @@ fn nothing_to_do(
     started: Instant,
 ) -> SyncResult<Option<RunSummary>> {
     let model = spec.model.as_str();
-    let (status, msg) = if !opts.dry_run && !loader::try_lock(cp_id)? {
-        let holder = loader::lock_holder(cp_id)?.map(|p| format!(" (pid {p})")).unwrap_or_default();
+    let (status, msg) = if !opts.dry_run && !store.try_lock_model(cp_id)? {
+        let holder = store.lock_holder(cp_id)?.map(|p| format!(" (pid {p})")).unwrap_or_default();
         let msg = format!("{model} is being synced by another session{holder}; skipped");
-        pgrx::notice!("odoo_sync: {msg}");
+        host.notice(&format!("odoo_sync: {msg}"));
         (RunStatus::Skipped, msg)
     } else if let Some(msg) = not_in_this_odoo(spec, odoo)? {
         // No checkpoint either: the first run after the module is installed in Odoo is a first
@@ -157,17 +160,24 @@ fn nothing_to_do(
     };
     let run_id = match opts.dry_run {
         true => None,
-        false => Some(log_without_work(cp_id, model, opts, status, &msg)?),
+        false => Some(log_without_work(store, cp_id, model, opts, status, &msg)?),
     };
     Ok(Some(RunSummary { duration: started.elapsed(), status, message: Some(msg), ..RunSummary::new(model, run_id) }))
 }
 
 /// Logs a run that did no work and returns its log row: the step's own when it continues a
 /// run, else a new one.
-fn log_without_work(cp_id: &str, model: &str, opts: &RunOptions, status: RunStatus, msg: &str) -> SyncResult<i64> {
+fn log_without_work<S: Store>(
+    store: &mut S,
+    cp_id: &str,
+    model: &str,
+    opts: &RunOptions,
+    status: RunStatus,
+    msg: &str,
+) -> SyncResult<i64> {
     let run_id = match opts.run_id {
         Some(id) => id,
-        None => loader::start_log(cp_id, model, opts.full, opts.mode)?,
+        None => store.start_log(cp_id, model, opts.full, opts.mode, None)?,
     };
     let counts = RunCounts::default();
     let u = LogUpdate {
@@ -181,7 +191,7 @@ fn log_without_work(cp_id: &str, model: &str, opts: &RunOptions, status: RunStat
         message: Some(msg),
         missing_fields: None,
     };
-    loader::update_log(run_id, &u)?;
+    store.update_log(run_id, &u)?;
     Ok(run_id)
 }
 
@@ -189,7 +199,9 @@ fn log_without_work(cp_id: &str, model: &str, opts: &RunOptions, status: RunStat
 /// read after the run started (docs/DESIGN.md, "The sync algorithm"). A changed selection
 /// (company filter, extra fields) makes it a full window once; Odoo's clock behind the
 /// high-water mark widens it. Both are returned as notes for the run's message.
+#[allow(clippy::too_many_arguments)]
 fn plan_window(
+    host: &dyn Host,
     model: &str,
     opts: &RunOptions,
     s: &Settings,
@@ -207,7 +219,7 @@ fn plan_window(
             "what a run selects changed since the last completed run ({} -> {selection}): this run re-reads every record",
             cp.selection.as_deref().unwrap_or_default()
         );
-        pgrx::notice!("odoo_sync: {model}: {note}");
+        host.notice(&format!("odoo_sync: {model}: {note}"));
         notes.push(note);
     }
     let full = full_requested || reselect;
@@ -225,7 +237,7 @@ fn plan_window(
             format_odoo(h),
             planned.window.start.map(format_odoo).unwrap_or_default()
         );
-        pgrx::warning!("odoo_sync: {model}: {note}");
+        host.warning(&format!("odoo_sync: {model}: {note}"));
         notes.push(note);
     }
     Ok((planned, notes))
@@ -234,7 +246,8 @@ fn plan_window(
 /// The run's log row: the step's own when it continues a run, a new one otherwise, none for a
 /// dry run. A committing run (procedure, worker) may take long: its new row records Odoo's
 /// count of the window, so that scout.sync_status can show progress from another session.
-fn open_log(
+fn open_log<S: Store>(
+    store: &mut S,
     cp_id: &str,
     model: &str,
     opts: &RunOptions,
@@ -250,7 +263,7 @@ fn open_log(
                 Some(_) => client.search_count(model, &query.window(window), &query.context).ok(),
                 None => None,
             };
-            Some(loader::start_log_with_estimate(cp_id, model, window.full, opts.mode, estimate)?)
+            Some(store.start_log(cp_id, model, window.full, opts.mode, estimate)?)
         }
     })
 }
@@ -267,17 +280,14 @@ enum WindowState {
 /// Reads a window page by page in id order, loading each page with the checkpoint that says
 /// how far it got, while the next page is fetched (prefetch.rs).
 struct PageReader<'a> {
+    host: &'a dyn Host,
     spec: &'a ModelSpec,
     opts: &'a RunOptions,
     s: &'a Settings,
     query: &'a Query,
     fields: &'a [String],
     shapes: &'a Shapes,
-    /// None: a dry run (pages are compared with bronze, nothing is written).
-    run_id: Option<i64>,
     started: Instant,
-    /// Pages go to bronze only; silver is derived when the window is done (a first load).
-    defer_silver: bool,
 }
 
 /// A model's first load: never synced to completion, reading a full window (also when resumed
@@ -286,14 +296,27 @@ fn window_is_first_load(cp: &Checkpoint, window: &Window) -> bool {
     cp.high_water.is_none() && window.full
 }
 
-/// What a call keeps while it loads pages: its counts, its page memory context, and when it
-/// next refreshes the planner's statistics.
-struct Loading<'c> {
+/// What a call keeps while it loads pages: its counts, and the page loader.
+struct Loading<'c, 'l> {
     counts: &'c mut RunCounts,
     pages: u32,
-    page_cx: pgrx::PgMemoryContexts,
-    /// Rows inserted by this call at which the planner's statistics are refreshed (x10 each time).
-    analyze_at: i64,
+    loader: Loader<'l>,
+}
+
+impl Loading<'_, '_> {
+    /// Loads one page and adds it to the counts.
+    fn load<S: Store>(&mut self, store: &mut S, page: &str) -> SyncResult<()> {
+        let (pc, rejected) = self.loader.load(store, page)?;
+        self.counts.inserted += pc.inserted;
+        self.counts.updated += pc.updated;
+        self.counts.rejected += rejected;
+        Ok(())
+    }
+
+    /// Whether pages are written (not a dry run).
+    fn writes(&self) -> bool {
+        self.loader.target.run_id().is_some()
+    }
 }
 
 impl PageReader<'_> {
@@ -327,60 +350,15 @@ impl PageReader<'_> {
             || o.stop_requested.is_some_and(|stop| stop())
     }
 
-    /// Loads one page into bronze and silver (or compares it with bronze, in a dry run) and
-    /// counts it. The page's SQL arguments (a megabyte of JSON text) are palloc'ed in the
-    /// current memory context, which lives as long as the SQL call: without a per-page context a
-    /// million-row sync would keep every page until it returns.
-    fn load_page(&self, page_cx: &mut pgrx::PgMemoryContexts, page: &str) -> SyncResult<(loader::PageCounts, i64)> {
-        let model = self.spec.model.as_str();
-        // SAFETY: nothing allocated in page_cx outlives this block (results are Rust-owned).
-        let loaded = unsafe {
-            page_cx.switch_to(|_| -> SyncResult<(loader::PageCounts, i64)> {
-                match self.run_id {
-                    Some(id) => {
-                        let pc = loader::upsert_bronze(self.spec, page, id)?;
-                        let rejected = match self.defer_silver {
-                            true => 0,
-                            false => loader::apply_silver(model, &pc.changed, id, self.opts.lock_wait)?,
-                        };
-                        Ok((pc, rejected))
-                    }
-                    None => Ok((loader::preview_bronze(self.spec, page)?, 0)),
-                }
-            })
-        };
-        // SAFETY: the page's SQL is done and its results are Rust-owned: nothing points into page_cx.
-        unsafe { page_cx.reset() };
-        loaded
-    }
-
-    /// Adds a loaded page to the counts, and refreshes the planner's statistics as a load grows.
-    fn account(&self, l: &mut Loading, loaded: (loader::PageCounts, i64)) -> SyncResult<()> {
-        let (pc, rejected) = loaded;
-        l.counts.inserted += pc.inserted;
-        l.counts.updated += pc.updated;
-        l.counts.rejected += rejected;
-        if self.run_id.is_some() && l.counts.inserted >= l.analyze_at {
-            loader::analyze_for_load(&self.spec.model)?;
-            l.analyze_at = l.counts.inserted.saturating_mul(10);
-        }
-        Ok(())
-    }
-
-    fn read(
+    fn read<S: Store>(
         &self,
+        store: &mut S,
         client: &mut odoo_client::Client,
         window: &mut Window,
         cp_id: &str,
         high_water: Option<i64>,
-        counts: &mut RunCounts,
+        l: &mut Loading,
     ) -> SyncResult<WindowState> {
-        let mut l = Loading {
-            counts,
-            pages: 0,
-            page_cx: pgrx::PgMemoryContexts::new("odoo_sync page"),
-            analyze_at: ANALYZE_FIRST_AT,
-        };
         // A full window or a first load is where the records are many: fetch it on several
         // streams; what is left after the listed ids (normally one short page) follows in turn.
         // Not for a step that loads only a few pages (the worker's, the procedure's): it would
@@ -391,22 +369,24 @@ impl PageReader<'_> {
             && self.opts.max_pages.is_none_or(|m| m as usize >= 2 * streams)
         {
             // The first page in turn: a window that fits in one page needs no listing.
-            match self.read_in_turn(client, window, cp_id, high_water, &mut l, Some(1))? {
+            match self.read_in_turn(store, client, window, cp_id, high_water, l, Some(1))? {
                 WindowState::Exhausted { last_page } => return Ok(WindowState::Exhausted { last_page }),
                 WindowState::Paused if self.step_over(l.pages) => return Ok(WindowState::Paused),
                 WindowState::Paused => {}
             }
-            if self.read_in_slices(client, window, cp_id, high_water, &mut l)? {
+            if self.read_in_slices(store, client, window, cp_id, high_water, l)? {
                 return Ok(WindowState::Paused);
             }
         }
-        self.read_in_turn(client, window, cp_id, high_water, &mut l, None)
+        self.read_in_turn(store, client, window, cp_id, high_water, l, None)
     }
 
     /// Page after page on this thread, the next one fetched while this one loads (prefetch.rs);
     /// with `page_limit`, also Paused after that many pages of this call.
-    fn read_in_turn(
+    #[allow(clippy::too_many_arguments)]
+    fn read_in_turn<S: Store>(
         &self,
+        store: &mut S,
         client: &mut odoo_client::Client,
         window: &mut Window,
         cp_id: &str,
@@ -420,7 +400,7 @@ impl PageReader<'_> {
         let mut progress = Progress { model: model.to_owned(), estimate: None, last: Instant::now() };
         let mut prefetched = None;
         loop {
-            pgrx::check_for_interrupts!();
+            self.host.check_interrupts()?;
             let (page, info) = match prefetched.take() {
                 // Stopped by an interrupt that did not end the call (the check above returned),
                 // or never started: fetch it here.
@@ -434,29 +414,29 @@ impl PageReader<'_> {
             // Another page follows in this call: fetch it while this one is loaded.
             let more = self.s.prefetch && info.len >= batch && !self.step_over(l.pages) && !at_limit(l.pages);
             if info.len > 0 {
-                let page_cx = &mut l.page_cx;
-                let mut load = || self.load_page(page_cx, &page);
                 let loaded = if more {
                     let after = Window { last_id: info.max_id, ..*window };
-                    let (loaded, next) = prefetch::alongside(client, |c| self.fetch(c, &after), load);
+                    let stop = self.host.stop_flag();
+                    let (loaded, next) =
+                        prefetch::alongside(client, stop, |c| self.fetch(c, &after), || l.load(store, &page));
                     prefetched = next;
                     loaded
                 } else {
-                    load()
+                    l.load(store, &page)
                 };
-                self.account(l, loaded?)?;
+                loaded?;
                 window.last_id = info.max_id;
             }
             if info.len < batch {
                 return Ok(WindowState::Exhausted { last_page: info.len as i64 });
             }
-            if self.run_id.is_some() {
-                loader::save_checkpoint(cp_id, model, high_water, Some(window), info.len as i64, None)?;
+            if l.writes() {
+                store.save_checkpoint(cp_id, model, high_water, Some(window), info.len as i64, None)?;
             }
             if self.step_over(l.pages) || at_limit(l.pages) {
                 return Ok(WindowState::Paused);
             }
-            progress.tick(l.counts.fetched, client, self.query, window);
+            progress.tick(self.host, l.counts.fetched, client, self.query, window);
         }
     }
 
@@ -469,8 +449,9 @@ impl PageReader<'_> {
     /// at once (listing a million ids first took a real Odoo's time for 2,000 pages before the
     /// first page). Returns true when the call stopped with the window open (a step's page
     /// budget); false when the listed ids are done and the rest is read in turn.
-    fn read_in_slices(
+    fn read_in_slices<S: Store>(
         &self,
+        store: &mut S,
         client: &mut odoo_client::Client,
         window: &mut Window,
         cp_id: &str,
@@ -533,6 +514,7 @@ impl PageReader<'_> {
             };
         let outcome = streams::in_order(
             client,
+            self.host,
             self.s.fetch_streams,
             &feed,
             more.then_some(&lister as streams::Lister),
@@ -541,12 +523,11 @@ impl PageReader<'_> {
                 l.counts.fetched += info.len as i64;
                 l.pages += 1;
                 if info.len > 0 {
-                    let loaded = self.load_page(&mut l.page_cx, &page)?;
-                    self.account(l, loaded)?;
+                    l.load(store, &page)?;
                 }
                 window.last_id = hi;
-                if self.run_id.is_some() {
-                    loader::save_checkpoint(cp_id, model, high_water, Some(window), info.len as i64, None)?;
+                if l.writes() {
+                    store.save_checkpoint(cp_id, model, high_water, Some(window), info.len as i64, None)?;
                 }
                 Ok(!self.step_over(l.pages))
             },
@@ -588,7 +569,9 @@ fn slices_of(ids: &[i64], mut after: i64, batch: usize) -> Vec<streams::Slice> {
 /// A full sync's safety net for deletes: every id Odoo has now (archived included), compared
 /// with bronze; what Odoo no longer has is soft-deleted (or only counted, in a dry run), once
 /// Odoo has confirmed it is gone (listing.rs: a listing is never believed on its own).
-fn reconcile_deletions(
+fn reconcile_deletions<S: Store>(
+    store: &mut S,
+    host: &dyn Host,
     spec: &ModelSpec,
     client: &mut odoo_client::Client,
     run_id: Option<i64>,
@@ -596,7 +579,7 @@ fn reconcile_deletions(
     let model = spec.model.as_str();
     let mut ids: Vec<i64> = Vec::new();
     loop {
-        pgrx::check_for_interrupts!();
+        host.check_interrupts()?;
         let last = ids.last().copied().unwrap_or(0);
         let page = client
             .search_ids(model, &Query::all_ids_above(last), ID_PAGE, &Query::all_companies_context())
@@ -608,10 +591,10 @@ fn reconcile_deletions(
             break;
         }
     }
-    let candidates = loader::absent_from(spec, &ids)?;
-    let gone = listing::proven_gone(client, model, &candidates)?;
+    let candidates = listing::absent_from(&store.live_ids(spec)?, &ids);
+    let gone = listing::proven_gone(host, client, model, &candidates)?;
     if let Some(run_id) = run_id {
-        loader::soft_delete(spec, &gone, run_id)?;
+        store.soft_delete(spec, &gone, run_id)?;
     }
     Ok(gone)
 }
@@ -626,7 +609,7 @@ struct Progress {
 impl Progress {
     const EVERY: Duration = Duration::from_secs(5);
 
-    fn tick(&mut self, done: i64, odoo: &mut odoo_client::Client, q: &Query, w: &Window) {
+    fn tick(&mut self, host: &dyn Host, done: i64, odoo: &mut odoo_client::Client, q: &Query, w: &Window) {
         if self.last.elapsed() < Self::EVERY {
             return;
         }
@@ -637,12 +620,12 @@ impl Progress {
             self.estimate = odoo.search_count(&self.model, &q.window(&whole), &q.context).ok();
         }
         match self.estimate {
-            Some(total) if total > 0 => pgrx::notice!(
+            Some(total) if total > 0 => host.notice(&format!(
                 "odoo_sync: {}: {done} of about {total} records ({}%)",
                 self.model,
                 (done * 100 / total).min(100)
-            ),
-            _ => pgrx::notice!("odoo_sync: {}: {done} records", self.model),
+            )),
+            _ => host.notice(&format!("odoo_sync: {}: {done} records", self.model)),
         }
     }
 }
