@@ -1,4 +1,4 @@
--- What bounds silver's speed (issue #17): how long PostgreSQL takes to write the silver rows of
+-- What bounds silver's speed: how long PostgreSQL takes to write the silver rows of
 -- pos.order.line by themselves, beside what scout._silver_items takes for the same lines, chunked
 -- as a first load runs it, in one call, and as one whole-table statement. Run it in a database where
 -- odoo_sync has loaded pos.order.line with silver on (bench/run.sh's, or the demo's):

@@ -36,6 +36,12 @@ cargo test -q
 step "simulator tests"
 cargo test -q --release -p odoo-sim
 
+step "inside the extension: #[pg_test] tests of the SQL layer (src/pgrx_tests/, PostgreSQL 15)"
+# PostgreSQL refuses to run as root: pgrx starts it as the postgres user, in a data directory it
+# can write. This installs a test build of the library; each major's install below replaces it.
+CARGO_PGRX_TEST_RUNAS=postgres CARGO_PGRX_TEST_PGDATA=/tmp/odoo_sync_pgrx_test \
+  CARGO_PGRX="$PWD/scripts/pgrx_test_install.sh" cargo pgrx test pg15 -p odoo_sync
+
 first=true
 for major in "${majors[@]}"; do
   PG_MAJOR=$major

@@ -41,6 +41,20 @@ extension_sql_file!(
 extension_sql_file!("../sql/85_status.sql", name = "status", requires = [odoo_sync_next_run]);
 extension_sql_file!("../sql/90_grants.sql", name = "grants", finalize);
 
+#[cfg(any(test, feature = "pg_test"))]
+mod pgrx_tests;
+
+/// Required by `cargo pgrx test` (src/pgrx_tests/): nothing to set up.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}
+
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     settings::register();

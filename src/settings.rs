@@ -13,11 +13,26 @@ use std::ffi::{c_char, c_void, CStr, CString};
 pub static BASE_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static DB: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static USERNAME: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
-pub static TRANSPORT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"auto"));
+// Each default is written once: the setting's own, and what an unset (empty) value falls back
+// to, read from the same constant.
+const DEFAULT_TRANSPORT: &CStr = c"auto";
+const DEFAULT_CHECKPOINT_KEY: &CStr = c"odoo_sync_checkpoint";
+const DEFAULT_BATCH_SIZE: i32 = 500;
+const DEFAULT_WORKER_DATABASE: &CStr = c"postgres";
+const DEFAULT_SCHEDULE: &CStr = c"*/15 * * * *";
+const DEFAULT_GOLD_SCHEDULE: &CStr = c"0 * * * *";
+const DEFAULT_RECONCILE_SCHEDULE: &CStr = c"30 3 * * *";
+
+/// A default as the text the settings compare against.
+fn text(c: &CStr) -> String {
+    c.to_string_lossy().into_owned()
+}
+
+pub static TRANSPORT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(DEFAULT_TRANSPORT));
 pub static CA_FILE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static CHECKPOINT_KEY: GucSetting<Option<CString>> =
-    GucSetting::<Option<CString>>::new(Some(c"odoo_sync_checkpoint"));
-pub static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(500);
+    GucSetting::<Option<CString>>::new(Some(DEFAULT_CHECKPOINT_KEY));
+pub static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(DEFAULT_BATCH_SIZE);
 pub static HTTP_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(30);
 pub static MAX_RETRIES: GucSetting<i32> = GucSetting::<i32>::new(3);
 pub static LOOKBACK: GucSetting<i32> = GucSetting::<i32>::new(600);
@@ -28,10 +43,12 @@ pub static FETCH_STREAMS: GucSetting<i32> = GucSetting::<i32>::new(4);
 
 pub static WORKER_ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static WORKER_STEP_PAGES: GucSetting<i32> = GucSetting::<i32>::new(1);
-pub static WORKER_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
-pub static SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"*/15 * * * *"));
-pub static GOLD_SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"0 * * * *"));
-pub static RECONCILE_SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"30 3 * * *"));
+pub static WORKER_DATABASE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(DEFAULT_WORKER_DATABASE));
+pub static SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(DEFAULT_SCHEDULE));
+pub static GOLD_SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(DEFAULT_GOLD_SCHEDULE));
+pub static RECONCILE_SCHEDULE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(DEFAULT_RECONCILE_SCHEDULE));
 pub static WEBHOOK_LISTEN: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static WEBHOOK_PUBLIC_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static DRIFT_ALERT_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(0);
@@ -427,13 +444,13 @@ pub fn alert_webhook_url() -> Option<String> {
 }
 
 pub fn worker_database() -> String {
-    guc_string(&WORKER_DATABASE).unwrap_or_else(|| "postgres".into())
+    guc_string(&WORKER_DATABASE).unwrap_or_else(|| text(DEFAULT_WORKER_DATABASE))
 }
 
 /// The sync schedule: the GUC when changed from its default, else SYNC_SCHEDULE, else default.
 pub fn sync_schedule() -> String {
-    let guc = guc_string(&SCHEDULE).unwrap_or_else(|| "*/15 * * * *".into());
-    if guc == "*/15 * * * *" {
+    let guc = guc_string(&SCHEDULE).unwrap_or_else(|| text(DEFAULT_SCHEDULE));
+    if guc == text(DEFAULT_SCHEDULE) {
         if let Some(env) = env("SYNC_SCHEDULE").filter(|e| schedule::Schedule::parse(e).is_ok()) {
             return env;
         }
@@ -447,7 +464,7 @@ pub fn reconcile_schedule() -> Option<String> {
 }
 
 pub fn gold_schedule() -> String {
-    guc_string(&GOLD_SCHEDULE).unwrap_or_else(|| "0 * * * *".into())
+    guc_string(&GOLD_SCHEDULE).unwrap_or_else(|| text(DEFAULT_GOLD_SCHEDULE))
 }
 
 fn guc_string(s: &GucSetting<Option<CString>>) -> Option<String> {
@@ -463,19 +480,19 @@ fn env(name: &str) -> Option<String> {
 pub fn current() -> Settings {
     let batch_size = match env("SYNC_BATCH_SIZE").and_then(|v| v.parse::<i32>().ok()) {
         // The GUC wins when it was changed from its default; the env var is a fallback.
-        Some(v) if BATCH_SIZE.get() == 500 && (1..=MAX_BATCH_SIZE).contains(&v) => v,
+        Some(v) if BATCH_SIZE.get() == DEFAULT_BATCH_SIZE && (1..=MAX_BATCH_SIZE).contains(&v) => v,
         _ => BATCH_SIZE.get(),
     };
     Settings {
         base_url: guc_string(&BASE_URL).or_else(|| env("ODOO_BASE_URL")),
         db: guc_string(&DB).or_else(|| env("ODOO_DB")),
         username: guc_string(&USERNAME).or_else(|| env("ODOO_USERNAME")),
-        transport: guc_string(&TRANSPORT).unwrap_or_else(|| "auto".into()),
+        transport: guc_string(&TRANSPORT).unwrap_or_else(|| text(DEFAULT_TRANSPORT)),
         ca_file: guc_string(&CA_FILE),
         checkpoint_key: guc_string(&CHECKPOINT_KEY)
-            .filter(|v| v != "odoo_sync_checkpoint")
+            .filter(|v| *v != text(DEFAULT_CHECKPOINT_KEY))
             .or_else(|| env("SYNC_CHECKPOINT_KEY"))
-            .unwrap_or_else(|| "odoo_sync_checkpoint".into()),
+            .unwrap_or_else(|| text(DEFAULT_CHECKPOINT_KEY)),
         batch_size,
         http_timeout: HTTP_TIMEOUT.get(),
         max_retries: MAX_RETRIES.get(),
