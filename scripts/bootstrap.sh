@@ -55,5 +55,11 @@ if $need_init; then
   cargo pgrx init "${init_args[@]}" >/dev/null
 fi
 
+# aiosmtpd: the SMTP server of the email alert tests (tests/smtp/server.py).
+python3 -c 'import aiosmtpd' 2>/dev/null || {
+  log "installing aiosmtpd (the tests' SMTP server)"
+  python3 -m pip install -q 'aiosmtpd==1.4.6'
+}
+
 # psycopg is used by the Python peer in bench/ only; tests use psql.
 log "ready: cargo-pgrx $PGRX_VERSION, PostgreSQL $($PG_CONFIG --version | awk '{print $2}')"

@@ -157,13 +157,15 @@ CREATE TABLE scout.sync_secret (
     api_key     text,
     updated_at  timestamptz NOT NULL DEFAULT now(),
     -- (0.2.0) The secret in the webhook listener's path (scout.odoo_webhook_url()).
-    webhook_token text
+    webhook_token text,
+    -- (0.2.0) The SMTP password of email alerts (odoo_sync.alert_smtp_user).
+    smtp_password text
 );
 ALTER TABLE scout.sync_secret ENABLE ROW LEVEL SECURITY;
 ALTER TABLE scout.sync_secret FORCE ROW LEVEL SECURITY;
 CREATE POLICY sync_secret_owner_only ON scout.sync_secret USING (false);
 REVOKE ALL ON scout.sync_secret FROM PUBLIC;
-COMMENT ON TABLE scout.sync_secret IS 'odoo_sync: Odoo password/API key and the webhook token. Readable by the extension owner only.';
+COMMENT ON TABLE scout.sync_secret IS 'odoo_sync: Odoo password/API key, the webhook token and the SMTP password. Readable by the extension owner only.';
 
 -- What every sync function returns: one row per model per run.
 CREATE TYPE scout.sync_result AS (

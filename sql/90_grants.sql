@@ -16,22 +16,25 @@
 -- log_statement = 'all' logs them, an error logs the statement, and pg_monitor members read it
 -- in pg_stat_activity while the session is idle. Ways that keep them out of SQL text:
 --   SELECT scout.odoo_set_secret(file => '/etc/odoo_sync/secret');   -- a file of the server's
---       (lines "password = ..." and/or "api_key = ..."; readable by the server's user only)
+--       (lines "password = ...", "api_key = ...", "smtp_password = ..."; readable by the server's
+--       user only)
 --   odoo-sync-set-secret (crates/set-secret): reads the value from standard input and sends it
 --       as a bound parameter, with its own session's statement logging off;
 --   the server's environment: ODOO_API_KEY / ODOO_PASSWORD.
-CREATE FUNCTION scout.odoo_set_secret(password text DEFAULT NULL, api_key text DEFAULT NULL, file text DEFAULT NULL)
+CREATE FUNCTION scout.odoo_set_secret(password text DEFAULT NULL, api_key text DEFAULT NULL, file text DEFAULT NULL,
+                                      smtp_password text DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   line text;
   k text;
+  v text;
   n int := 0;
 BEGIN
   IF file IS NOT NULL THEN
-    IF password IS NOT NULL OR api_key IS NOT NULL THEN
-      RAISE EXCEPTION 'odoo_sync: pass either file or password/api_key, not both'
+    IF password IS NOT NULL OR api_key IS NOT NULL OR smtp_password IS NOT NULL THEN
+      RAISE EXCEPTION 'odoo_sync: pass either file or password/api_key/smtp_password, not both'
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- Errors name the file and the line number, never a line's content.
@@ -39,25 +42,35 @@ BEGIN
       n := n + 1;
       CONTINUE WHEN line = '' OR line LIKE '#%';
       k := btrim(split_part(line, '=', 1));
-      IF strpos(line, '=') = 0 OR k NOT IN ('password', 'api_key') THEN
-        RAISE EXCEPTION 'odoo_sync: line % of % is not "password = ..." or "api_key = ..."', n, file
+      IF strpos(line, '=') = 0 OR k NOT IN ('password', 'api_key', 'smtp_password') THEN
+        RAISE EXCEPTION 'odoo_sync: line % of % is not "password = ...", "api_key = ..." or "smtp_password = ..."', n, file
           USING ERRCODE = 'invalid_parameter_value',
                 HINT = 'One setting per line; blank lines and lines starting with # are ignored.';
       END IF;
-      IF k = 'password' THEN
-        password := btrim(substr(line, strpos(line, '=') + 1));
-      ELSE
-        api_key := btrim(substr(line, strpos(line, '=') + 1));
-      END IF;
+      v := btrim(substr(line, strpos(line, '=') + 1));
+      CASE k
+        WHEN 'password' THEN password := v;
+        WHEN 'api_key' THEN api_key := v;
+        ELSE smtp_password := v;
+      END CASE;
     END LOOP;
-    IF password IS NULL AND api_key IS NULL THEN
-      RAISE EXCEPTION 'odoo_sync: % sets neither password nor api_key', file
+    IF password IS NULL AND api_key IS NULL AND smtp_password IS NULL THEN
+      RAISE EXCEPTION 'odoo_sync: % sets neither password, api_key nor smtp_password', file
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
   END IF;
-  INSERT INTO scout.sync_secret (id, password, api_key, updated_at)
-  VALUES (1, password, api_key, now())
-  ON CONFLICT (id) DO UPDATE SET password = EXCLUDED.password, api_key = EXCLUDED.api_key, updated_at = now();
+  -- The Odoo credentials are replaced together (an API key wins when both are set); the SMTP
+  -- password only when one is given, so that setting one never clears the other.
+  IF password IS NOT NULL OR api_key IS NOT NULL OR smtp_password IS NULL THEN
+    INSERT INTO scout.sync_secret (id, password, api_key, updated_at)
+    VALUES (1, password, api_key, now())
+    ON CONFLICT (id) DO UPDATE SET password = EXCLUDED.password, api_key = EXCLUDED.api_key, updated_at = now();
+  END IF;
+  IF smtp_password IS NOT NULL THEN
+    INSERT INTO scout.sync_secret (id, smtp_password, updated_at)
+    VALUES (1, smtp_password, now())
+    ON CONFLICT (id) DO UPDATE SET smtp_password = EXCLUDED.smtp_password, updated_at = now();
+  END IF;
 END
 $$;
 
@@ -73,7 +86,7 @@ REVOKE ALL ON FUNCTION scout.odoo_sync_all(boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout.odoo_reconcile(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout.odoo_reconcile_step(text, integer) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE scout.odoo_reconcile_run(text, integer) FROM PUBLIC;
-REVOKE ALL ON FUNCTION scout.odoo_set_secret(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scout.odoo_set_secret(text, text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout.odoo_sync_step(text, boolean, bigint, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scout.odoo_sync_record_failure() FROM PUBLIC;
 REVOKE ALL ON PROCEDURE scout.odoo_sync_run(text, boolean, integer) FROM PUBLIC;

@@ -27,3 +27,16 @@ pub fn load() -> SyncResult<Option<Credentials>> {
         Credentials { secret: Secret(s), is_api_key }
     }))
 }
+
+/// The SMTP password of email alerts (scout.odoo_set_secret(smtp_password => ...)), else the
+/// server's environment (ODOO_SYNC_SMTP_PASSWORD). Registered as a secret: no message shows it.
+pub fn smtp_password() -> SyncResult<Option<Secret>> {
+    let stored = Spi::get_one::<String>("SELECT smtp_password FROM scout.sync_secret WHERE id = 1").map_err(spi)?;
+    let found = stored
+        .filter(|v| !v.is_empty())
+        .or_else(|| std::env::var("ODOO_SYNC_SMTP_PASSWORD").ok().filter(|v| !v.is_empty()));
+    Ok(found.map(|p| {
+        remember_secret(&p);
+        Secret(p)
+    }))
+}

@@ -4,6 +4,7 @@
 //! Connection settings are PGC_SUSET: a role that could point base_url elsewhere could make the
 //! database send the Odoo password to any host. Secrets are never GUCs (see secret.rs).
 
+use engine::EmailSettings;
 pub use engine::Settings;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -53,6 +54,11 @@ pub static WEBHOOK_LISTEN: GucSetting<Option<CString>> = GucSetting::<Option<CSt
 pub static WEBHOOK_PUBLIC_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static DRIFT_ALERT_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static ALERT_WEBHOOK_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static ALERT_EMAIL_TO: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static ALERT_EMAIL_FROM: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static ALERT_SMTP_SERVER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static ALERT_SMTP_TLS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"starttls"));
+pub static ALERT_SMTP_USER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static COMPANY_IDS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static TIMEZONE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
@@ -69,6 +75,64 @@ pub fn register() {
             GucContext::Suset,
             GucFlags::default(),
             Some(check_base_url),
+            None,
+            None,
+        );
+        // Email alerts, beside the webhook's: the same alerts, sent after their transaction
+        // commits. The SMTP password is a secret (scout.odoo_set_secret(smtp_password => ...)),
+        // never a setting.
+        GucRegistry::define_string_guc_with_hooks(
+            c"odoo_sync.alert_email_to",
+            c"Comma-separated addresses that get alert emails (failure, recovery, drift); empty: no email.",
+            c"Superuser only. Needs odoo_sync.alert_email_from and odoo_sync.alert_smtp_server.",
+            &ALERT_EMAIL_TO,
+            GucContext::Suset,
+            GucFlags::default(),
+            Some(check_email_to),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"odoo_sync.alert_email_from",
+            c"The sender address of alert emails (shown as \"odoo_sync\" <address>).",
+            c"Superuser only.",
+            &ALERT_EMAIL_FROM,
+            GucContext::Suset,
+            GucFlags::default(),
+            Some(check_email_from),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"odoo_sync.alert_smtp_server",
+            c"The SMTP server of alert emails, host:port (the port defaults to 587, 465 or 25 by odoo_sync.alert_smtp_tls).",
+            c"Superuser only.",
+            &ALERT_SMTP_SERVER,
+            GucContext::Suset,
+            GucFlags::default(),
+            Some(check_smtp_server),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"odoo_sync.alert_smtp_tls",
+            c"starttls (the default, port 587), tls (implicit TLS, port 465) or none (a relay you name, no password).",
+            c"The server's certificate is verified against the system's roots and odoo_sync.ca_file.",
+            &ALERT_SMTP_TLS,
+            GucContext::Suset,
+            GucFlags::default(),
+            Some(check_smtp_tls),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"odoo_sync.alert_smtp_user",
+            c"The SMTP user of alert emails (its password: scout.odoo_set_secret(smtp_password => ...)).",
+            c"Superuser only.",
+            &ALERT_SMTP_USER,
+            GucContext::Suset,
+            GucFlags::default(),
+            None,
             None,
             None,
         );
@@ -382,6 +446,29 @@ check_hook!(check_optional_schedule, |v| if v.is_empty() {
 check_hook!(check_listen_address, |v| if v.is_empty() { Ok(()) } else { parse_listen_address(v).map(|_| ()) });
 check_hook!(check_company_ids, |v| parse_company_ids(v).map(|_| ()));
 check_hook!(check_timezone, |v| if v.is_empty() { Ok(()) } else { known_timezone(v).map(|_| ()) });
+// Each email part is checked alone when set, with stand-ins for the others (engine::settings).
+const SOME_ADDRESS: Option<&str> = Some("alerts@example.com");
+check_hook!(check_email_to, |v| EmailSettings::from_parts(
+    Some(v),
+    SOME_ADDRESS,
+    Some("smtp.example.com"),
+    None,
+    None,
+    None,
+    None
+)
+.map(|_| ()));
+check_hook!(check_email_from, |v| if v.is_empty() {
+    Ok(())
+} else {
+    EmailSettings::from_parts(SOME_ADDRESS, Some(v), Some("smtp.example.com"), None, None, None, None).map(|_| ())
+});
+check_hook!(check_smtp_server, |v| if v.is_empty() {
+    Ok(())
+} else {
+    EmailSettings::from_parts(SOME_ADDRESS, SOME_ADDRESS, Some(v), None, None, None, None).map(|_| ())
+});
+check_hook!(check_smtp_tls, |v| engine::SmtpTls::parse(v).map(|_| ()));
 check_hook!(check_transport, |v| match v {
     "" | "auto" | "jsonrpc" | "json2" => Ok(()),
     other => Err(format!("\"{other}\" is not one of auto, jsonrpc, json2.")),
@@ -504,5 +591,41 @@ pub fn current() -> Settings {
         fetch_streams: FETCH_STREAMS.get().clamp(1, 16) as usize,
         drift_alert_threshold: DRIFT_ALERT_THRESHOLD.get() as i64,
         alert_webhook_url: alert_webhook_url(),
+        alert_email: alert_email(),
     }
+}
+
+/// Email alerts as the settings say, with the SMTP password from the secret store; None when
+/// there is no recipient, or (with one WARNING per distinct problem) when the settings do not
+/// fit together: a wrong alert setting never stops a sync.
+fn alert_email() -> Option<EmailSettings> {
+    let to = guc_string(&ALERT_EMAIL_TO)?;
+    let password = match crate::secret::smtp_password() {
+        Ok(p) => p,
+        Err(e) => return warn_once(format!("cannot read the SMTP password: {e}")),
+    };
+    let built = EmailSettings::from_parts(
+        Some(&to),
+        guc_string(&ALERT_EMAIL_FROM).as_deref(),
+        guc_string(&ALERT_SMTP_SERVER).as_deref(),
+        guc_string(&ALERT_SMTP_TLS).as_deref(),
+        guc_string(&ALERT_SMTP_USER).as_deref(),
+        password,
+        guc_string(&CA_FILE).as_deref(),
+    );
+    match built {
+        Ok(email) => email,
+        Err(e) => warn_once(format!("alert emails are off: {e} (odoo_sync.alert_email_* settings)")),
+    }
+}
+
+/// A WARNING once per backend and text; returns None.
+fn warn_once<T>(text: String) -> Option<T> {
+    thread_local! {
+        static WARNED: std::cell::RefCell<std::collections::HashSet<String>> = Default::default();
+    }
+    if WARNED.with(|w| w.borrow_mut().insert(text.clone())) {
+        pgrx::warning!("odoo_sync: {text}");
+    }
+    None
 }

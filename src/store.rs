@@ -8,7 +8,9 @@
 use crate::errors::{SyncError, SyncResult};
 use crate::interrupts;
 use crate::models::ModelSpec;
-use engine::store::{Checkpoint, Drift, FailureRecord, ListedRow, LockWait, LogUpdate, PageCounts, RunMode, Window};
+use engine::store::{
+    Checkpoint, Drift, FailureRecord, FailureStreak, ListedRow, LockWait, LogUpdate, PageCounts, RunMode, Window,
+};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use serde_json::{Map, Value};
@@ -427,7 +429,7 @@ fn update_log(run_id: i64, u: &LogUpdate) -> R<()> {
 /// Records a failed run in its own transaction (the run's data was rolled back): the log row
 /// (created if the run failed before it had one) and the checkpoint's status. Returns the
 /// checkpoint's previous status, so that callers can alert on a change.
-fn record_failure(f: &FailureRecord) -> R<Option<String>> {
+fn record_failure(f: &FailureRecord) -> R<FailureStreak> {
     let (cp_id, model, message) = (f.checkpoint_id, f.model, f.message);
     // A run that failed in its first step has no log row (it was rolled back): make one that
     // starts when that step started.
@@ -452,7 +454,21 @@ fn record_failure(f: &FailureRecord) -> R<Option<String>> {
          ON CONFLICT (id) DO UPDATE SET status = 'failed', error_message = EXCLUDED.error_message, updated_at = now()",
         &[cp_id.into(), model.into(), message.into()],
     )?;
-    Ok(previous)
+    // The streak this failure belongs to, for the alert: the failed runs since the last success
+    // (this one included), when the first of them ended, and that success.
+    let sql = "WITH ok AS (SELECT id, completed_at FROM scout.sync_logs \
+                 WHERE checkpoint_id = $1 AND status = 'success' ORDER BY id DESC LIMIT 1) \
+               SELECT (SELECT extract(epoch FROM completed_at)::bigint FROM ok), count(*), \
+                      coalesce(extract(epoch FROM min(completed_at))::bigint, extract(epoch FROM now())::bigint) \
+               FROM scout.sync_logs \
+               WHERE checkpoint_id = $1 AND status = 'failed' AND id > coalesce((SELECT id FROM ok), 0)";
+    let (last_success, failed_runs, failing_since) = Spi::get_three_with_args::<i64, i64, i64>(sql, &[cp_id.into()])?;
+    Ok(FailureStreak {
+        previous_status: previous,
+        failing_since: failing_since.unwrap_or(0),
+        failed_runs: failed_runs.unwrap_or(1),
+        last_success,
+    })
 }
 
 // ------------------------------------------------------------------------------------------
@@ -691,7 +707,7 @@ impl engine::Store for SpiStore {
         done(is_running(run_id, checkpoint_id))
     }
 
-    fn record_failure(&mut self, f: &FailureRecord) -> SyncResult<Option<String>> {
+    fn record_failure(&mut self, f: &FailureRecord) -> SyncResult<FailureStreak> {
         done(record_failure(f))
     }
 
@@ -723,7 +739,11 @@ impl engine::Store for SpiStore {
     }
 
     /// A transaction callback: runs after the commit, making no PostgreSQL call but the WARNING.
+    /// An action may start a background send (an alert email): the backend then waits for it
+    /// on its way out (wait_for_alerts_at_exit), since a client that synced and disconnected at
+    /// once would otherwise end the thread with the process.
     fn after_commit(&mut self, action: Box<dyn FnOnce() -> Result<(), String>>) {
+        wait_for_alerts_at_exit();
         // The action makes no PostgreSQL call: nothing of it can be left half-done by an unwind.
         let action = std::panic::AssertUnwindSafe(action);
         pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || {
@@ -768,5 +788,31 @@ impl engine::Store for SpiStore {
 
     fn outbox_pending_count(&mut self) -> SyncResult<i64> {
         outbox_pending_count()
+    }
+}
+
+/// How long a backend on its way out waits for alert emails still being sent: their whole-send
+/// bound and a margin, so that a slow server's failure is still logged. Only a client that has
+/// already disconnected waits (it holds a connection slot meanwhile); a backend told to stop
+/// (pg_terminate_backend, a fast shutdown) waits a second at most.
+const ALERTS_AT_EXIT: std::time::Duration =
+    engine::email::SEND_TIMEOUT.saturating_add(std::time::Duration::from_secs(5));
+const ALERTS_AT_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Registers, once per backend, an exit callback that waits for the alert emails this backend
+/// started in the background (engine::email::wait_for_pending).
+fn wait_for_alerts_at_exit() {
+    thread_local! {
+        static REGISTERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    #[pg_guard]
+    unsafe extern "C-unwind" fn wait(_code: i32, _arg: pg_sys::Datum) {
+        let max = if interrupts::stop_or_cancel_pending() { ALERTS_AT_SHUTDOWN } else { ALERTS_AT_EXIT };
+        engine::email::wait_for_pending(max);
+    }
+    if !REGISTERED.with(|r| r.replace(true)) {
+        // SAFETY: on_proc_exit keeps the function pointer for the life of this process; the
+        // callback only reads signal flags and waits on a mutex (no PostgreSQL call).
+        unsafe { pg_sys::on_proc_exit(Some(wait), pg_sys::Datum::from(0)) };
     }
 }

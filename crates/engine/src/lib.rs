@@ -7,11 +7,12 @@
 //!   streams.rs, prefetch.rs, page.rs), through the one page loader (loader.rs);
 //! - deletes only on proof and the re-read of records that named deleted ones (listing.rs,
 //!   referrers.rs); reconciliation (reconcile.rs);
-//! - the Odoo session kept per thread (session.rs), alerts after commit (alerts.rs), write-back's
-//!   sending (outbox.rs);
+//! - the Odoo session kept per thread (session.rs), alerts after commit (alerts.rs) to a webhook
+//!   and by email (email.rs), write-back's sending (outbox.rs);
 //! - the unattended loop's decisions as a pure plan (plan.rs).
 
 pub mod alerts;
+pub mod email;
 pub mod error;
 pub mod host;
 pub mod listing;
@@ -34,6 +35,8 @@ pub mod webhooks;
 #[cfg(test)]
 mod memstore;
 #[cfg(test)]
+mod smtp_fake;
+#[cfg(test)]
 mod tests;
 
 pub use error::{redact, remember_secret, SyncError, SyncResult};
@@ -41,5 +44,5 @@ pub use host::Host;
 pub use model::ModelSpec;
 pub use run::run_and_alert;
 pub use runs::{record_failure, Failure, RunOptions, RunSummary};
-pub use settings::{Credentials, Settings};
+pub use settings::{Credentials, EmailSettings, Settings, SmtpTls};
 pub use store::Store;

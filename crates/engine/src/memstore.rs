@@ -8,10 +8,11 @@
 use crate::error::{SyncError, SyncResult};
 use crate::model::ModelSpec;
 use crate::store::{
-    Checkpoint, Drift, FailureRecord, ListedRow, LockWait, LogUpdate, PageCounts, RunMode, Store, Window,
+    Checkpoint, Drift, FailureRecord, FailureStreak, ListedRow, LockWait, LogUpdate, PageCounts, RunMode, Store, Window,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A bronze row.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +44,8 @@ pub struct Log {
     pub error_code: Option<String>,
     pub message: Option<String>,
     pub drift: Drift,
+    /// When it ended, success or failure (Unix seconds, the wall clock).
+    pub completed_at: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -119,6 +122,10 @@ impl MemStore {
 
 fn bad(detail: String) -> SyncError {
     SyncError::Internal(detail)
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 impl Store for MemStore {
@@ -292,6 +299,9 @@ impl Store for MemStore {
     fn update_log(&mut self, run_id: i64, u: &LogUpdate) -> SyncResult<()> {
         let log = self.st().logs.get_mut(run_id as usize - 1).ok_or_else(|| bad(format!("no log {run_id}")))?;
         log.status = u.status.to_owned();
+        if matches!(u.status, "success" | "failed") {
+            log.completed_at = Some(now());
+        }
         log.fetched += u.counts.fetched;
         log.inserted += u.counts.inserted;
         log.updated += u.counts.updated;
@@ -310,7 +320,7 @@ impl Store for MemStore {
             .is_some_and(|l| l.checkpoint_id == checkpoint_id && l.status == "running"))
     }
 
-    fn record_failure(&mut self, f: &FailureRecord) -> SyncResult<Option<String>> {
+    fn record_failure(&mut self, f: &FailureRecord) -> SyncResult<FailureStreak> {
         let run_id = match f.run_id {
             Some(id) => id,
             None => self.start_log(f.checkpoint_id, f.model, false, f.mode, None)?,
@@ -320,11 +330,22 @@ impl Store for MemStore {
             log.status = "failed".into();
             log.error_code = Some(f.error_code.to_owned());
             log.message = Some(f.message.to_owned());
+            log.completed_at = Some(now());
         }
         let cp = st.checkpoints.entry(f.checkpoint_id.to_owned()).or_default();
-        let previous = (!cp.status.is_empty()).then(|| cp.status.clone());
+        let previous_status = (!cp.status.is_empty()).then(|| cp.status.clone());
         cp.status = "failed".into();
-        Ok(previous)
+        // As the SQL store reads it: the failed rows after the model's last successful one.
+        let ours: Vec<&Log> = st.logs.iter().filter(|l| l.checkpoint_id == f.checkpoint_id).collect();
+        let last_ok = ours.iter().rposition(|l| l.status == "success");
+        let failed: Vec<&&Log> =
+            ours.iter().skip(last_ok.map_or(0, |i| i + 1)).filter(|l| l.status == "failed").collect();
+        Ok(FailureStreak {
+            previous_status,
+            failing_since: failed.first().and_then(|l| l.completed_at).unwrap_or_else(now),
+            failed_runs: failed.len() as i64,
+            last_success: last_ok.and_then(|i| ours[i].completed_at),
+        })
     }
 
     fn open_reconciliation(&mut self, checkpoint_id: &str) -> SyncResult<Option<(i64, i64)>> {
@@ -356,6 +377,9 @@ impl Store for MemStore {
     ) -> SyncResult<Drift> {
         let log = self.st().logs.get_mut(run_id as usize - 1).ok_or_else(|| bad(format!("no log {run_id}")))?;
         log.status = if done { "success" } else { "running" }.into();
+        if done {
+            log.completed_at = Some(now());
+        }
         Ok(log.drift.clone())
     }
 

@@ -79,6 +79,8 @@ pub struct Failure {
     /// The error's message and, when it has one, its detail (which record, which field): the
     /// log row is all a worker's failure leaves to read.
     pub message: String,
+    /// The error's hint, redacted (for the failure alert).
+    pub hint: Option<String>,
     /// When the failed step started: the log row of a run that failed in its first step shows
     /// when it really started, not when the failure was recorded.
     pub started_at: SystemTime,
@@ -95,6 +97,7 @@ impl Failure {
                 Some(detail) => format!("{e}: {detail}"),
                 None => e.to_string(),
             }),
+            hint: e.hint().map(|h| crate::error::redact(&h)),
             started_at,
         }
     }
@@ -105,7 +108,7 @@ impl Failure {
 pub fn record_failure<S: Store>(store: &mut S, s: &Settings, f: &Failure) -> SyncResult<()> {
     let started = f.started_at.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
     let cp_id = model_checkpoint(s, &f.model);
-    let previous = store.record_failure(&FailureRecord {
+    let streak = store.record_failure(&FailureRecord {
         checkpoint_id: &cp_id,
         model: &f.model,
         run_id: f.run_id,
@@ -114,7 +117,15 @@ pub fn record_failure<S: Store>(store: &mut S, s: &Settings, f: &Failure) -> Syn
         message: &f.message,
         started_at_unix: started,
     })?;
-    alerts::failing(store, s, &f.model, previous.as_deref(), &f.message);
+    let facts = alerts::Failing {
+        error_code: f.error_code.clone(),
+        message: f.message.clone(),
+        hint: f.hint.clone(),
+        since: streak.failing_since,
+        failed_runs: streak.failed_runs,
+        last_success: streak.last_success,
+    };
+    alerts::failing(store, s, &f.model, streak.previous_status.as_deref(), facts);
     Ok(())
 }
 

@@ -115,6 +115,22 @@ pub struct FailureRecord<'a> {
     pub started_at_unix: f64,
 }
 
+/// A model's current run of failures, as the log reads once a failure is recorded: what the
+/// failure alert tells (`Store::record_failure`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FailureStreak {
+    /// The checkpoint's status before this failure (None: it had no checkpoint): the alert is
+    /// sent only when it was not 'failed' already.
+    pub previous_status: Option<String>,
+    /// When the first failed run since the last success failed (its `completed_at`, Unix
+    /// seconds); this failure's time when it is the first.
+    pub failing_since: i64,
+    /// Failed runs since the last success, this one included (at least 1).
+    pub failed_runs: i64,
+    /// When the last successful run completed (Unix seconds); None: never.
+    pub last_success: Option<i64>,
+}
+
 /// What a reconciliation found (reconcile.rs), for its log row and its result.
 #[derive(Clone, Debug, Default)]
 pub struct Drift {
@@ -252,8 +268,8 @@ pub trait Store {
     fn is_running(&mut self, run_id: i64, checkpoint_id: &str) -> SyncResult<bool>;
     /// Records a failed run in its own transaction (the run's data was rolled back): the log
     /// row (made if the run had none) and the checkpoint's status. Returns the checkpoint's
-    /// previous status.
-    fn record_failure(&mut self, f: &FailureRecord) -> SyncResult<Option<String>>;
+    /// previous status and, read after this failure is written, the model's streak of failures.
+    fn record_failure(&mut self, f: &FailureRecord) -> SyncResult<FailureStreak>;
 
     // --- Reconciliation ----------------------------------------------------------------
 

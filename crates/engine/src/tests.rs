@@ -9,12 +9,14 @@ use crate::memstore::MemStore;
 use crate::model::ModelSpec;
 use crate::reconcile::{reconcile_and_alert, ReconcileOptions};
 use crate::session::with_session;
-use crate::settings::{Credentials, Settings};
-use crate::store::{LockWait, RunMode, RunStatus, Store};
-use crate::{run_and_alert, RunOptions, RunSummary};
+use crate::settings::{Credentials, EmailSettings, Settings, SmtpTls};
+use crate::smtp_fake::{FakeSmtp, Mode};
+use crate::store::{FailureRecord, FailureStreak, LockWait, RunMode, RunStatus, Store};
+use crate::{record_failure, run_and_alert, Failure, RunOptions, RunSummary};
 use odoo_client::Secret;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
 
 struct TestHost;
 
@@ -85,6 +87,7 @@ impl Odoo {
             fetch_streams: 1,
             drift_alert_threshold: 0,
             alert_webhook_url: None,
+            alert_email: None,
         }
     }
 
@@ -295,4 +298,134 @@ fn a_reconciliation_repairs_missing_stale_and_deleted_records_and_is_then_clean(
     assert_eq!((r.drift.deleted, r.drift.restored), (gone, 1), "{r:?}");
     assert_eq!(bronze(&store, "pos.order"), odoo.write_dates("pos.order"));
     assert_eq!(reconcile(&mut store).drift.total(), 0, "nothing left to repair");
+}
+
+#[test]
+fn the_failure_streak_counts_the_failed_runs_since_the_last_success() {
+    let mut store = MemStore::new(vec![orders()]);
+    let fail = |store: &mut MemStore| {
+        store.transaction(|st| {
+            st.record_failure(&FailureRecord {
+                checkpoint_id: "test:pos.order",
+                model: "pos.order",
+                run_id: None,
+                mode: RunMode::Worker,
+                error_code: "08001",
+                message: "down",
+                started_at_unix: 0.0,
+            })
+        })
+    };
+    let first = fail(&mut store).unwrap();
+    assert_eq!((first.previous_status, first.failed_runs, first.last_success), (None, 1, None));
+    let second = fail(&mut store).unwrap();
+    assert_eq!((second.previous_status.as_deref(), second.failed_runs), (Some("failed"), 2));
+    assert_eq!(second.failing_since, first.failing_since, "since the first failure");
+    // A success ends the streak: the next failure is the first of a new one.
+    let ok = store.transaction(|st| st.start_log("test:pos.order", "pos.order", false, RunMode::Worker, None)).unwrap();
+    store
+        .transaction(|st| {
+            let counts = Default::default();
+            let u = crate::store::LogUpdate {
+                status: "success",
+                counts: &counts,
+                window: None,
+                odoo_version: None,
+                transport: None,
+                http_calls: 0,
+                http_retries: 0,
+                message: None,
+                missing_fields: None,
+            };
+            st.update_log(ok, &u)
+        })
+        .unwrap();
+    let third = fail(&mut store).unwrap();
+    assert_eq!(third.failed_runs, 1);
+    assert!(third.last_success.is_some());
+    assert_ne!(third, FailureStreak::default());
+}
+
+#[test]
+fn alert_emails_go_out_once_per_transition_after_the_commit() {
+    let odoo = Odoo::start(&["--orders", "200", "--seed", "7"]); // has deletable orders
+    let smtp = FakeSmtp::start(Mode::Plain, None);
+    let email = EmailSettings {
+        to: vec!["ops@example.com".into()],
+        from: "odoo-sync@example.com".into(),
+        server: smtp.server(),
+        tls: SmtpTls::None,
+        user: None,
+        password: None,
+        ca_file: None,
+    };
+    let s = Settings { alert_email: Some(email), ..odoo.settings() };
+    let mut store = MemStore::new(vec![orders()]);
+    step(&mut store, &s, &orders(), options(false, None, None)).unwrap(); // a first success: no alert
+
+    // A failure whose transaction rolls back never happened: no alert.
+    odoo.faults(json!([{"kind": "odoo_fault", "message": "Simulated fault", "match": {"model": "pos.order"}}]));
+    let fail = |store: &mut MemStore| {
+        odoo.advance(2.0);
+        let started = SystemTime::now();
+        let e = step(store, &s, &orders(), options(false, None, None)).unwrap_err();
+        Failure::new("pos.order", None, RunMode::Function, started, &e)
+    };
+    let failure = fail(&mut store);
+    let rolled_back: SyncResult<()> = store.transaction(|st| {
+        record_failure(st, &s, &failure)?;
+        Err(SyncError::Internal("rolled back".into()))
+    });
+    assert!(rolled_back.is_err());
+    // Three failed runs, each recorded as the hosts record it: one alert.
+    for _ in 0..3 {
+        let failure = fail(&mut store);
+        store.transaction(|st| record_failure(st, &s, &failure)).unwrap();
+    }
+
+    // Recovery: one alert; the next success none.
+    odoo.faults(json!([]));
+    for _ in 0..2 {
+        odoo.advance(2.0);
+        step(&mut store, &s, &orders(), options(false, None, None)).unwrap();
+    }
+
+    // Drift: one alert.
+    let gone = odoo.mutate("pos.order", "delete", 2)["ids"].as_array().unwrap().len();
+    let opts =
+        ReconcileOptions { dry_run: false, max_pages: None, stop_requested: None, lock_wait: LockWait::Unbounded };
+    let r = store
+        .transaction(|st| {
+            with_session(&s, creds(), &TestHost, |o| reconcile_and_alert(st, &TestHost, &orders(), opts, &s, o))
+        })
+        .unwrap();
+    assert_eq!((gone > 0, r.drift.deleted), (true, gone as i64), "{r:?}");
+
+    assert_eq!(crate::email::wait_for_pending(Duration::from_secs(40)), 0);
+    let got = smtp.received();
+    let subjects: Vec<String> = got.iter().map(|m| m.header("Subject").unwrap_or_default()).collect();
+    assert_eq!(got.len(), 3, "{subjects:?}");
+    let find = |prefix: &str| {
+        let i =
+            subjects.iter().position(|s| s.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix} in {subjects:?}"));
+        (subjects[i].clone(), got[i].body())
+    };
+
+    let (subject, body) = find("[odoo_sync] memory: pos.order failing since ");
+    let hh_mm =
+        subject.trim_start_matches("[odoo_sync] memory: pos.order failing since ").trim_end_matches(" UTC (1 run)");
+    assert!(subject.ends_with(" UTC (1 run)") && hh_mm.len() == 5 && hh_mm.as_bytes()[2] == b':', "{subject}");
+    for needle in ["Model:         pos.order", "Simulated fault", "SQLSTATE:      38000", "Hint:", "Last success:  20"]
+    {
+        assert!(body.contains(needle), "{needle:?} in\n{body}");
+    }
+    assert!(body.contains("SELECT * FROM scout.sync_status"), "{body}");
+
+    let (_, body) = find("[odoo_sync] memory: pos.order recovered");
+    assert!(body.contains("pos.order recovered; it syncs again."), "{body}");
+
+    let (subject, body) = find("[odoo_sync] memory: pos.order drifted: ");
+    assert_eq!(subject, format!("[odoo_sync] memory: pos.order drifted: {gone} records repaired"));
+    assert!(body.contains(&format!("{gone} deleted in Odoo")), "{body}");
+    assert!(got.iter().all(|m| m.to == ["ops@example.com"] && m.from == "odoo-sync@example.com"));
 }

@@ -1,9 +1,10 @@
-//! `odoo-sync-set-secret`: stores the Odoo password or API key with scout.odoo_set_secret()
-//! without the value ever being part of SQL text.
+//! `odoo-sync-set-secret`: stores the Odoo password or API key, or the SMTP password of email
+//! alerts, with scout.odoo_set_secret() without the value ever being part of SQL text.
 //!
 //! ```text
 //! odoo-sync-set-secret "host=/var/run/postgresql dbname=mydb user=postgres" password < secret.txt
 //! odoo-sync-set-secret "host=127.0.0.1 dbname=mydb user=postgres" api_key      (then type it)
+//! odoo-sync-set-secret "host=/var/run/postgresql dbname=mydb user=postgres" smtp_password < smtp.txt
 //! ```
 //!
 //! The value is read from standard input (its first line) and sent as a bound parameter of the
@@ -17,7 +18,8 @@ use postgres::{Client, NoTls};
 use std::io::BufRead;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: odoo-sync-set-secret CONNINFO password|api_key   (the value on standard input)";
+const USAGE: &str =
+    "usage: odoo-sync-set-secret CONNINFO password|api_key|smtp_password   (the value on standard input)";
 
 /// This session's settings that could write the statement or its parameters to the server log.
 const QUIET: &str = "SET log_statement = 'none'; SET log_min_duration_statement = -1; \
@@ -28,7 +30,8 @@ fn run(conninfo: &str, kind: &str, value: &str) -> Result<(), String> {
     let sql = match kind {
         "password" => "SELECT scout.odoo_set_secret(password => $1)",
         "api_key" => "SELECT scout.odoo_set_secret(api_key => $1)",
-        other => return Err(format!("unknown kind {other:?}: password or api_key\n{USAGE}")),
+        "smtp_password" => "SELECT scout.odoo_set_secret(smtp_password => $1)",
+        other => return Err(format!("unknown kind {other:?}: password, api_key or smtp_password\n{USAGE}")),
     };
     let mut db = Client::connect(conninfo, NoTls).map_err(|e| format!("cannot connect: {e}"))?;
     db.batch_execute(QUIET).map_err(|e| format!("cannot turn statement logging off (a superuser is needed): {e}"))?;
@@ -54,7 +57,8 @@ fn main() -> ExitCode {
     }
     match run(conninfo, kind, value) {
         Ok(()) => {
-            println!("stored the Odoo {kind}");
+            let what = if kind == "smtp_password" { "SMTP password".to_owned() } else { format!("Odoo {kind}") };
+            println!("stored the {what}");
             ExitCode::SUCCESS
         }
         Err(e) => {
