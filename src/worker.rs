@@ -14,6 +14,9 @@
 //!   lock timeout, a value PostgreSQL refuses), rolls the step back and is recorded (sync_logs,
 //!   checkpoint, one alert); the worker goes on with the next model, and the failing model is
 //!   retried with an exponential backoff. Only FATAL or a crash restarts the process.
+//! - The postmaster's death ends it at once (its waits exit with it; a step stops between pages).
+//! - What is due when (schedules, backoff, hints, re-checks, the outbox's retry) is decided by
+//!   engine::plan; this module executes it, one transaction per step.
 
 use crate::errors::{described, spi, SyncError, SyncResult};
 use crate::host::{push_outbox, with_engine, PgHost};
@@ -289,7 +292,7 @@ fn record_failure(state: &mut State, failure: Failure) {
     }
 }
 
-/// Reconciles every enabled model with Odoo (sync/reconcile.rs), one model per transaction,
+/// Reconciles every enabled model with Odoo (engine::reconcile), one model per transaction,
 /// under the same per-model lock as a sync; a failure is recorded like a sync's.
 fn reconcile_all_models(state: &mut State) {
     let Some(specs) = enabled_models(state) else { return };
@@ -406,6 +409,9 @@ fn sync_all_models(state: &mut State) {
 /// session is sending, or Odoo is unreachable (then retried with the models' backoff). Runs
 /// after every round and whenever the worker is woken (scout.odoo_push_soon, an outbox insert).
 fn drain_outbox(state: &mut State) {
+    // This turn is the retry, if one was due: only a new hold below asks for another.
+    let now = state.tick();
+    state.plan.outbox_held(false, now);
     if state.backing_off(OUTBOX) {
         return;
     }

@@ -102,3 +102,62 @@ fn outbox_rows_held_by_another_session_are_sent_once_it_lets_go_and_the_idle_wor
     let tags = sim.execute("res.partner.category", "search", json!([[["name", "=", "Held"]]]), json!({}));
     assert_eq!(tags.as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_worker_waiting_out_the_outboxs_backoff_sleeps_instead_of_spinning() {
+    let sim = Sim::start(&["--orders", "50", "--seed", "83"]);
+    let cluster = worker_cluster_with("hard_wb_spin", "0 0 1 1 *", &["odoo_sync.max_retries = 0"]);
+    let db = cluster.create_db_named("hard_wb_spin");
+    db.configure(&sim, &[("odoo_sync.max_retries", "0")]);
+    wait_for(30, "the worker idle", || worker(&db).filter(|(_, q)| q.contains("idle until")));
+    // Another session holds the sender while a row is queued: the worker plans a retry...
+    let mut holder = db.connect();
+    holder
+        .batch_execute("BEGIN; SELECT pg_advisory_xact_lock(hashtext('odoo_sync'), hashtext('odoo_sync.outbox'))")
+        .unwrap();
+    db.connect()
+        .batch_execute(
+            "INSERT INTO scout.odoo_outbox (model, external_key, \"values\") \
+             VALUES ('res.partner.category', 'spin', '{\"name\": \"Spin\"}')",
+        )
+        .unwrap();
+    // ...which then meets an Odoo that refuses: the outbox backs off (5 s, then 10 s, ...).
+    sim.set_faults(json!([{"kind": "http_status", "status": 503, "match": {"model": "res.partner.category"}}]));
+    // Long enough for the worker, woken by the insert, to find the sender busy and plan a retry.
+    std::thread::sleep(Duration::from_millis(1500));
+    holder.batch_execute("COMMIT").unwrap();
+    wait_for(15, "the send tried and left pending", || {
+        let attempts: i32 = db
+            .connect()
+            .query_one("SELECT attempts FROM scout.odoo_outbox WHERE external_key = 'spin'", &[])
+            .unwrap()
+            .get(0);
+        (attempts >= 1).then_some(())
+    });
+    // While it backs off, count the worker's turns: each reports its state anew
+    // (pg_stat_activity.state_change). A loop woken every 50 ms by a retry time already past
+    // would make about 40 turns in two seconds; a sleeping one none or one.
+    let state_change = |db: &Db| -> String {
+        db.connect()
+            .query_one("SELECT state_change::text FROM pg_stat_activity WHERE backend_type = 'odoo_sync worker'", &[])
+            .unwrap()
+            .get(0)
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(2) {
+        seen.insert(state_change(&db));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!("worker turns in 2 s while the outbox backs off: {}", seen.len());
+    assert!(seen.len() <= 3, "the worker spins: {} turns in 2 s", seen.len());
+    sim.set_faults(json!([]));
+    wait_for(30, "the row sent after the backoff", || {
+        let state: String = db
+            .connect()
+            .query_one("SELECT state FROM scout.odoo_outbox WHERE external_key = 'spin'", &[])
+            .unwrap()
+            .get(0);
+        (state == "sent").then_some(())
+    });
+}

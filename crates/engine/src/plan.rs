@@ -203,10 +203,18 @@ impl Plan {
         self.outbox_retry = held.then_some(now + OUTBOX_RETRY);
     }
 
-    /// How long to sleep: until the next schedule, hint, re-check or outbox retry, at least
+    /// How long to sleep: until the next schedule, hint, re-check, outbox retry or the end of
+    /// the outbox's backoff (its rows are tried again then, not at the next round), at least
     /// MIN_SLEEP.
     pub fn sleep_for(&self, schedules: &Schedules, wall: i64, now: Tick) -> Duration {
-        let soonest = self.hinted.values().chain(self.rechecks.values()).chain(self.outbox_retry.iter()).min();
+        let outbox_backoff = self.backoff.get(OUTBOX).map(|(_, until)| until);
+        let soonest = self
+            .hinted
+            .values()
+            .chain(self.rechecks.values())
+            .chain(self.outbox_retry.iter())
+            .chain(outbox_backoff)
+            .min();
         let until = soonest.map(|t| t.saturating_sub(now));
         until.into_iter().fold(schedules.until_next(wall), |w, d| w.min(d)).max(MIN_SLEEP)
     }
@@ -309,5 +317,12 @@ mod tests {
         p.hint(models(&["pos.order"]), false, ms(0));
         assert_eq!(p.sleep_for(&s, t0 + 3600, ms(0)), HINT_DEBOUNCE);
         assert_eq!(p.sleep_for(&s, t0 + 3600, ms(500)), MIN_SLEEP, "never zero");
+        // A failed send of the outbox is tried again when its backoff ends, not at the round.
+        let mut p = Plan::default();
+        let wait = p.failed(OUTBOX, ms(0));
+        assert_eq!(p.sleep_for(&s, t0 + 3600, ms(0)), wait);
+        p.failed("pos.order", ms(0));
+        p.failed("pos.order", ms(0));
+        assert_eq!(p.sleep_for(&s, t0 + 3600, ms(0)), wait, "a model's backoff waits for its round");
     }
 }

@@ -122,7 +122,17 @@ pub fn send(
     if batch.stopped.is_none() {
         batch.write_changes(odoo, known);
     }
-    batch.outcomes()
+    let stopped = batch.stopped.clone();
+    let mut out = batch.outcomes();
+    // A transient error before a row was even merged (Odoo unreachable when asked for the
+    // fields) leaves it pending too, with why: every row of the batch gets an outcome, so that
+    // the sender counts it, records the attempt and backs off.
+    if let Some(e) = stopped {
+        let decided: std::collections::HashSet<i64> = out.iter().map(|(id, _)| *id).collect();
+        out.extend(rows.iter().filter(|r| !decided.contains(&r.id)).map(|r| (r.id, Outcome::Pending(e.clone()))));
+        out.sort_by_key(|(id, _)| *id);
+    }
+    out
 }
 
 struct Batch {

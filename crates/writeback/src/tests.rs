@@ -295,3 +295,34 @@ fn a_row_with_nothing_to_write_for_a_model_nothing_may_be_written_to_fails() {
     );
     assert!(odoo.calls.is_empty(), "{:?}", odoo.calls);
 }
+
+/// An Odoo that cannot even describe its fields (unreachable, 503).
+struct Down;
+
+impl Odoo for Down {
+    fn fields(&mut self, _model: &str) -> Result<BTreeMap<String, FieldInfo>, CallError> {
+        Err(CallError::Transient("HTTP 503".into()))
+    }
+    fn load(&mut self, _: &str, _: &[String], _: &[Vec<String>]) -> Result<LoadAnswer, CallError> {
+        unreachable!("nothing is loaded when the fields are unknown")
+    }
+    fn write(&mut self, _: &str, _: &[i64], _: &Map<String, Value>) -> Result<(), CallError> {
+        unreachable!("nothing is written when the fields are unknown")
+    }
+}
+
+#[test]
+fn every_row_stays_pending_with_the_reason_when_odoo_cannot_describe_its_fields() {
+    let rows = vec![
+        row(1, "res.partner.category", Target::Key("a".into()), json!({"name": "A"})),
+        row(2, "res.partner", Target::Id(7), json!({"category_id": {"add": ["a"]}})),
+        row(3, "res.users", Target::Id(2), json!({"login": "x"})),
+    ];
+    let out = send(&mut Down, &rows, &allowed(), &mut no_known);
+    let ids: Vec<i64> = out.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, vec![1, 2, 3], "every row gets an outcome: {out:?}");
+    assert!(matches!(&out[0].1, Outcome::Pending(e) if e.contains("503")), "{out:?}");
+    assert!(matches!(&out[1].1, Outcome::Pending(e) if e.contains("503")), "{out:?}");
+    // The batch stopped before deciding the rest: the refused row is decided on the next try.
+    assert!(!matches!(&out[2].1, Outcome::Sent { .. }), "{out:?}");
+}
