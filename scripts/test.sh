@@ -26,6 +26,13 @@ cargo fmt --all --check
 step "lints: clippy on every crate and test, warnings are errors (SAFETY comments included)"
 cargo clippy -q --workspace --all-targets -- -D warnings
 
+step "layers: the engine knows neither pgrx nor PostgreSQL's process (docs/DESIGN.md)"
+if cargo tree -q -p odoo-sync-engine -e normal | grep -q pgrx; then
+  echo "crates/engine depends on pgrx: the engine must stay out of PostgreSQL's process" >&2
+  cargo tree -q -p odoo-sync-engine -e normal -i pgrx >&2 || true
+  exit 1
+fi
+
 step "build the simulator and odoo-sync-set-secret"
 cargo build --release -q -p odoo-sim
 cargo build -q -p odoo-sync-set-secret
