@@ -25,6 +25,24 @@ fn exited(pid: i32) -> bool {
     }
 }
 
+/// Takes the outbox's sender lock in a transaction of its own (returned: COMMIT frees it) and,
+/// from another session, queues a tag named `name` under key `key`: the worker, woken by the
+/// insert, finds the sender busy.
+fn hold_sender_and_queue(db: &Db, key: &str, name: &str) -> postgres::Client {
+    let mut holder = db.connect();
+    holder
+        .batch_execute("BEGIN; SELECT pg_advisory_xact_lock(hashtext('odoo_sync'), hashtext('odoo_sync.outbox'))")
+        .unwrap();
+    db.connect()
+        .execute(
+            "INSERT INTO scout.odoo_outbox (model, external_key, \"values\") \
+             VALUES ('res.partner.category', $1, jsonb_build_object('name', $2::text))",
+            &[&key, &name],
+        )
+        .unwrap();
+    holder
+}
+
 #[test]
 fn a_killed_postmaster_takes_the_worker_and_its_listener_along_and_the_server_starts_again() {
     // Every Odoo call takes a second: the worker is caught in the middle of a sync.
@@ -80,16 +98,7 @@ fn outbox_rows_held_by_another_session_are_sent_once_it_lets_go_and_the_idle_wor
     let (_, idle) =
         wait_for(30, "the worker idle", || worker(&db).filter(|(_, q)| q.starts_with("odoo_sync worker: idle until ")));
     println!("pg_stat_activity: {idle}");
-    let mut holder = db.connect();
-    holder
-        .batch_execute("BEGIN; SELECT pg_advisory_xact_lock(hashtext('odoo_sync'), hashtext('odoo_sync.outbox'))")
-        .unwrap();
-    db.connect()
-        .batch_execute(
-            "INSERT INTO scout.odoo_outbox (model, external_key, \"values\") \
-             VALUES ('res.partner.category', 'held', '{\"name\": \"Held\"}')",
-        )
-        .unwrap();
+    let mut holder = hold_sender_and_queue(&db, "held", "Held");
     std::thread::sleep(Duration::from_secs(2));
     let state = |db: &Db| -> String {
         db.connect().query_one("SELECT state FROM scout.odoo_outbox WHERE external_key = 'held'", &[]).unwrap().get(0)
@@ -111,16 +120,7 @@ fn a_worker_waiting_out_the_outboxs_backoff_sleeps_instead_of_spinning() {
     db.configure(&sim, &[("odoo_sync.max_retries", "0")]);
     wait_for(30, "the worker idle", || worker(&db).filter(|(_, q)| q.contains("idle until")));
     // Another session holds the sender while a row is queued: the worker plans a retry...
-    let mut holder = db.connect();
-    holder
-        .batch_execute("BEGIN; SELECT pg_advisory_xact_lock(hashtext('odoo_sync'), hashtext('odoo_sync.outbox'))")
-        .unwrap();
-    db.connect()
-        .batch_execute(
-            "INSERT INTO scout.odoo_outbox (model, external_key, \"values\") \
-             VALUES ('res.partner.category', 'spin', '{\"name\": \"Spin\"}')",
-        )
-        .unwrap();
+    let mut holder = hold_sender_and_queue(&db, "spin", "Spin");
     // ...which then meets an Odoo that refuses: the outbox backs off (5 s, then 10 s, ...).
     sim.set_faults(json!([{"kind": "http_status", "status": 503, "match": {"model": "res.partner.category"}}]));
     // Long enough for the worker, woken by the insert, to find the sender busy and plan a retry.
