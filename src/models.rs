@@ -6,9 +6,7 @@ use pgrx::prelude::*;
 
 pub use engine::ModelSpec;
 
-const SELECT_SPECS: &str = "SELECT model, bronze_table, array_to_string(fields, ','), \
-     array_to_string(optional_fields, ','), array_to_string(extra_fields, ','), odoo_module \
-     FROM scout.sync_models";
+use store_sql::SELECT_SPECS;
 
 fn split(s: Option<String>) -> Vec<String> {
     s.unwrap_or_default().split(',').filter(|x| !x.is_empty()).map(str::to_owned).collect()
@@ -33,11 +31,7 @@ fn query(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> SyncResult<Vec<ModelS
     rows.into_iter()
         .map(|(model, bronze_table, fields, optional_fields, extra_fields, odoo_module)| {
             // The table name is spliced into SQL: accept only what the CHECK constraint allows.
-            if !bronze_table.starts_with("bronze_")
-                || !bronze_table.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            {
-                return Err(SyncError::Internal(format!("bad bronze table name {bronze_table:?}")));
-            }
+            store_sql::checked_table(&bronze_table).map_err(SyncError::Internal)?;
             Ok(ModelSpec { model, bronze_table, fields, optional_fields, extra_fields, odoo_module })
         })
         .collect()

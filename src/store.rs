@@ -15,6 +15,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use store_sql as sql;
 
 /// The store's failures: SPI's (a bug or a damaged schema) and the engine's own (a busy lock),
 /// so that `?` works on both inside; mapped to SyncError at the Store boundary.
@@ -34,39 +35,25 @@ impl From<SyncError> for Fail {
 
 type R<T> = Result<T, Fail>;
 
-/// Both ints of a per-checkpoint advisory lock: a fixed class for odoo_sync, and the id's hash.
-const LOCK_KEY_SQL: &str = "hashtext('odoo_sync'), hashtext($1)";
-
 /// Takes the model's transaction-level advisory lock without waiting. False when another
 /// session (the worker, pg_cron, a manual call) is syncing the same model right now.
 fn try_lock(checkpoint_id: &str) -> R<bool> {
-    let sql = format!("SELECT pg_try_advisory_xact_lock({LOCK_KEY_SQL})");
-    Ok(Spi::get_one_with_args::<bool>(&sql, &[checkpoint_id.into()])?.unwrap_or(false))
+    Ok(Spi::get_one_with_args::<bool>(&sql::try_lock_model(), &[checkpoint_id.into()])?.unwrap_or(false))
 }
 
 /// Whether a run's log row is still running (a step may continue it).
 fn is_running(run_id: i64, checkpoint_id: &str) -> R<bool> {
-    let sql =
-        "SELECT EXISTS (SELECT 1 FROM scout.sync_logs WHERE id = $1 AND checkpoint_id = $2 AND status = 'running')";
-    Ok(Spi::get_one_with_args::<bool>(sql, &[run_id.into(), checkpoint_id.into()])?.unwrap_or(false))
+    Ok(Spi::get_one_with_args::<bool>(sql::IS_RUNNING, &[run_id.into(), checkpoint_id.into()])?.unwrap_or(false))
 }
 
 /// The pid holding a model's lock, for the message of a skipped run.
 fn lock_holder(checkpoint_id: &str) -> R<Option<i32>> {
-    let sql = "SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted \
-               AND l.classid = hashtext('odoo_sync')::oid AND l.objid = hashtext($1)::oid LIMIT 1";
-    Ok(Spi::get_one_with_args::<i32>(sql, &[checkpoint_id.into()]).unwrap_or(None))
+    Ok(Spi::get_one_with_args::<i32>(sql::LOCK_HOLDER, &[checkpoint_id.into()]).unwrap_or(None))
 }
 
 fn read_checkpoint(checkpoint_id: &str) -> R<Checkpoint> {
-    let sql = "SELECT CASE WHEN isfinite(last_sync_at) THEN extract(epoch FROM last_sync_at)::bigint END, \
-                      extract(epoch FROM window_start)::bigint, \
-                      extract(epoch FROM window_end)::bigint, \
-                      window_full, last_record_id, selection, \
-                      extract(epoch FROM coalesce(window_mark, window_end))::bigint \
-               FROM scout.sync_checkpoints WHERE id = $1";
     Spi::connect(|client| {
-        let rows = client.select(sql, None, &[checkpoint_id.into()])?;
+        let rows = client.select(sql::READ_CHECKPOINT, None, &[checkpoint_id.into()])?;
         let mut cp = Checkpoint { high_water: None, open_window: None, selection: None };
         if let Some(row) = rows.into_iter().next() {
             cp.high_water = row.get::<i64>(1)?;
@@ -97,24 +84,9 @@ fn save_checkpoint(
     records: i64,
     selection: Option<&str>,
 ) -> R<Option<String>> {
-    let sql = "WITH old AS (SELECT status FROM scout.sync_checkpoints WHERE id = $1) \
-               INSERT INTO scout.sync_checkpoints AS c \
-                 (id, model, last_sync_at, last_record_id, window_start, window_end, window_full, \
-                  records_synced, status, error_message, updated_at, selection, window_mark) \
-               VALUES ($1, $2, COALESCE(to_timestamp($3), '-infinity'), $4, to_timestamp($5), to_timestamp($6), \
-                       COALESCE($7, false), $8, CASE WHEN $6 IS NULL THEN 'success' ELSE 'in_progress' END, NULL, now(), $9, \
-                       to_timestamp($10)) \
-               ON CONFLICT (id) DO UPDATE SET \
-                 last_sync_at = EXCLUDED.last_sync_at, last_record_id = EXCLUDED.last_record_id, \
-                 window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end, \
-                 window_full = EXCLUDED.window_full, window_mark = EXCLUDED.window_mark, records_synced = c.records_synced + EXCLUDED.records_synced, \
-                 status = CASE WHEN EXCLUDED.status = 'in_progress' AND c.status = 'failed' THEN 'failed' ELSE EXCLUDED.status END, \
-                 error_message = CASE WHEN EXCLUDED.status = 'success' THEN NULL ELSE c.error_message END, \
-                 updated_at = now(), selection = COALESCE(EXCLUDED.selection, c.selection) \
-               RETURNING (SELECT status FROM old)";
     let as_f64 = |v: Option<i64>| v.map(|x| x as f64);
     Ok(Spi::get_one_with_args::<String>(
-        sql,
+        sql::SAVE_CHECKPOINT,
         &[
             cp_id.into(),
             model.into(),
@@ -133,10 +105,7 @@ fn save_checkpoint(
 /// Bronze's `(id, write_date as Odoo rendered it, soft-deleted)` with `after < id <= upto`, in
 /// id order: the bronze side of a reconciliation's merge.
 fn bronze_write_dates(spec: &ModelSpec, after: i64, upto: i64) -> R<Vec<(i64, Option<String>, bool)>> {
-    let sql = format!(
-        "SELECT id, payload->>'write_date', deleted_at IS NOT NULL FROM scout.{} WHERE id > $1 AND id <= $2 ORDER BY id",
-        spec.bronze_table
-    );
+    let sql = sql::bronze_write_dates(&spec.bronze_table);
     Spi::connect(|client| {
         client
             .select(&sql, None, &[after.into(), upto.into()])?
@@ -156,11 +125,7 @@ fn soft_delete(spec: &ModelSpec, ids: &[i64], run_id: i64) -> R<Vec<i64>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "WITH d AS (UPDATE scout.{} SET deleted_at = now(), run_id = $2 WHERE id = ANY($1) AND deleted_at IS NULL RETURNING id) \
-         SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM d",
-        spec.bronze_table
-    );
+    let sql = sql::soft_delete(&spec.bronze_table);
     Ok(Spi::get_one_with_args::<Vec<i64>>(&sql, &[ids.to_vec().into(), run_id.into()])?.unwrap_or_default())
 }
 
@@ -168,12 +133,7 @@ fn soft_delete(spec: &ModelSpec, ids: &[i64], run_id: i64) -> R<Vec<i64>> {
 /// committing run that has more to do or was cut off.
 fn open_reconciliation(cp_id: &str) -> R<Option<(i64, i64)>> {
     Spi::connect(|client| {
-        let rows = client.select(
-            "SELECT c.reconcile_run_id, c.reconcile_last_id FROM scout.sync_checkpoints c \
-             JOIN scout.sync_logs l ON l.id = c.reconcile_run_id WHERE c.id = $1",
-            None,
-            &[cp_id.into()],
-        )?;
+        let rows = client.select(sql::OPEN_RECONCILIATION, None, &[cp_id.into()])?;
         match rows.into_iter().next() {
             Some(row) => Ok(row.get::<i64>(1)?.zip(row.get::<i64>(2)?)),
             None => Ok(None),
@@ -184,10 +144,7 @@ fn open_reconciliation(cp_id: &str) -> R<Option<(i64, i64)>> {
 /// Moves (or, with None, clears) a reconciliation's cursor, in the transaction of its page.
 fn save_reconcile_cursor(cp_id: &str, model: &str, cursor: Option<(i64, i64)>) -> R<()> {
     Spi::run_with_args(
-        "INSERT INTO scout.sync_checkpoints AS c (id, model, last_sync_at, reconcile_run_id, reconcile_last_id) \
-         VALUES ($1, $2, '-infinity', $3, $4) \
-         ON CONFLICT (id) DO UPDATE SET reconcile_run_id = EXCLUDED.reconcile_run_id, \
-           reconcile_last_id = EXCLUDED.reconcile_last_id, updated_at = now()",
+        sql::SAVE_RECONCILE_CURSOR,
         &[cp_id.into(), model.into(), cursor.map(|c| c.0).into(), cursor.map(|c| c.1).into()],
     )?;
     Ok(())
@@ -196,9 +153,7 @@ fn save_reconcile_cursor(cp_id: &str, model: &str, cursor: Option<(i64, i64)>) -
 /// Adds one page's findings to a reconciliation's log row.
 fn add_reconcile_counts(run_id: i64, d: &Drift) -> R<()> {
     Spi::run_with_args(
-        "UPDATE scout.sync_logs SET fetched = fetched + $2, records_processed = records_processed + $2 + $5, \
-           missing = missing + $3, stale = stale + $4, deleted = deleted + $5, restored = restored + $6, \
-           odoo_count = coalesce(odoo_count, 0) + $7 WHERE id = $1",
+        sql::ADD_RECONCILE_COUNTS,
         &[
             run_id.into(),
             d.refetched.into(),
@@ -217,10 +172,7 @@ fn add_reconcile_counts(run_id: i64, d: &Drift) -> R<()> {
 fn finish_reconcile_log(run_id: i64, done: bool, http_calls: i64, message: Option<&str>) -> R<Drift> {
     Spi::connect_mut(|client| {
         let rows = client.update(
-            "UPDATE scout.sync_logs SET status = CASE WHEN $2 THEN 'success' ELSE 'running' END, \
-               completed_at = CASE WHEN $2 THEN clock_timestamp() END, \
-               http_calls = http_calls + $3, message = coalesce($4, message) WHERE id = $1 \
-             RETURNING coalesce(odoo_count, 0), missing, stale, deleted, restored, fetched",
+            sql::FINISH_RECONCILE_LOG,
             None,
             &[run_id.into(), done.into(), http_calls.into(), message.into()],
         )?;
@@ -240,39 +192,20 @@ fn finish_reconcile_log(run_id: i64, done: bool, http_calls: i64, message: Optio
 /// Upserts a page (a JSON array of Odoo records, as raw text) into the model's bronze table in
 /// one statement. Records whose payload is unchanged are not rewritten and count as neither.
 fn upsert_bronze(spec: &ModelSpec, page_json: &str, run_id: i64) -> R<PageCounts> {
-    let sql = format!(
-        "WITH page AS ( \
-            SELECT (r->>'id')::bigint AS id, scout.odoo_datetime(r->'write_date') AS write_date, r AS payload \
-            FROM jsonb_array_elements($1::jsonb) AS r), \
-         up AS ( \
-            INSERT INTO scout.{t} AS b (id, write_date, payload, run_id, synced_at, deleted_at) \
-            SELECT id, write_date, payload, $2, now(), NULL FROM page \
-            ON CONFLICT (id) DO UPDATE SET write_date = EXCLUDED.write_date, payload = EXCLUDED.payload, \
-                run_id = EXCLUDED.run_id, synced_at = EXCLUDED.synced_at, deleted_at = NULL \
-            WHERE b.payload IS DISTINCT FROM EXCLUDED.payload OR b.deleted_at IS NOT NULL \
-            RETURNING b.id, (xmax = 0) AS inserted) \
-         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), \
-                coalesce(array_agg(id), '{{}}') FROM up",
-        t = spec.bronze_table
-    );
+    let sql = sql::upsert_bronze(&spec.bronze_table, sql::PAGE_FROM_JSON_ARRAY, "$2");
     let (ins, upd, changed) = Spi::get_three_with_args::<i64, i64, Vec<i64>>(&sql, &[page_json.into(), run_id.into()])?;
     Ok(PageCounts { inserted: ins.unwrap_or(0), updated: upd.unwrap_or(0), changed: changed.unwrap_or_default() })
 }
 
 /// The live bronze ids, ascending.
 fn live_ids(spec: &ModelSpec) -> R<Vec<i64>> {
-    let t = &spec.bronze_table;
-    let sql = format!("SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM scout.{t} WHERE deleted_at IS NULL");
+    let sql = sql::live_ids(&spec.bronze_table);
     Ok(Spi::get_one::<Vec<i64>>(&sql)?.unwrap_or_default())
 }
 
 /// Up to `limit` bronze ids above `after`, ascending.
 fn bronze_ids_after(spec: &ModelSpec, after: i64, limit: i64) -> R<Vec<i64>> {
-    let sql = format!(
-        "SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM \
-         (SELECT id FROM scout.{t} WHERE id > $1 ORDER BY id LIMIT $2) s",
-        t = spec.bronze_table
-    );
+    let sql = sql::bronze_ids_after(&spec.bronze_table);
     Ok(Spi::get_one_with_args::<Vec<i64>>(&sql, &[after.into(), limit.into()])?.unwrap_or_default())
 }
 
@@ -282,15 +215,7 @@ fn bronze_naming(spec: &ModelSpec, fields: &[String], ids: &[i64]) -> R<Vec<i64>
     if fields.is_empty() || ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT coalesce(array_agg(b.id ORDER BY b.id), '{{}}') FROM scout.{t} b \
-         WHERE b.deleted_at IS NULL AND EXISTS ( \
-           SELECT 1 FROM unnest($1::text[]) AS f(name), \
-                LATERAL jsonb_array_elements(CASE jsonb_typeof(b.payload -> f.name) \
-                                             WHEN 'array' THEN b.payload -> f.name ELSE '[]' END) AS e(v) \
-           WHERE jsonb_typeof(e.v) = 'number' AND (e.v #>> '{{}}')::numeric = ANY ($2::bigint[]::numeric[]))",
-        t = spec.bronze_table
-    );
+    let sql = sql::bronze_naming(&spec.bronze_table);
     Ok(Spi::get_one_with_args::<Vec<i64>>(&sql, &[fields.to_vec().into(), ids.to_vec().into()])?.unwrap_or_default())
 }
 
@@ -299,25 +224,20 @@ fn bronze_naming(spec: &ModelSpec, fields: &[String], ids: &[i64]) -> R<Vec<i64>
 /// and deadlock. One transaction-level lock serialises silver writes instead: a session waits
 /// (cancellably) for another's transaction to end, and never holds half of what it needs.
 fn lock_silver(model: &str, wait: LockWait) -> R<()> {
-    const KEY: &str = "hashtext('odoo_sync'), hashtext('silver')";
     let LockWait::AtMost(limit) = wait else {
-        Spi::run(&format!("SELECT pg_advisory_xact_lock({KEY})"))?;
+        Spi::run(sql::LOCK_SILVER)?;
         return Ok(());
     };
     // Unattended: try, and wait between tries on the latch (SIGTERM sets it), so that a session
     // idle in its transaction cannot hold the worker, and a shutdown is never stuck behind it.
     let deadline = std::time::Instant::now() + limit;
     loop {
-        if Spi::get_one::<bool>(&format!("SELECT pg_try_advisory_xact_lock({KEY})"))?.unwrap_or(false) {
+        if Spi::get_one::<bool>(sql::TRY_LOCK_SILVER)?.unwrap_or(false) {
             return Ok(());
         }
         if std::time::Instant::now() >= deadline || interrupts::stop_requested() {
-            let holder = Spi::get_one::<String>(
-                "SELECT string_agg(format('pid %s (%s, %s)', a.pid, a.usename, a.state), ', ') \
-                 FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted \
-                   AND l.classid = hashtext('odoo_sync')::oid AND l.objid = hashtext('silver')::oid",
-            )?
-            .unwrap_or_else(|| "a session that has since ended".into());
+            let holder = Spi::get_one::<String>(sql::SILVER_LOCK_HOLDER)?
+                .unwrap_or_else(|| "a session that has since ended".into());
             return Err(Fail(SyncError::Busy {
                 model: model.to_owned(),
                 detail: format!("The silver lock is held by {holder}; waited {} s.", limit.as_secs()),
@@ -332,7 +252,7 @@ fn lock_silver(model: &str, wait: LockWait) -> R<()> {
 fn silver_mark_deleted(model: &str, ids: &[i64], wait: LockWait) -> R<()> {
     if !ids.is_empty() {
         lock_silver(model, wait)?;
-        Spi::run_with_args("SELECT scout.silver_mark_deleted($1, $2)", &[model.into(), ids.to_vec().into()])?;
+        Spi::run_with_args(sql::SILVER_MARK_DELETED, &[model.into(), ids.to_vec().into()])?;
     }
     Ok(())
 }
@@ -344,26 +264,20 @@ fn apply_silver(model: &str, ids: &[i64], run_id: i64, wait: LockWait) -> R<i64>
         return Ok(0);
     }
     lock_silver(model, wait)?;
-    let sql = "SELECT scout.silver_apply($1, $2, $3)";
-    Ok(Spi::get_one_with_args::<i64>(sql, &[model.into(), ids.to_vec().into(), run_id.into()])?.unwrap_or(0))
+    Ok(Spi::get_one_with_args::<i64>(sql::SILVER_APPLY, &[model.into(), ids.to_vec().into(), run_id.into()])?
+        .unwrap_or(0))
 }
 
 /// Refreshes the planner's statistics of the tables a long load of this model grows (bronze
 /// and its silver table), which no autovacuum can do inside the load's transaction.
 fn analyze_for_load(model: &str) -> R<()> {
-    Spi::run_with_args("SELECT scout.analyze_for_load($1)", &[model.into()])?;
+    Spi::run_with_args(sql::ANALYZE_FOR_LOAD, &[model.into()])?;
     Ok(())
 }
 
 /// What `upsert_bronze` would do, without writing anything (dry runs).
 fn preview_bronze(spec: &ModelSpec, page_json: &str) -> R<PageCounts> {
-    let sql = format!(
-        "WITH page AS (SELECT (r->>'id')::bigint AS id, r AS payload FROM jsonb_array_elements($1::jsonb) AS r) \
-         SELECT count(*) FILTER (WHERE b.id IS NULL), \
-                count(*) FILTER (WHERE b.id IS NOT NULL AND (b.payload IS DISTINCT FROM p.payload OR b.deleted_at IS NOT NULL)) \
-         FROM page p LEFT JOIN scout.{t} b ON b.id = p.id",
-        t = spec.bronze_table
-    );
+    let sql = sql::preview_bronze(&spec.bronze_table, sql::PAGE_FROM_JSON_ARRAY);
     let (ins, upd) = Spi::get_two_with_args::<i64, i64>(&sql, &[page_json.into()])?;
     Ok(PageCounts { inserted: ins.unwrap_or(0), updated: upd.unwrap_or(0), changed: Vec::new() })
 }
@@ -372,39 +286,18 @@ fn preview_bronze(spec: &ModelSpec, page_json: &str) -> R<PageCounts> {
 fn start_log(cp_id: &str, model: &str, full: bool, run_mode: RunMode, estimate: Option<i64>) -> R<i64> {
     // A 'running' row whose backend is gone belongs to a run that was cut off (crash, kill,
     // shutdown) and could not record its end: say so instead of leaving it running forever.
-    Spi::run_with_args(
-        "UPDATE scout.sync_logs SET status = 'failed', completed_at = clock_timestamp(), error_count = error_count + 1, \
-           error_message = 'interrupted (backend or server stopped mid-run); its committed pages were kept and the next run resumed' \
-         WHERE checkpoint_id = $1 AND status = 'running' \
-           AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = sync_logs.backend_pid)",
-        &[cp_id.into()],
-    )?;
-    let sql = "INSERT INTO scout.sync_logs (checkpoint_id, model, full_sync, run_mode, estimated_total) \
-               VALUES ($1, $2, $3, $4, $5) RETURNING id";
+    Spi::run_with_args(sql::CLOSE_INTERRUPTED_RUNS, &[cp_id.into()])?;
     Spi::get_one_with_args::<i64>(
-        sql,
+        sql::START_LOG,
         &[cp_id.into(), model.into(), full.into(), run_mode.as_sql().into(), estimate.into()],
     )?
     .ok_or_else(|| Fail(SyncError::Internal("sync_logs insert returned no id".into())))
 }
 
 fn update_log(run_id: i64, u: &LogUpdate) -> R<()> {
-    let sql = "UPDATE scout.sync_logs SET \
-                 completed_at = CASE WHEN $2 = 'running' THEN NULL ELSE clock_timestamp() END, status = $2, \
-                 records_processed = records_processed + $3 + $4, fetched = fetched + $5, \
-                 inserted = inserted + $3, updated = updated + $4, \
-                 unchanged = unchanged + ($5 - $3 - $4), rejected = rejected + $6, \
-                 deleted = deleted + $14, \
-                 error_count = error_count + CASE WHEN $2 = 'failed' THEN 1 ELSE 0 END, \
-                 window_start = to_timestamp($7), window_end = to_timestamp($8), \
-                 odoo_version = coalesce($9, odoo_version), transport = coalesce($10, transport), \
-                 http_calls = http_calls + $11, http_retries = http_retries + $12, \
-                 message = coalesce($13, message), \
-                 missing_fields = coalesce($15, missing_fields) \
-               WHERE id = $1";
     let c = u.counts;
     Spi::run_with_args(
-        sql,
+        sql::UPDATE_LOG,
         &[
             run_id.into(),
             u.status.into(),
@@ -438,31 +331,16 @@ fn record_failure(f: &FailureRecord) -> R<FailureStreak> {
         None => (start_log(cp_id, model, false, f.mode, None)?, true),
     };
     Spi::run_with_args(
-        "UPDATE scout.sync_logs SET status = 'failed', completed_at = clock_timestamp(), \
-           error_count = error_count + 1, error_message = $2, error_code = $3, \
-           started_at = CASE WHEN $4 THEN to_timestamp($5) ELSE started_at END WHERE id = $1",
+        sql::MARK_RUN_FAILED,
         &[run_id.into(), message.into(), f.error_code.into(), new_row.into(), f.started_at_unix.into()],
     )?;
     // A scalar subquery: one row (NULL status) even when the model has no checkpoint yet.
-    let previous = Spi::get_one_with_args::<String>(
-        "SELECT (SELECT status FROM scout.sync_checkpoints WHERE id = $1)",
-        &[cp_id.into()],
-    )?;
-    Spi::run_with_args(
-        "INSERT INTO scout.sync_checkpoints AS c (id, model, last_sync_at, status, error_message) \
-         VALUES ($1, $2, '-infinity', 'failed', $3) \
-         ON CONFLICT (id) DO UPDATE SET status = 'failed', error_message = EXCLUDED.error_message, updated_at = now()",
-        &[cp_id.into(), model.into(), message.into()],
-    )?;
+    let previous = Spi::get_one_with_args::<String>(sql::CHECKPOINT_STATUS, &[cp_id.into()])?;
+    Spi::run_with_args(sql::MARK_CHECKPOINT_FAILED, &[cp_id.into(), model.into(), message.into()])?;
     // The streak this failure belongs to, for the alert: the failed runs since the last success
     // (this one included), when the first of them ended, and that success.
-    let sql = "WITH ok AS (SELECT id, completed_at FROM scout.sync_logs \
-                 WHERE checkpoint_id = $1 AND status = 'success' ORDER BY id DESC LIMIT 1) \
-               SELECT (SELECT extract(epoch FROM completed_at)::bigint FROM ok), count(*), \
-                      coalesce(extract(epoch FROM min(completed_at))::bigint, extract(epoch FROM now())::bigint) \
-               FROM scout.sync_logs \
-               WHERE checkpoint_id = $1 AND status = 'failed' AND id > coalesce((SELECT id FROM ok), 0)";
-    let (last_success, failed_runs, failing_since) = Spi::get_three_with_args::<i64, i64, i64>(sql, &[cp_id.into()])?;
+    let (last_success, failed_runs, failing_since) =
+        Spi::get_three_with_args::<i64, i64, i64>(sql::FAILURE_STREAK, &[cp_id.into()])?;
     Ok(FailureStreak {
         previous_status: previous,
         failing_since: failing_since.unwrap_or(0),
@@ -475,15 +353,12 @@ fn record_failure(f: &FailureRecord) -> R<FailureStreak> {
 // The outbox (sql/40_writeback.sql)
 // ------------------------------------------------------------------------------------------
 
-/// The advisory lock that makes one sender at a time (class odoo_sync, like the sync's).
-const PUSH_LOCK_SQL: &str = "hashtext('odoo_sync'), hashtext('odoo_sync.outbox')";
-
 fn outbox_lock(wait: bool) -> R<bool> {
     if wait {
-        Spi::run(&format!("SELECT pg_advisory_xact_lock({PUSH_LOCK_SQL})"))?;
+        Spi::run(sql::OUTBOX_LOCK)?;
         return Ok(true);
     }
-    Ok(Spi::get_one::<bool>(&format!("SELECT pg_try_advisory_xact_lock({PUSH_LOCK_SQL})"))?.unwrap_or(false))
+    Ok(Spi::get_one::<bool>(sql::OUTBOX_TRY_LOCK)?.unwrap_or(false))
 }
 
 /// A REPEATABLE READ or SERIALIZABLE transaction reads the outbox as it was when it began: it
@@ -504,11 +379,9 @@ fn outbox_check_isolation() -> R<()> {
 }
 
 fn outbox_list_pending(after: i64, limit: i64) -> R<Vec<ListedRow>> {
-    let sql = "SELECT id, model, external_key, odoo_id FROM scout.odoo_outbox \
-               WHERE state = 'pending' AND id > $1 ORDER BY id LIMIT $2";
     Spi::connect(|client| {
         let mut out = Vec::new();
-        for r in client.select(sql, None, &[after.into(), limit.into()])? {
+        for r in client.select(sql::OUTBOX_LIST_PENDING, None, &[after.into(), limit.into()])? {
             out.push(ListedRow {
                 id: r.get::<i64>(1)?.unwrap_or(0),
                 record: (r.get::<String>(2)?.unwrap_or_default(), r.get(3)?, r.get(4)?),
@@ -521,11 +394,9 @@ fn outbox_list_pending(after: i64, limit: i64) -> R<Vec<ListedRow>> {
 /// Locks the rows of `ids` still pending, skipping those another session holds; each with
 /// whether the calling transaction wrote it (its xmin is ours: not committed yet).
 fn outbox_lock_rows(ids: &[i64]) -> R<BTreeMap<i64, (writeback::Row, bool)>> {
-    let sql = "SELECT id, model, external_key, odoo_id, op, \"values\"::text, xmin::text FROM scout.odoo_outbox \
-               WHERE id = ANY ($1) AND state = 'pending' ORDER BY id FOR UPDATE SKIP LOCKED";
     Spi::connect_mut(|client| {
         let mut rows = BTreeMap::new();
-        for r in client.update(sql, None, &[ids.to_vec().into()])? {
+        for r in client.update(sql::OUTBOX_LOCK_ROWS, None, &[ids.to_vec().into()])? {
             let id = r.get::<i64>(1)?.unwrap_or(0);
             let target = match (r.get::<String>(3)?, r.get::<i64>(4)?) {
                 (Some(key), _) => writeback::Target::Key(key),
@@ -553,7 +424,7 @@ fn outbox_lock_rows(ids: &[i64]) -> R<BTreeMap<i64, (writeback::Row, bool)>> {
 fn outbox_allow_list() -> R<writeback::AllowList> {
     Spi::connect(|client| {
         let mut set = BTreeSet::new();
-        for row in client.select("SELECT model, field FROM scout.writeback_fields", None, &[])? {
+        for row in client.select(sql::OUTBOX_ALLOW_LIST, None, &[])? {
             if let (Some(m), Some(f)) = (row.get::<String>(1)?, row.get::<String>(2)?) {
                 set.insert((m, f));
             }
@@ -564,9 +435,7 @@ fn outbox_allow_list() -> R<writeback::AllowList> {
 
 /// The Odoo id of a record of ours, from its last sent row.
 fn outbox_known_id(model: &str, key: &str) -> Option<i64> {
-    let sql = "SELECT odoo_id FROM scout.odoo_outbox WHERE model = $1 AND external_key = $2 \
-               AND state = 'sent' AND odoo_id IS NOT NULL ORDER BY id DESC LIMIT 1";
-    Spi::get_one_with_args::<i64>(sql, &[model.into(), key.into()]).ok().flatten()
+    Spi::get_one_with_args::<i64>(sql::OUTBOX_KNOWN_ID, &[model.into(), key.into()]).ok().flatten()
 }
 
 /// Records the outcomes in one statement.
@@ -575,21 +444,13 @@ fn outbox_record(outcomes: &[(i64, &'static str, Option<i64>, Option<String>)]) 
     let states: Vec<String> = outcomes.iter().map(|o| o.1.to_owned()).collect();
     let odoo_ids: Vec<Option<i64>> = outcomes.iter().map(|o| o.2).collect();
     let errors: Vec<Option<String>> = outcomes.iter().map(|o| o.3.clone()).collect();
-    Spi::run_with_args(
-        "UPDATE scout.odoo_outbox o \
-         SET state = u.state, odoo_id = coalesce(u.odoo_id, o.odoo_id), last_error = u.error, \
-             attempts = o.attempts + 1, sent_at = CASE WHEN u.state = 'sent' THEN now() END \
-         FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[]) AS u(id, state, odoo_id, error) \
-         WHERE o.id = u.id",
-        &[ids.into(), states.into(), odoo_ids.into(), errors.into()],
-    )?;
+    Spi::run_with_args(sql::OUTBOX_RECORD, &[ids.into(), states.into(), odoo_ids.into(), errors.into()])?;
     Ok(())
 }
 
 /// Rows still pending in the outbox.
 pub fn outbox_pending_count() -> SyncResult<i64> {
-    let n = Spi::get_one::<i64>("SELECT count(*) FROM scout.odoo_outbox WHERE state = 'pending'")
-        .map_err(crate::errors::spi)?;
+    let n = Spi::get_one::<i64>(sql::OUTBOX_PENDING_COUNT).map_err(crate::errors::spi)?;
     Ok(n.unwrap_or(0))
 }
 

@@ -471,16 +471,8 @@ fn take_hints(state: &mut State) {
         if extension_version()?.as_deref() != Some(LIBRARY_VERSION) {
             return Ok(None);
         }
-        let sql = "WITH taken AS (DELETE FROM scout.sync_hints RETURNING model), \
-                        hinted AS (SELECT model FROM taken UNION SELECT unnest($1::text[])) \
-                   SELECT coalesce(array_agg(m.model) FILTER (WHERE EXISTS ( \
-                            SELECT 1 FROM hinted t JOIN scout.sync_models h ON h.model = t.model \
-                            WHERE m.model = t.model OR m.model = ANY (h.synced_with))), '{}'), \
-                          coalesce(array_agg(m.model), '{}'), \
-                          (SELECT s.webhook_token FROM scout.sync_secret s WHERE s.id = 1) \
-                   FROM scout.sync_models m WHERE m.enabled";
         Spi::connect(|client| -> Result<_, pgrx::spi::Error> {
-            let row = client.select(sql, Some(1), &[from_webhooks.clone().into()])?.first();
+            let row = client.select(store_sql::TAKE_HINTS, Some(1), &[from_webhooks.clone().into()])?.first();
             let due: Vec<String> = row.get(1)?.unwrap_or_default();
             let enabled: Vec<String> = row.get(2)?.unwrap_or_default();
             let token: Option<String> = row.get(3)?;
@@ -565,13 +557,7 @@ fn refresh_gold(state: &mut State) {
     let r = in_transaction(|| {
         // The database's settings (odoo_sync.timezone) as a new session would see them.
         apply_database_settings(settled)?;
-        let exists = Spi::get_one::<bool>("SELECT to_regprocedure('scout.refresh_gold()') IS NOT NULL")
-            .map_err(spi)?
-            .unwrap_or(false);
-        if exists {
-            Spi::run("SELECT scout.refresh_gold()").map_err(spi)?;
-        }
-        Ok(())
+        Spi::run(store_sql::REFRESH_GOLD).map_err(spi)
     });
     if let Err(e) = r {
         pgrx::warning!("odoo_sync worker: refreshing gold failed: {e}");

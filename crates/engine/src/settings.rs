@@ -237,6 +237,7 @@ fn join_server(host: &str, port: u16) -> String {
 }
 
 /// The Odoo password or API key, from wherever the host keeps it.
+#[derive(Clone)]
 pub struct Credentials {
     pub secret: Secret,
     pub is_api_key: bool,

@@ -24,8 +24,10 @@ pub struct PageCounts {
 /// How a run was started: `scout.sync_logs.run_mode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunMode {
-    /// scout.odoo_sync() / odoo_sync_all(), or the runner's `sync`: one transaction.
+    /// scout.odoo_sync() / odoo_sync_all(): one transaction.
     Function,
+    /// The runner's `odoo-sync sync`: a step per commit, like the procedure.
+    Runner,
     /// CALL scout.odoo_sync_run(): a step per commit.
     Procedure,
     /// The background worker's syncs (or the runner's `run`).
@@ -40,6 +42,7 @@ impl RunMode {
         match self {
             RunMode::Function => "function",
             RunMode::Procedure => "procedure",
+            RunMode::Runner => "runner",
             RunMode::Worker => "worker",
             RunMode::Reconcile => "reconcile",
         }

@@ -1,0 +1,93 @@
+//! The runner's one error type, mapped once in main.rs to the text a person reads (the same
+//! message, detail and hint as the extension's ERROR, with its SQLSTATE) and an exit status.
+
+use engine::{redact, SyncError};
+use std::fmt;
+
+/// Exit statuses, documented in `odoo-sync --help` and the README.
+pub mod exit {
+    /// A sync, reconciliation or install failed (the message says why).
+    pub const FAILED: i32 = 1;
+    /// The command line or a setting is wrong: nothing was done.
+    pub const USAGE: i32 = 2;
+    /// The database cannot be reached or refused us (connection, authentication, TLS, a pooler
+    /// in transaction mode).
+    pub const DATABASE: i32 = 3;
+}
+
+#[derive(Debug)]
+pub struct RunnerError {
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+    pub sqlstate: Option<String>,
+    pub exit: i32,
+}
+
+pub type RunnerResult<T> = Result<T, RunnerError>;
+
+impl RunnerError {
+    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> RunnerError {
+        RunnerError {
+            message: message.into(),
+            detail: None,
+            hint: Some(hint.into()),
+            sqlstate: None,
+            exit: exit::USAGE,
+        }
+    }
+
+    pub fn database(message: impl Into<String>, detail: Option<String>, hint: impl Into<String>) -> RunnerError {
+        RunnerError {
+            message: message.into(),
+            detail,
+            hint: Some(hint.into()),
+            sqlstate: Some("08006".into()),
+            exit: exit::DATABASE,
+        }
+    }
+
+    /// A statement of ours that PostgreSQL refused, outside the engine (install, status).
+    pub fn sql(what: &str, e: &postgres::Error) -> RunnerError {
+        let sync = crate::store::postgres_error(e);
+        let mut err = RunnerError::from(sync);
+        err.message = format!("odoo-sync: {what}: {}", err.message.trim_start_matches("odoo_sync: "));
+        if e.as_db_error().is_none() {
+            err.exit = exit::DATABASE;
+        }
+        err
+    }
+}
+
+impl From<SyncError> for RunnerError {
+    fn from(e: SyncError) -> RunnerError {
+        let exit = match &e {
+            SyncError::NotConfigured { .. } | SyncError::InvalidSetting { .. } | SyncError::UnknownModel { .. } => {
+                exit::USAGE
+            }
+            SyncError::Postgres { sqlstate, .. } if sqlstate.starts_with("08") => exit::DATABASE,
+            _ => exit::FAILED,
+        };
+        let hint = match &e {
+            // The extension's hint names ALTER DATABASE; here settings are the environment.
+            SyncError::NotConfigured { env, .. } => Some(format!("Set {env} in the runner's environment.")),
+            _ => e.hint(),
+        };
+        RunnerError { message: e.to_string(), detail: e.detail(), hint, sqlstate: Some(e.sqlstate().to_owned()), exit }
+    }
+}
+
+impl fmt::Display for RunnerError {
+    /// The message, then DETAIL and HINT lines as psql shows an ERROR; every line redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.sqlstate.as_deref().map(|s| format!(" (SQLSTATE {s})")).unwrap_or_default();
+        write!(f, "ERROR: {}{state}", redact(&self.message))?;
+        if let Some(d) = &self.detail {
+            write!(f, "\nDETAIL: {}", redact(d))?;
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "\nHINT: {}", redact(h))?;
+        }
+        Ok(())
+    }
+}
