@@ -22,6 +22,9 @@ dpkg -s libclang-dev >/dev/null 2>&1 || need_pkgs+=(libclang-dev)
 command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
+# PgBouncer: the runner's tests reach PostgreSQL through it (session mode) and check that
+# transaction mode is refused (tests/runner.rs).
+[ -x /usr/sbin/pgbouncer ] || need_pkgs+=(pgbouncer)
 if ! dpkg -s postgresql-server-dev-15 >/dev/null 2>&1 || [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing Debian packages"
   apt-get update -qq

@@ -33,9 +33,9 @@ if cargo tree -q -p odoo-sync-engine -e normal | grep -q pgrx; then
   exit 1
 fi
 
-step "build the simulator and odoo-sync-set-secret"
+step "build the simulator, odoo-sync-set-secret and the runner (odoo-sync)"
 cargo build --release -q -p odoo-sim
-cargo build -q -p odoo-sync-set-secret
+cargo build -q -p odoo-sync-set-secret -p odoo-sync-runner
 
 step "unit tests: the engine over its in-memory store, the Odoo client, schedules, listener, write-back (a bare \`cargo test\`)"
 cargo test -q
@@ -73,7 +73,7 @@ for major in "${majors[@]}"; do
   else
     step "core, silver/gold and worker suites on PostgreSQL $major"
     cargo test -q -p odoo-sync-tests --test core_sync --test silver_gold --test worker --test worker_hardening \
-      --test writeback_worker --test hints --test webhooks -- --test-threads="$threads"
+      --test writeback_worker --test hints --test webhooks --test runner -- --test-threads="$threads"
   fi
   first=false
 done

@@ -1,11 +1,34 @@
 //! The fault matrix: every fault kind of the simulator × every phase of a run (authentication,
 //! first page, a middle page, the last page) × every way of running (the all-or-nothing
-//! function, the committing procedure, and the background worker). Each scenario either
+//! function, the committing procedure, the background worker, and the runner `odoo-sync`
+//! beside a database without the extension). Each scenario either
 //! succeeds with exact data after retries, or fails with the expected SQLSTATE and nothing
 //! half-committed; then a clean rerun converges to the simulator's data exactly.
 
+use odoo_sync_tests::runner::{plain_db, Runner};
 use odoo_sync_tests::*;
 use serde_json::{json, Value};
+
+/// How a scenario runs the sync.
+#[derive(Clone, Copy, PartialEq)]
+enum Way {
+    /// SELECT scout.odoo_sync(): one transaction, all or nothing.
+    Function,
+    /// CALL scout.odoo_sync_run(): a commit per page.
+    Procedure,
+    /// `odoo-sync sync`: committed steps, like the procedure.
+    Runner,
+}
+
+impl Way {
+    fn name(self) -> &'static str {
+        match self {
+            Way::Function => "function",
+            Way::Procedure => "procedure",
+            Way::Runner => "runner",
+        }
+    }
+}
 
 const ORDERS: &str = "60";
 const BATCH: i64 = 20; // 60 orders: pages of 20, 20, 20, then an empty one (4 search_read calls)
@@ -58,43 +81,76 @@ struct Outcome {
     problem: Option<String>,
 }
 
-fn scenario(kind: &Kind, phase: &(&str, Value, i64), procedure: bool, n: usize) -> Outcome {
-    let label = format!("{} × {} × {}", kind.name, phase.0, if procedure { "procedure" } else { "function" });
+/// Runs the sync the scenario's way: Err(SQLSTATE, message) when it fails.
+fn run_sync(way: Way, db: &Db, runner: Option<&Runner>) -> Result<(), (String, String)> {
+    let sql = match way {
+        Way::Function => "SELECT * FROM scout.odoo_sync('pos.order')",
+        Way::Procedure => "CALL scout.odoo_sync_run('pos.order')",
+        Way::Runner => {
+            let ran = runner.expect("a runner").run(&["sync", "pos.order"]);
+            if ran.code == 0 {
+                return Ok(());
+            }
+            // The runner's error line: "ERROR: ... (SQLSTATE xxxxx)".
+            let code = ran.stderr.split("(SQLSTATE ").nth(1).map(|r| r[..5].to_owned()).unwrap_or_default();
+            return Err((code, ran.all()));
+        }
+    };
+    db.connect().batch_execute(sql).map_err(|e| {
+        let d = DbErr::of(&e);
+        (d.code.clone(), d.all_text())
+    })
+}
+
+fn scenario(kind: &Kind, phase: &(&str, Value, i64), way: Way, n: usize) -> Outcome {
+    let label = format!("{} × {} × {}", kind.name, phase.0, way.name());
     let check = || -> Result<(), String> {
         let sim = Sim::start(&["--orders", ORDERS, "--seed", "17"]);
-        let db = Cluster::shared().create_db(&format!("fm{n}"));
-        db.configure(
-            &sim,
-            &[
-                ("odoo_sync.batch_size", &BATCH.to_string()),
-                ("odoo_sync.max_retries", "2"),
-                ("odoo_sync.http_timeout", "2"),
-                ("odoo_sync.max_response_mb", "1"),
-            ],
-        );
+        let cluster = Cluster::shared();
+        let (db, runner) = if way == Way::Runner {
+            let db = plain_db(cluster, &format!("fm{n}"), "postgres");
+            let url = format!("postgresql://postgres@127.0.0.1:{}/{}?sslmode=disable", cluster.port, db.name);
+            let runner = Runner::new(&url, &sim)
+                .with("SYNC_BATCH_SIZE", &BATCH.to_string())
+                .with("ODOO_SYNC_MAX_RETRIES", "2")
+                .with("ODOO_SYNC_HTTP_TIMEOUT", "2")
+                .with("ODOO_SYNC_MAX_RESPONSE_MB", "1");
+            let installed = runner.run(&["install"]);
+            if installed.code != 0 {
+                return Err(format!("install failed: {}", installed.all()));
+            }
+            (db, Some(runner))
+        } else {
+            let db = cluster.create_db(&format!("fm{n}"));
+            db.configure(
+                &sim,
+                &[
+                    ("odoo_sync.batch_size", &BATCH.to_string()),
+                    ("odoo_sync.max_retries", "2"),
+                    ("odoo_sync.http_timeout", "2"),
+                    ("odoo_sync.max_response_mb", "1"),
+                ],
+            );
+            (db, None)
+        };
+        let committing = way != Way::Function;
         let mut fault = kind.fault.clone();
         fault["match"] = phase.1.clone();
         fault["skip"] = json!(phase.2);
         fault["times"] = json!(1);
         sim.set_faults(json!([fault]));
         let mut c = db.connect();
-        let sql = if procedure {
-            "CALL scout.odoo_sync_run('pos.order')"
-        } else {
-            "SELECT * FROM scout.odoo_sync('pos.order')"
-        };
-        let result = c.batch_execute(sql);
+        let result = run_sync(way, &db, runner.as_ref());
         let fields = requested_fields(&sim, "pos.order", &model_fields_of(&db, "pos.order").2, &[]);
         match (result, kind.fails_with) {
             (Ok(()), None) => {}
             (Ok(()), Some(code)) => return Err(format!("succeeded, expected {code}")),
-            (Err(e), None) => return Err(format!("failed, expected success after retries: {}", describe(&e))),
-            (Err(e), Some(code)) => {
-                let e = DbErr::of(&e);
-                if e.code != code {
-                    return Err(format!("failed with {} ({}), expected {code}", e.code, e.message));
+            (Err((_, text)), None) => return Err(format!("failed, expected success after retries: {text}")),
+            (Err((got, text)), Some(code)) => {
+                if got != code {
+                    return Err(format!("failed with {got} ({text}), expected {code}"));
                 }
-                if e.all_text().contains("admin\"") && e.all_text().contains("password") {
+                if text.contains("admin\"") && text.contains("password") {
                     return Err("the error names the password".into());
                 }
                 // Nothing half-committed: rows and checkpoint agree.
@@ -108,7 +164,7 @@ fn scenario(kind: &Kind, phase: &(&str, Value, i64), procedure: bool, n: usize) 
                     .map_err(|e| describe(&e))?;
                 let (rows, max_id, last_id, finished): (i64, i64, Option<i64>, i64) =
                     (r.get(0), r.get(1), r.get(2), r.get(3));
-                let consistent = if procedure {
+                let consistent = if committing {
                     finished == 0 && (rows == 0 || last_id == Some(max_id)) && rows % BATCH == 0
                 } else {
                     rows == 0 && last_id.is_none()
@@ -116,8 +172,8 @@ fn scenario(kind: &Kind, phase: &(&str, Value, i64), procedure: bool, n: usize) 
                 if !consistent {
                     return Err(format!("half-committed: {rows} rows, max id {max_id}, checkpoint last id {last_id:?}, finished windows {finished}"));
                 }
-                // The procedure's failure is logged (in a transaction of its own) with the SQLSTATE it raised.
-                if procedure {
+                // A committing run's failure is logged (in a transaction of its own) with the SQLSTATE it raised.
+                if committing {
                     let logged: Option<String> = c
                         .query_one("SELECT (SELECT error_code FROM scout.sync_logs WHERE status = 'failed' ORDER BY id DESC LIMIT 1)", &[])
                         .map_err(|e| describe(&e))?
@@ -130,7 +186,7 @@ fn scenario(kind: &Kind, phase: &(&str, Value, i64), procedure: bool, n: usize) 
         }
         // A clean rerun converges to exactly Odoo's data.
         sim.set_faults(json!([]));
-        c.batch_execute(sql).map_err(|e| format!("clean rerun failed: {}", describe(&e)))?;
+        run_sync(way, &db, runner.as_ref()).map_err(|(_, text)| format!("clean rerun failed: {text}"))?;
         let compare = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             assert_bronze_matches(&db, &sim, "pos.order", "bronze_pos_order", &fields)
         }));
@@ -142,11 +198,10 @@ fn scenario(kind: &Kind, phase: &(&str, Value, i64), procedure: bool, n: usize) 
 #[test]
 fn every_fault_in_every_phase_either_recovers_or_fails_cleanly() {
     let (kinds, phases) = (kinds(), phases());
-    let cases: Vec<(&Kind, &(&str, Value, i64), bool)> = kinds
-        .iter()
-        .flat_map(|k| phases.iter().flat_map(move |p| [false, true].map(|procedure| (k, p, procedure))))
-        .collect();
-    let outcomes = spread(4, &cases, || (), |_, &(kind, phase, procedure), n| scenario(kind, phase, procedure, n));
+    let ways = [Way::Function, Way::Procedure, Way::Runner];
+    let cases: Vec<(&Kind, &(&str, Value, i64), Way)> =
+        kinds.iter().flat_map(|k| phases.iter().flat_map(move |p| ways.map(|way| (k, p, way)))).collect();
+    let outcomes = spread(4, &cases, || (), |_, &(kind, phase, way), n| scenario(kind, phase, way, n));
     report("fault matrix", &outcomes, cases.len());
 }
 

@@ -19,6 +19,12 @@ CREATE TABLE IF NOT EXISTS scout.runner_state (
 COMMENT ON TABLE scout.runner_state IS
   'odoo_sync runner mode: the schema''s release and what odoo-sync run last said (one row).';
 
+-- The secret table is the owner's only (sql/01_core.sql: no grant, a policy that shows no row).
+-- There the owner is the superuser who created the extension; here it is the runner's role,
+-- which reads the webhook token as its owner: RLS is not forced on it. Other roles still get
+-- no grant and no row.
+ALTER TABLE scout.sync_secret NO FORCE ROW LEVEL SECURITY;
+
 -- The time zone of business days when Odoo gives none for a store (sql/30_gold.sql): the
 -- runner writes ODOO_SYNC_TIMEZONE here at every start, after checking it.
 CREATE OR REPLACE FUNCTION scout.business_timezone() RETURNS text

@@ -6,6 +6,7 @@
 //! done by scripts/test.sh) and the simulator binary (built here on demand).
 
 pub mod outbox;
+pub mod runner;
 pub mod sim;
 
 use postgres::{Client, NoTls};

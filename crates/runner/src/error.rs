@@ -77,17 +77,66 @@ impl From<SyncError> for RunnerError {
     }
 }
 
+/// A text of the engine's (written for the extension's users) in the runner's terms: settings
+/// by their environment names, the secret by where the runner reads it; redacted.
+pub fn in_runner_terms(text: &str) -> String {
+    const NAMED: &[(&str, &str)] = &[
+        ("scout.odoo_set_secret()", "ODOO_PASSWORD or ODOO_API_KEY"),
+        ("odoo_sync.base_url", "ODOO_BASE_URL"),
+        ("odoo_sync.db", "ODOO_DB"),
+        ("odoo_sync.username", "ODOO_USERNAME"),
+        ("odoo_sync.batch_size", "SYNC_BATCH_SIZE"),
+        ("odoo_sync.checkpoint_key", "SYNC_CHECKPOINT_KEY"),
+        ("odoo_sync.schedule", "SYNC_SCHEDULE"),
+    ];
+    let mut out = redact(text);
+    for (from, to) in NAMED {
+        out = out.replace(from, to);
+    }
+    // Every other setting: odoo_sync.fetch_streams -> ODOO_SYNC_FETCH_STREAMS.
+    let mut result = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(at) = rest.find("odoo_sync.") {
+        let name_len =
+            rest[at + 10..].find(|c: char| !(c.is_ascii_lowercase() || c == '_')).unwrap_or(rest.len() - at - 10);
+        result.push_str(&rest[..at]);
+        if name_len == 0 {
+            result.push_str("odoo_sync.");
+        } else {
+            result.push_str(&format!("ODOO_SYNC_{}", rest[at + 10..at + 10 + name_len].to_ascii_uppercase()));
+        }
+        rest = &rest[at + 10 + name_len..];
+    }
+    result.push_str(rest);
+    result
+}
+
 impl fmt::Display for RunnerError {
     /// The message, then DETAIL and HINT lines as psql shows an ERROR; every line redacted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.sqlstate.as_deref().map(|s| format!(" (SQLSTATE {s})")).unwrap_or_default();
-        write!(f, "ERROR: {}{state}", redact(&self.message))?;
+        write!(f, "ERROR: {}{state}", in_runner_terms(&self.message))?;
         if let Some(d) = &self.detail {
-            write!(f, "\nDETAIL: {}", redact(d))?;
+            write!(f, "\nDETAIL: {}", in_runner_terms(d))?;
         }
         if let Some(h) = &self.hint {
-            write!(f, "\nHINT: {}", redact(h))?;
+            write!(f, "\nHINT: {}", in_runner_terms(h))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engines_setting_names_become_the_runners() {
+        assert_eq!(
+            in_runner_terms("Check odoo_sync.db, odoo_sync.username and the key set with scout.odoo_set_secret()."),
+            "Check ODOO_DB, ODOO_USERNAME and the key set with ODOO_PASSWORD or ODOO_API_KEY."
+        );
+        assert_eq!(in_runner_terms("raise odoo_sync.http_timeout"), "raise ODOO_SYNC_HTTP_TIMEOUT");
+        assert_eq!(in_runner_terms("the odoo_sync. prefix"), "the odoo_sync. prefix");
     }
 }

@@ -1,8 +1,12 @@
 //! What commands print on standard output: aligned tables, like psql's, so that a person reads
 //! them and a script can still cut columns.
 
-/// Prints `rows` under `headers`, columns padded to their widest cell.
+/// Prints `rows` under `headers`, columns padded to their widest cell; every cell redacted and
+/// in the runner's terms (error::in_runner_terms).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> =
+        rows.iter().map(|r| r.iter().map(|c| crate::error::in_runner_terms(c)).collect()).collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
