@@ -462,6 +462,67 @@ class Bench:
         self.results["runs"][label] = r
         return r
 
+    # --- the runner (odoo-sync, crates/runner): the same engine beside the database
+    def runner_env(self, db, sim_url, streams=None):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ODOO_", "SYNC_", "PG")) and k != "DATABASE_URL"}
+        env.update({"DATABASE_URL": f"postgresql://postgres@{self.a.pghost}:{self.a.pgport}/{db}?sslmode=disable",
+                    "ODOO_BASE_URL": sim_url, "ODOO_DB": "odoo", "ODOO_USERNAME": "admin", "ODOO_PASSWORD": "admin",
+                    "SYNC_BATCH_SIZE": str(self.a.batch)})
+        if streams:
+            env["ODOO_SYNC_FETCH_STREAMS"] = str(streams)
+        return env
+
+    def setup_runner_db(self, db, sim_url):
+        """A database without the extension, its schema installed by `odoo-sync install`, the
+        models a POS line depends on loaded by the runner."""
+        with self.connect("postgres") as c:
+            c.execute(f"DROP DATABASE IF EXISTS {db}")
+            c.execute(f"CREATE DATABASE {db}")
+        env = self.runner_env(db, sim_url)
+        subprocess.run([self.a.runner, "install"], env=env, check=True, capture_output=True)
+        with self.connect(db) as c:
+            models = [m for (m,) in c.execute("SELECT model FROM scout.sync_models WHERE enabled "
+                                              "AND model NOT IN ('pos.order', 'pos.order.line', 'pos.payment') ORDER BY sync_order")]
+        subprocess.run([self.a.runner, "sync", "--full", *models], env=env, check=True, capture_output=True)
+        self.log(f"{db}: installed by odoo-sync, dimensions loaded")
+
+    def runner_full(self, db, sim_url, sim_pid, model, table, label, streams=None):
+        """`odoo-sync sync MODEL --full` as a user runs it: wall time of the process, the rows
+        loaded; CPU of the runner (the client) and of the backend serving it."""
+        self.reset_model(db, model, table)
+        env = self.runner_env(db, sim_url, streams)
+
+        def find():
+            try:
+                with self.connect(db) as c:
+                    row = c.execute("SELECT pid FROM pg_stat_activity WHERE application_name = 'odoo-sync' "
+                                    "AND datname = current_database() ORDER BY backend_start LIMIT 1").fetchone()
+                return row[0] if row else None
+            except psycopg.Error:
+                return None
+
+        self.log(f"{label}: odoo-sync sync {model} --full")
+        sampler = Sampler(find_pid=find)
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        sim0 = proc_cpu(sim_pid)
+        b0 = machine_busy()
+        sampler.start()
+        t0 = time.perf_counter()
+        subprocess.run([self.a.runner, "sync", model, "--full"], env=env, check=True, capture_output=True)
+        wall = time.perf_counter() - t0
+        sampler.stop()
+        b1 = machine_busy()
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with self.connect(db) as c:
+            rows = c.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        r = {"wall": wall, "rows": rows, "rows_per_s": rows / wall, "status": "ok",
+             "client_cpu": (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime),
+             "backend_cpu": (sampler.cpu_last - sampler.cpu_first) if sampler.cpu_first is not None else None,
+             "sim_cpu": proc_cpu(sim_pid) - sim0, "machine_busy_pct": busy_pct(b0, b1)}
+        self.log(f"{label}: {rows} rows in {wall:.1f} s ({r['rows_per_s']:.0f}/s)")
+        self.results["runs"][label] = r
+        return r
+
     def copy_limit(self, db, model, label):
         src = f"scout.bronze_{model.replace('.', '_')}"
         dst = f"bench.copy_{model.replace('.', '_')}"
@@ -578,6 +639,8 @@ LINE_ROWS = [
     ("ours, bronze + silver: odoo_sync(.., full) as shipped", "ours+silver: pos.order.line full"),
     ("ours, bronze + silver: smaller dataset", "ours+silver: pos.order.line full small"),
     ("ours, bronze + silver: lines before their orders", "ours+silver lines first: pos.order.line full"),
+    ("runner, bronze only: odoo-sync sync pos.order.line --full", "runner: pos.order.line full"),
+    ("runner, bronze + silver: as shipped", "runner+silver: pos.order.line full"),
     ("python peer (requests + psycopg 3, 500/batch)", "peer: pos.order.line"),
     ("COPY limit (COPY FROM file, same rows)", "copy: pos.order.line"),
     ("sim raw rate (odoo-client, no DB)", "raw: pos.order.line"),
@@ -589,6 +652,7 @@ ORDER_ROWS = [
     ("ours, bronze only: odoo_sync('pos.order', full)", "ours: pos.order full"),
     ("ours, bronze + silver: odoo_sync('pos.order', full)", "ours+silver: pos.order full"),
     ("ours, bronze + silver: after its lines (releases them)", "ours+silver lines first: then pos.order full"),
+    ("runner, bronze + silver: odoo-sync sync pos.order --full", "runner+silver: pos.order full"),
     ("python peer", "peer: pos.order"),
     ("COPY limit", "copy: pos.order"),
     ("sim raw rate (odoo-client, no DB)", "raw: pos.order"),
@@ -728,7 +792,26 @@ def table(res, a):
     for name, val, tgt, ok in checks:
         lines.append(f"{name:<{w}} {val:>14} {tgt:>10}  {'' if ok is None else ('yes' if ok else 'NO')}")
     lines += odoo_like_table(R, cfg, w)
+    lines += runner_table(R, w)
     return "\n".join(lines)
+
+
+def runner_table(R, w):
+    """The runner's first loads over the extension's, the same rows in the same run (target:
+    at least 90 %)."""
+    pairs = [("database-bound, bronze only", "runner: pos.order.line full", "ours: pos.order.line full"),
+             ("database-bound, as shipped (bronze + silver)", "runner+silver: pos.order.line full", "ours+silver: pos.order.line full"),
+             ("Odoo-like, as shipped, 4 streams", "odoo runner+silver: pos.order.line full", "odoo ours+silver: pos.order.line full")]
+    rows = [(name, R.get(k1), R.get(k2)) for name, k1, k2 in pairs]
+    if not any(r and e for _, r, e in rows):
+        return []
+    hdr = f"{'the runner / the extension (pos.order.line first load)':<{w}} {'runner/s':>9} {'ext/s':>9} {'ratio':>7} {'target':>7}  met"
+    lines = ["", hdr, "-" * len(hdr)]
+    for name, r, e in rows:
+        if r and e:
+            x = r["rows_per_s"] / e["rows_per_s"]
+            lines.append(f"{name:<{w}} {r['rows_per_s']:>9,.0f} {e['rows_per_s']:>9,.0f} {100 * x:>6.0f}% {'>= 90%':>7}  {'yes' if x >= 0.9 else 'NO'}")
+    return lines
 
 
 ODOO_STREAMS = (1, 2, 4, 8)
@@ -804,6 +887,7 @@ def main():
     p.add_argument("--odoo-sim-pid", type=int)
     p.add_argument("--odoo-orders", type=int)
     p.add_argument("--odoo-workers", type=int)
+    p.add_argument("--runner", help="the odoo-sync binary: measures the runner beside the extension")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     a.batch_sweep = [int(x) for x in a.batch_sweep.split() if x]
@@ -853,6 +937,18 @@ def main():
         with b.connect(db) as c:
             c.execute(b.sync_sql("pos.order.line")).fetchall()
         b.silver(db, True)
+    # 4b. The runner beside the extension, the same loads: bronze only, then as shipped.
+    if a.runner:
+        rdb = "bench_runner"
+        b.setup_runner_db(rdb, a.sim_url)
+        b.silver(rdb, False)
+        b.runner_full(rdb, a.sim_url, a.sim_pid, "pos.order.line", line_t, "runner: pos.order.line full")
+        b.silver(rdb, True)
+        b.reset_model(rdb, "pos.order.line", line_t)
+        b.runner_full(rdb, a.sim_url, a.sim_pid, "pos.order", order_t, "runner+silver: pos.order full")
+        b.runner_full(rdb, a.sim_url, a.sim_pid, "pos.order.line", line_t, "runner+silver: pos.order.line full")
+        with b.connect("postgres") as c:
+            c.execute(f"DROP DATABASE {rdb}")
     # 5. Incremental runs on the loaded dataset (silver on).
     b.incremental(db, a.sim_pid, "pos.order.line", "noop: pos.order.line")
     b.incremental(db, a.sim_pid, "pos.order", "noop: pos.order")
@@ -903,6 +999,11 @@ def main():
         b.ours_full(odb, a.odoo_sim_pid, "pos.order", order_t, "odoo ours+silver: pos.order full", timeout=a.silver_timeout)
         b.ours_full(odb, a.odoo_sim_pid, "pos.order.line", line_t, "odoo ours+silver: pos.order.line full", timeout=a.silver_timeout)
         b.peer(odb, a.odoo_sim_url, a.odoo_sim_pid, "pos.order.line", "odoo peer: pos.order.line")
+        if a.runner:
+            rdb = "bench_runner_odoo"
+            b.setup_runner_db(rdb, a.odoo_sim_url)
+            b.runner_full(rdb, a.odoo_sim_url, a.odoo_sim_pid, "pos.order", order_t, "odoo runner+silver: pos.order full", streams=4)
+            b.runner_full(rdb, a.odoo_sim_url, a.odoo_sim_pid, "pos.order.line", line_t, "odoo runner+silver: pos.order.line full", streams=4)
 
     b.results["config"]["seconds"] = round(time.time() - t_start, 1)
     b.results["config"].update({"odoo_orders": a.odoo_orders, "odoo_workers": a.odoo_workers})

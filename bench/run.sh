@@ -43,6 +43,7 @@ if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
   bash scripts/bootstrap.sh
   say "building the simulator, the raw client and odoo_sync (release)"
   cargo build --release -q -p odoo-sim --bin odoo-sim --example page_all
+  cargo build --release -q -p odoo-sync-runner
   (cd bench/rawclient && cargo build --release -q)
   cargo pgrx install -p odoo_sync --release --pg-config "$PG_BIN/pg_config" >/dev/null
 fi
@@ -52,8 +53,9 @@ python3 -c 'import requests, psycopg' 2>/dev/null || {
 }
 SIM_BIN=$ROOT/target/release/odoo-sim
 RAW_BIN=$ROOT/bench/rawclient/target/release/bench-rawclient
+RUNNER_BIN=$ROOT/target/release/odoo-sync
 PAGE_ALL=$ROOT/target/release/examples/page_all
-for b in "$SIM_BIN" "$RAW_BIN"; do [ -x "$b" ] || { echo "missing $b (run without BENCH_SKIP_BUILD)"; exit 1; }; done
+for b in "$SIM_BIN" "$RAW_BIN" "$RUNNER_BIN"; do [ -x "$b" ] || { echo "missing $b (run without BENCH_SKIP_BUILD)"; exit 1; }; done
 
 WORK=$(mktemp -d /tmp/odoo_sync_bench.XXXXXX)
 chown postgres:postgres "$WORK"
@@ -128,5 +130,5 @@ say "simulators at $SIM_URL, ${SMALL_URL:-none} and ${ODOO_URL:-none} (Odoo-like
 python3 bench/bench.py --pghost 127.0.0.1 --pgport "$PORT" --workdir "$WORK" \
   --sim-url "$SIM_URL" --sim-pid "$SIM_MAIN_PID" --orders "$ORDERS" "${small_args[@]}" \
   --rawclient "$RAW_BIN" --page-all "$PAGE_ALL" --batch "$BATCH" --batch-sweep "$SWEEP" "${odoo_args[@]}" \
-  --procedure "$PROCEDURE" --silver-timeout "$SILVER_TIMEOUT" --out "$ROOT/bench/out"
+  --procedure "$PROCEDURE" --silver-timeout "$SILVER_TIMEOUT" --runner "$RUNNER_BIN" --out "$ROOT/bench/out"
 say "done; stopping everything this run started"

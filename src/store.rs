@@ -192,7 +192,7 @@ fn finish_reconcile_log(run_id: i64, done: bool, http_calls: i64, message: Optio
 /// Upserts a page (a JSON array of Odoo records, as raw text) into the model's bronze table in
 /// one statement. Records whose payload is unchanged are not rewritten and count as neither.
 fn upsert_bronze(spec: &ModelSpec, page_json: &str, run_id: i64) -> R<PageCounts> {
-    let sql = sql::upsert_bronze(&spec.bronze_table, sql::PAGE_FROM_JSON_ARRAY, "$2");
+    let sql = sql::upsert_bronze(&spec.bronze_table);
     let (ins, upd, changed) = Spi::get_three_with_args::<i64, i64, Vec<i64>>(&sql, &[page_json.into(), run_id.into()])?;
     Ok(PageCounts { inserted: ins.unwrap_or(0), updated: upd.unwrap_or(0), changed: changed.unwrap_or_default() })
 }
@@ -277,7 +277,7 @@ fn analyze_for_load(model: &str) -> R<()> {
 
 /// What `upsert_bronze` would do, without writing anything (dry runs).
 fn preview_bronze(spec: &ModelSpec, page_json: &str) -> R<PageCounts> {
-    let sql = sql::preview_bronze(&spec.bronze_table, sql::PAGE_FROM_JSON_ARRAY);
+    let sql = sql::preview_bronze(&spec.bronze_table);
     let (ins, upd) = Spi::get_two_with_args::<i64, i64>(&sql, &[page_json.into()])?;
     Ok(PageCounts { inserted: ins.unwrap_or(0), updated: upd.unwrap_or(0), changed: Vec::new() })
 }

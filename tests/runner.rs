@@ -155,14 +155,7 @@ fn a_reconciliation_soft_deletes_what_odoo_deleted_and_refetches_what_is_stale()
     let mut expected = gone.clone();
     expected.sort();
     assert_eq!(soft, expected);
-    let (_, _, fields, optional) = model_fields_of(&db, "pos.order");
-    assert_bronze_matches(
-        &db,
-        &sim,
-        "pos.order",
-        "bronze_pos_order",
-        &requested_fields(&sim, "pos.order", &fields, &optional),
-    );
+    assert_model_matches(&db, &sim, "pos.order");
     // Silver knows the orders are gone.
     let live_gone: i64 = db
         .connect()
@@ -174,24 +167,6 @@ fn a_reconciliation_soft_deletes_what_odoo_deleted_and_refetches_what_is_stale()
         .get(0);
     assert_eq!(live_gone, 0);
     assert_silver_matches_bronze(&db);
-}
-
-/// POSTs `body` to `url` as Odoo's webhook does; the status code.
-fn post(url: &str, body: &[u8]) -> u16 {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").expect("http URL");
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let Ok(mut s) = std::net::TcpStream::connect(host) else { return 0 };
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    let _ = s.write_all(body);
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
 }
 
 #[test]
@@ -212,15 +187,15 @@ fn run_keeps_silver_fresh_from_webhooks_writes_back_exactly_once_and_stops_on_si
     let daemon = runner.spawn(&["run"]);
     // The listener answers once the runner has read the token.
     let probe = json!({"_model": "stock.move", "_id": 1, "id": 1}).to_string();
-    wait_for(20, "the runner's webhook listener", || (post(&url, probe.as_bytes()) == 202).then_some(()));
-    assert_eq!(post(&format!("http://127.0.0.1:{port}/odoo/webhook/wrong-token"), probe.as_bytes()), 404);
+    wait_for(20, "the runner's webhook listener", || (post_http(&url, probe.as_bytes()) == 202).then_some(()));
+    assert_eq!(post_http(&format!("http://127.0.0.1:{port}/odoo/webhook/wrong-token"), probe.as_bytes()), 404);
 
     // A change in Odoo, then its webhook: silver has it within seconds.
     let changed = sim.mutate("pos.order", "update", 1);
     let id = changed["ids"][0].as_i64().unwrap();
     let sent = Instant::now();
     let body = json!({"_model": "pos.order", "_id": id, "id": id, "write_date": "2026-12-02 10:00:00"}).to_string();
-    assert_eq!(post(&url, body.as_bytes()), 202);
+    assert_eq!(post_http(&url, body.as_bytes()), 202);
     let odoo_date = sim.execute("pos.order", "read", json!([[id]]), json!({"fields": ["write_date"]}))[0]["write_date"]
         .as_str()
         .unwrap()
@@ -237,14 +212,7 @@ fn run_keeps_silver_fresh_from_webhooks_writes_back_exactly_once_and_stops_on_si
         (r.get::<_, Option<String>>(0).as_deref() == Some(odoo_date.as_str()) && r.get::<_, bool>(1)).then_some(())
     });
     println!("webhook to silver: {:?}", sent.elapsed());
-    let (_, _, fields, optional) = model_fields_of(&db, "pos.order");
-    assert_bronze_matches(
-        &db,
-        &sim,
-        "pos.order",
-        "bronze_pos_order",
-        &requested_fields(&sim, "pos.order", &fields, &optional),
-    );
+    assert_model_matches(&db, &sim, "pos.order");
     assert_silver_matches_bronze(&db);
 
     // Write-back: tags queued by a dashboard user's transaction reach Odoo once, woken by the
@@ -295,14 +263,7 @@ fn a_runner_killed_mid_load_loses_nothing_and_a_rerun_converges() {
     let row = rerun.stdout.lines().find(|l| l.starts_with("pos.order.line ")).unwrap();
     let inserted: i64 = row.split('|').nth(3).unwrap().trim().parse().unwrap();
     assert_eq!(inserted, total - committed, "the rerun loads exactly what was not committed: {row}");
-    let (_, _, fields, optional) = model_fields_of(&db, "pos.order.line");
-    assert_bronze_matches(
-        &db,
-        &sim,
-        "pos.order.line",
-        "bronze_pos_order_line",
-        &requested_fields(&sim, "pos.order.line", &fields, &optional),
-    );
+    assert_model_matches(&db, &sim, "pos.order.line");
     // The killed run's log row is closed as interrupted by the next run.
     let interrupted: Vec<i64> =
         db.column("SELECT count(*) FROM scout.sync_logs WHERE status = 'failed' AND error_message LIKE 'interrupted%'");
@@ -460,4 +421,103 @@ fn the_extension_and_the_runner_give_identical_bronze_silver_and_gold() {
     sim.advance_clock(3.0);
     both("a reconciliation", "SELECT * FROM scout.odoo_reconcile()", &["reconcile"]);
     assert_all_bronze_matches(&runner_db, &sim);
+}
+
+#[test]
+fn the_odoo_secret_can_come_from_a_file_or_supabase_vault() {
+    let sim = Sim::start(&["--orders", "20"]);
+    let (db, runner) = installed("rn_vault", &sim);
+    // Supabase Vault's view, as the runner reads it (a stand-in: the real one decrypts).
+    let mut admin = db.connect();
+    admin
+        .batch_execute(&format!(
+            "CREATE SCHEMA vault; CREATE VIEW vault.decrypted_secrets AS SELECT 'odoo_password'::text AS name, '{}'::text AS decrypted_secret; \
+             GRANT USAGE ON SCHEMA vault TO {OWNER}; GRANT SELECT ON vault.decrypted_secrets TO {OWNER}",
+            sim.password
+        ))
+        .unwrap();
+    let from_vault = runner.with("ODOO_PASSWORD", "").with("ODOO_PASSWORD_VAULT", "odoo_password");
+    from_vault.ok(&["sync", "res.company"]);
+    let missing =
+        runner.with("ODOO_PASSWORD", "").with("ODOO_PASSWORD_VAULT", "no_such_secret").run(&["sync", "res.company"]);
+    assert_eq!(missing.code, 2, "{}", missing.all());
+    assert!(missing.stderr.contains("no secret named \"no_such_secret\""), "{}", missing.stderr);
+    // From a file, its first line.
+    let file = env().certs.dir.join("odoo_password");
+    std::fs::write(&file, format!("{}\n", sim.password)).unwrap();
+    runner.with("ODOO_PASSWORD", "").with("ODOO_PASSWORD_FILE", &file.to_string_lossy()).ok(&["sync", "res.partner"]);
+    // Two ways at once is refused, saying which.
+    let both = runner.with("ODOO_PASSWORD_FILE", &file.to_string_lossy()).run(&["sync"]);
+    assert_eq!(both.code, 2);
+    assert!(both.stderr.contains("more than one way"), "{}", both.stderr);
+    odoo_sync_tests::outbox::assert_partners_match(&db, &sim);
+}
+
+#[test]
+fn two_runners_and_the_extension_on_one_database_share_the_models_without_loss() {
+    let sim = Sim::start(&["--orders", "1200", "--seed", "10"]);
+    let e = env();
+    // The extension's database: the runner syncs into the extension's own schema.
+    let db = e.cluster.create_db("rn_shared");
+    db.configure(&sim, &[("odoo_sync.batch_size", "100")]);
+    let url = format!(
+        "postgresql://postgres@127.0.0.1:{}/{}?sslmode=verify-full&sslrootcert={}",
+        e.session.port,
+        db.name,
+        e.certs.ca.display()
+    );
+    let runner = Runner::new(&url, &sim).with("SYNC_BATCH_SIZE", "100");
+    let said = runner.ok(&["install"]);
+    assert!(said.stdout.contains("extension 0.2.0 is installed"), "{}", said.stdout);
+    sim.set_faults(json!([{"kind": "latency", "ms": 20, "match": {"method": "search_read"}, "times": 100000}]));
+    let (a, b) = (runner.spawn(&["sync"]), runner.spawn(&["sync"]));
+    let by_extension = db.connect().query("SELECT status FROM scout.odoo_sync_all()", &[]);
+    let (ra, rb) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    for (name, r) in [("first runner", &ra), ("second runner", &rb)] {
+        assert!(
+            r.status.success(),
+            "{name}: {}{}",
+            String::from_utf8_lossy(&r.stdout),
+            String::from_utf8_lossy(&r.stderr)
+        );
+    }
+    by_extension.unwrap_or_else(|e| panic!("the extension's run: {}", describe(&e)));
+    sim.set_faults(json!([]));
+    runner.ok(&["sync"]);
+    assert_all_bronze_matches(&db, &sim);
+    assert_silver_matches_bronze(&db);
+}
+
+#[test]
+fn run_reconnects_after_the_server_restarts_and_syncs_what_it_missed() {
+    let sim = Sim::start(&["--orders", "100", "--seed", "11"]);
+    // A cluster of its own: this test restarts it.
+    let cluster = Cluster::start(&[]);
+    let db = plain_db(&cluster, "rn_restart", "postgres");
+    let runner =
+        Runner::new(&format!("postgresql://postgres@127.0.0.1:{}/{}?sslmode=disable", cluster.port, db.name), &sim)
+            .with("SYNC_SCHEDULE", "0 0 1 1 *")
+            .with("ODOO_SYNC_RECONCILE_SCHEDULE", "");
+    runner.ok(&["install"]);
+    runner.ok(&["sync"]);
+    let daemon = runner.spawn(&["run"]);
+    std::thread::sleep(Duration::from_secs(1));
+    cluster.crash_and_restart();
+    // After the restart, a change and its hint are synced: the runner connected again and
+    // LISTENs again.
+    sim.mutate("pos.order", "update", 3);
+    sim.advance_clock(2.0);
+    wait_for(30, "the hinted orders after the restart", || {
+        let mut c = postgres::Client::connect(
+            &format!("host=127.0.0.1 port={} user=postgres dbname={}", cluster.port, db.name),
+            postgres::NoTls,
+        )
+        .ok()?;
+        c.batch_execute("SELECT scout.odoo_sync_soon('pos.order')").ok()?;
+        std::thread::sleep(Duration::from_millis(500));
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| assert_model_matches(&db, &sim, "pos.order"))).ok()
+    });
+    let (code, log) = terminate(daemon, 10);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("reconnected"), "{log}");
 }

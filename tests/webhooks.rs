@@ -5,27 +5,7 @@
 
 use odoo_sync_tests::*;
 use serde_json::json;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
-
-/// POSTs `body` to `url` (http://host:port/path) the way Odoo does (Content-Type only); the
-/// status code.
-fn post(url: &str, body: &[u8]) -> u16 {
-    let rest = url.strip_prefix("http://").expect("http URL");
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let Ok(mut s) = TcpStream::connect(host) else { return 0 };
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    let _ = s.write_all(body);
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
-}
 
 /// Odoo's payload for one record (Odoo 17-19, fields id and write_date selected).
 fn odoo_body(model: &str, id: i64) -> Vec<u8> {
@@ -43,7 +23,7 @@ fn webhook_url(db: &Db) -> String {
 /// woken after the token's transaction commits), using a hint for a model that is not synced.
 fn wait_for_listener(db: &Db, url: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while post(url, &odoo_body("stock.move", 1)) != 202 {
+    while post_http(url, &odoo_body("stock.move", 1)) != 202 {
         assert!(
             Instant::now() < deadline,
             "the listener never accepted the token; the log ends:\n{}",
@@ -112,20 +92,20 @@ fn a_webhook_brings_orders_into_silver_and_wrong_tokens_bad_bodies_and_big_ones_
     let ids = ids_of(&sim.mutate("pos.order", "create", 4));
     let since = now(&db);
     let wrong = format!("{prefix}{}", token.chars().rev().collect::<String>());
-    assert_eq!(post(&wrong, &odoo_body("pos.order", ids[0])), 404, "wrong token");
-    assert_eq!(post(&prefix, &odoo_body("pos.order", ids[0])), 404, "no token");
-    assert_eq!(post(&format!("http://127.0.0.1:{port}/"), &odoo_body("pos.order", ids[0])), 404, "another path");
-    assert_eq!(post(&url, b"{\"model\": \"pos.order\"}"), 400, "not an Odoo webhook");
-    assert_eq!(post(&url, b"not json"), 400);
+    assert_eq!(post_http(&wrong, &odoo_body("pos.order", ids[0])), 404, "wrong token");
+    assert_eq!(post_http(&prefix, &odoo_body("pos.order", ids[0])), 404, "no token");
+    assert_eq!(post_http(&format!("http://127.0.0.1:{port}/"), &odoo_body("pos.order", ids[0])), 404, "another path");
+    assert_eq!(post_http(&url, b"{\"model\": \"pos.order\"}"), 400, "not an Odoo webhook");
+    assert_eq!(post_http(&url, b"not json"), 400);
     let big = format!("{{\"_model\": \"pos.order\", \"_id\": 1, \"pad\": \"{}\"}}", "x".repeat(70_000));
-    assert_eq!(post(&url, big.as_bytes()), 413, "above 64 kB");
+    assert_eq!(post_http(&url, big.as_bytes()), 413, "above 64 kB");
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(worker_runs_since(&db, "pos.order", &since), 0, "no refused request starts a sync");
     assert_eq!(complete_in_silver(&db, &ids), 0);
 
     // One valid hint: the orders, their lines and payments, complete in silver.
     let t = Instant::now();
-    assert_eq!(post(&url, &odoo_body("pos.order", ids[0])), 202);
+    assert_eq!(post_http(&url, &odoo_body("pos.order", ids[0])), 202);
     wait_for(15, "the hinted orders complete in silver", || (complete_in_silver(&db, &ids) == 4).then_some(()));
     println!("webhook -> silver: {:?} (bench/realtime.sh measures it)", t.elapsed());
     for m in ["pos.order", "pos.order.line", "pos.payment"] {
@@ -152,7 +132,7 @@ fn a_webhook_brings_orders_into_silver_and_wrong_tokens_bad_bodies_and_big_ones_
     let rotated: String = db.connect().query_one("SELECT scout.odoo_webhook_rotate()", &[]).unwrap().get(0);
     assert!(rotated != url, "a new token");
     wait_for_listener(&db, &rotated);
-    assert_eq!(post(&url, &odoo_body("pos.order", ids[0])), 404, "the old token is refused");
+    assert_eq!(post_http(&url, &odoo_body("pos.order", ids[0])), 404, "the old token is refused");
     let new_token = rotated.strip_prefix(&prefix).unwrap().to_owned();
 
     // The tokens never reach the server's log (log_statement = 'all', the listener's lines).
@@ -193,7 +173,9 @@ fn ten_thousand_webhooks_in_a_burst_make_a_handful_of_syncs_with_flat_memory_and
             .map(|k| {
                 let (url, ids) = (url.clone(), ids.to_vec());
                 std::thread::spawn(move || {
-                    (0..n / 4).filter(|i| post(&url, &odoo_body("pos.order", ids[(i + k) % ids.len()])) == 202).count()
+                    (0..n / 4)
+                        .filter(|i| post_http(&url, &odoo_body("pos.order", ids[(i + k) % ids.len()])) == 202)
+                        .count()
                 })
             })
             .collect();
@@ -247,7 +229,7 @@ fn a_webhook_while_odoo_fails_is_one_failure_with_one_alert_and_the_next_hint_re
     let since = now(&db);
     // Hints keep coming while Odoo fails (the model backs off: 5 s, 10 s, ...).
     for _ in 0..8 {
-        assert_eq!(post(&url, &odoo_body("pos.order", ids[0])), 202);
+        assert_eq!(post_http(&url, &odoo_body("pos.order", ids[0])), 202);
         std::thread::sleep(Duration::from_secs(1));
     }
     let failed: i64 = db.connect()
@@ -262,7 +244,7 @@ fn a_webhook_while_odoo_fails_is_one_failure_with_one_alert_and_the_next_hint_re
     // Odoo is back: the next hint (after the backoff) recovers, with one recovery alert.
     sim.set_faults(json!([]));
     wait_for(40, "the recovery", || {
-        post(&url, &odoo_body("pos.order", ids[0]));
+        post_http(&url, &odoo_body("pos.order", ids[0]));
         (complete_in_silver(&db, &ids) == 3).then_some(())
     });
     wait_for(10, "the recovery alert", || (hook.received().len() == 2).then_some(()));
@@ -295,7 +277,7 @@ fn a_hinted_change_streams_through_the_realtime_publication() {
     let url = webhook_url(&db);
     wait_for_listener(&db, &url);
     let ids = ids_of(&sim.mutate("pos.order", "create", 1));
-    assert_eq!(post(&url, &odoo_body("pos.order", ids[0])), 202);
+    assert_eq!(post_http(&url, &odoo_body("pos.order", ids[0])), 202);
     wait_for(15, "the hinted order complete in silver", || (complete_in_silver(&db, &ids) == 1).then_some(()));
     let code: String =
         c.query_one("SELECT transaction_code FROM scout.transactions WHERE source_id = $1", &[&ids[0]]).unwrap().get(0);

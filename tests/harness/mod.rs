@@ -694,6 +694,32 @@ pub fn enabled_model_count(db: &Db) -> i64 {
     db.count("scout.sync_models WHERE enabled")
 }
 
+/// One model's bronze table equals the simulator, with the fields the sync asks this Odoo for.
+/// Returns the record count.
+pub fn assert_model_matches(db: &Db, sim: &Sim, model: &str) -> i64 {
+    let (_, table, fields, optional) = model_fields_of(db, model);
+    assert_bronze_matches(db, sim, model, &table, &requested_fields(sim, model, &fields, &optional))
+}
+
+/// POSTs `body` to `url` (http://host:port/path) the way Odoo's webhooks do (Content-Type
+/// only); the status code (0: no connection).
+pub fn post_http(url: &str, body: &[u8]) -> u16 {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let Ok(mut s) = std::net::TcpStream::connect(host) else { return 0 };
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    let _ = s.write_all(body);
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
 /// One model's row of model_fields: (model, bronze table, fields, optional and extra fields).
 pub fn model_fields_of(db: &Db, model: &str) -> (String, String, Vec<String>, Vec<String>) {
     model_fields(db).into_iter().find(|m| m.0 == model).unwrap_or_else(|| panic!("{model} is not an enabled model"))

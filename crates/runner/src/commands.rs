@@ -92,13 +92,56 @@ pub fn record_failure(session: &mut Session, failure: &Failure) {
     }
 }
 
+/// Runs `one` for each model, in order, and prints a row each under `headers` (a failed model's
+/// row says why); the first failure is returned after the table, and a stop request ends the
+/// loop. The models after a failed one still run: each is its own run.
+fn each_model(
+    session: &mut Session,
+    specs: &[ModelSpec],
+    headers: &[&str],
+    mut one: impl FnMut(&mut Session, &ModelSpec) -> SyncResult<Vec<String>>,
+) -> RunnerResult<()> {
+    let mut rows = Vec::new();
+    let mut first_error: Option<RunnerError> = None;
+    for spec in specs {
+        match one(session, spec) {
+            Ok(row) => rows.push(row),
+            Err(e) => {
+                let stopped = host::stop_requested();
+                let err = RunnerError::from(e);
+                let mut row = vec![spec.model.clone(), "failed".into()];
+                row.resize(headers.len() - 1, String::new());
+                row.push(err.message.clone());
+                rows.push(row);
+                first_error.get_or_insert(err);
+                if stopped {
+                    break;
+                }
+            }
+        }
+    }
+    report::table(headers, &rows);
+    first_error.map_or(Ok(()), Err)
+}
+
 /// `odoo-sync sync [MODEL…] [--full] [--dry-run]`.
 pub fn sync(session: &mut Session, names: &[String], full: bool, dry_run: bool) -> RunnerResult<()> {
     let specs = models(session, names)?;
-    let mut rows = Vec::new();
-    let mut first_error: Option<RunnerError> = None;
-    for spec in &specs {
-        let result = if dry_run {
+    let headers = [
+        "model",
+        "status",
+        "fetched",
+        "inserted",
+        "updated",
+        "unchanged",
+        "rejected",
+        "deleted",
+        "checkpoint",
+        "duration",
+        "message",
+    ];
+    each_model(session, &specs, &headers, |session, spec| {
+        let summary = if dry_run {
             let opts = RunOptions {
                 full,
                 dry_run: true,
@@ -115,48 +158,8 @@ pub fn sync(session: &mut Session, names: &[String], full: bool, dry_run: bool) 
         } else {
             sync_model(session, spec, full, RunMode::Runner, LockWait::Unbounded, false)
         };
-        match result {
-            Ok(s) => rows.push(summary_row(&s)),
-            Err(e) => {
-                let stopped = host::stop_requested();
-                let err = RunnerError::from(e);
-                rows.push(vec![
-                    spec.model.clone(),
-                    "failed".into(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    err.message.clone(),
-                ]);
-                first_error.get_or_insert(err);
-                if stopped {
-                    break;
-                }
-            }
-        }
-    }
-    report::table(
-        &[
-            "model",
-            "status",
-            "fetched",
-            "inserted",
-            "updated",
-            "unchanged",
-            "rejected",
-            "deleted",
-            "checkpoint",
-            "duration",
-            "message",
-        ],
-        &rows,
-    );
-    first_error.map_or(Ok(()), Err)
+        summary.map(|s| summary_row(&s))
+    })
 }
 
 fn summary_row(s: &RunSummary) -> Vec<String> {
@@ -218,57 +221,36 @@ pub fn reconcile_model(
 /// `odoo-sync reconcile [MODEL…] [--dry-run]`.
 pub fn reconcile(session: &mut Session, names: &[String], dry_run: bool) -> RunnerResult<()> {
     let specs = models(session, names)?;
-    let mut rows = Vec::new();
-    let mut first_error: Option<RunnerError> = None;
-    for spec in &specs {
-        match reconcile_model(session, spec, dry_run, LockWait::Unbounded) {
-            Ok(r) => {
-                let d = &r.drift;
-                rows.push(vec![
-                    r.model.clone(),
-                    r.status.as_sql().into(),
-                    d.odoo_count.to_string(),
-                    d.bronze_count.to_string(),
-                    d.missing.to_string(),
-                    d.stale.to_string(),
-                    d.deleted.to_string(),
-                    d.restored.to_string(),
-                    d.refetched.to_string(),
-                    report::seconds(r.duration),
-                    r.message.clone().unwrap_or_default(),
-                ]);
-            }
-            Err(e) => {
-                let stopped = host::stop_requested();
-                let err = RunnerError::from(e);
-                let mut row = vec![spec.model.clone(), "failed".into()];
-                row.extend(std::iter::repeat_n(String::new(), 8));
-                row.push(err.message.clone());
-                rows.push(row);
-                first_error.get_or_insert(err);
-                if stopped {
-                    break;
-                }
-            }
-        }
-    }
-    report::table(
-        &[
-            "model",
-            "status",
-            "odoo_count",
-            "bronze_count",
-            "missing",
-            "stale",
-            "deleted",
-            "restored",
-            "refetched",
-            "duration",
-            "message",
-        ],
-        &rows,
-    );
-    first_error.map_or(Ok(()), Err)
+    let headers = [
+        "model",
+        "status",
+        "odoo_count",
+        "bronze_count",
+        "missing",
+        "stale",
+        "deleted",
+        "restored",
+        "refetched",
+        "duration",
+        "message",
+    ];
+    each_model(session, &specs, &headers, |session, spec| {
+        let r = reconcile_model(session, spec, dry_run, LockWait::Unbounded)?;
+        let d = &r.drift;
+        Ok(vec![
+            r.model.clone(),
+            r.status.as_sql().into(),
+            d.odoo_count.to_string(),
+            d.bronze_count.to_string(),
+            d.missing.to_string(),
+            d.stale.to_string(),
+            d.deleted.to_string(),
+            d.restored.to_string(),
+            d.refetched.to_string(),
+            report::seconds(r.duration),
+            r.message.clone().unwrap_or_default(),
+        ])
+    })
 }
 
 /// `odoo-sync status`: scout.sync_status, as the extension's users read it.

@@ -35,6 +35,8 @@ const SILVER_LOCK_WAIT: Duration = Duration::from_secs(10);
 const HEARTBEAT: Duration = Duration::from_secs(60);
 /// How often a sleep looks at the signal and webhook flags.
 const POLL: Duration = Duration::from_millis(50);
+/// How often `run` tries to connect again after losing the database.
+const RECONNECT_EVERY: Duration = Duration::from_secs(5);
 /// The channel scout.odoo_push_soon() notifies (sql/runner/library.sql).
 const WAKE_CHANNEL: &str = "odoo_sync_wake";
 
@@ -99,6 +101,12 @@ pub fn run(mut session: Session) -> RunnerResult<()> {
         d.sleep(wait);
         if host::stop_requested() {
             break;
+        }
+        // A restarted server or a network cut: connect again, or wait and try again (the
+        // schedule's work is done once the database is back).
+        if !d.session.reconnect_if_lost() {
+            d.sleep(RECONNECT_EVERY);
+            continue;
         }
         let due = schedules.due(wall());
         if due.sync {

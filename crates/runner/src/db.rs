@@ -3,8 +3,8 @@
 //! refusal of a pooler in transaction mode, and transactions whose after-commit actions run
 //! only once COMMIT succeeded.
 
-use crate::error::{RunnerError, RunnerResult};
-use crate::store::{postgres_error, ClientStore};
+use crate::error::{postgres_error, RunnerError, RunnerResult};
+use crate::store::ClientStore;
 use crate::tls::{self, SslMode};
 use engine::{remember_secret, SyncResult};
 use postgres::{Client, Config};
@@ -166,8 +166,8 @@ impl Db {
 }
 
 /// A pooler in transaction mode (Supabase's port 6543, PgBouncer `pool_mode = transaction`)
-/// hands each transaction to whichever server connection is free: a page's COPY staging table,
-/// LISTEN and session state would land on other sessions. Seen from here: a second connection
+/// hands each transaction to whichever server connection is free: LISTEN, the session's
+/// settings and whatever a later transaction expects of an earlier one would land elsewhere. Seen from here: a second connection
 /// gets our server process, or our own next transaction another one.
 fn refuse_transaction_pooling(client: &mut Client, target: &Target) -> RunnerResult<()> {
     let pid = |c: &mut Client| -> RunnerResult<i32> {
@@ -185,9 +185,9 @@ fn refuse_transaction_pooling(client: &mut Client, target: &Target) -> RunnerRes
             message: format!("odoo-sync: {} is a connection pooler in transaction mode", target.display),
             detail: Some(format!(
                 "Two connections were served by one server process ({probe_pid}), or one connection by two \
-                 ({ours}, {ours_again}). odoo-sync needs a session: each page is loaded with COPY into a staging \
-                 table and written with its checkpoint in one transaction, `run` LISTENs for the outbox, and \
-                 the sync's locks belong to the session."
+                 ({ours}, {ours_again}). odoo-sync needs a session: `run` LISTENs for the outbox and the hints, \
+                 each page is written with its silver and its checkpoint in one transaction on one server \
+                 process, and the sync's session settings must stay with it."
             )),
             hint: Some(
                 "Connect directly or through the pooler's session mode: on Supabase, the session pooler \

@@ -49,13 +49,32 @@ impl RunnerError {
 
     /// A statement of ours that PostgreSQL refused, outside the engine (install, status).
     pub fn sql(what: &str, e: &postgres::Error) -> RunnerError {
-        let sync = crate::store::postgres_error(e);
+        let sync = postgres_error(e);
         let mut err = RunnerError::from(sync);
         err.message = format!("odoo-sync: {what}: {}", err.message.trim_start_matches("odoo_sync: "));
         if e.as_db_error().is_none() {
             err.exit = exit::DATABASE;
         }
         err
+    }
+}
+
+/// A PostgreSQL error as the engine's: the server's SQLSTATE, message, detail and hint; a lost
+/// connection as 08006.
+pub fn postgres_error(e: &postgres::Error) -> SyncError {
+    match e.as_db_error() {
+        Some(db) => SyncError::Postgres {
+            sqlstate: db.code().code().to_owned(),
+            message: db.message().to_owned(),
+            detail: db.detail().map(str::to_owned),
+            hint: db.hint().map(str::to_owned),
+        },
+        None => SyncError::Postgres {
+            sqlstate: "08006".into(),
+            message: format!("the database connection failed: {e}"),
+            detail: None,
+            hint: Some("Check that the database is up and reachable; the run resumes from its last commit.".into()),
+        },
     }
 }
 

@@ -27,6 +27,25 @@ impl Session {
         Ok(Session { config, target, db, creds })
     }
 
+    /// Opens the connection again when it was lost (the server restarted, a network cut): true
+    /// when it is usable. What was in flight was rolled back by the server.
+    pub fn reconnect_if_lost(&mut self) -> bool {
+        if !self.db.client.is_closed() {
+            return true;
+        }
+        match Db::open(&self.target) {
+            Ok(db) => {
+                self.db = db;
+                crate::log::info(&format!("odoo-sync: reconnected to {}", self.target.display));
+                true
+            }
+            Err(e) => {
+                crate::log::warning(&format!("odoo-sync: the database connection was lost, reconnecting failed: {e}"));
+                false
+            }
+        }
+    }
+
     /// Runs `f` in one transaction with the store and the Odoo session.
     pub fn with_engine<T>(
         &mut self,

@@ -1,38 +1,18 @@
 //! The engine's store over a client connection, in the transaction db.rs opened: the same
 //! statements as the extension's store (crates/store-sql), bound the same way. Knows nothing
-//! of HTTP. A page reaches bronze by binary COPY into a session staging table, then the same
-//! upsert as the extension's, so that bronze, silver and the checkpoint are written together
-//! in one transaction exactly as there.
+//! of HTTP. A page reaches bronze through the extension's own upsert (the page as one text
+//! argument), so that bronze, silver and the checkpoint are written together in one
+//! transaction exactly as there.
 
+use crate::error::postgres_error;
 use engine::store::{
     Checkpoint, Drift, FailureRecord, FailureStreak, ListedRow, LockWait, LogUpdate, PageCounts, RunMode, Window,
 };
 use engine::{ModelSpec, Store, SyncError, SyncResult};
 use postgres::types::ToSql;
 use postgres::{Client, Row};
-use serde_json::value::RawValue;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use store_sql as sql;
-
-/// A PostgreSQL error as the engine's: the server's SQLSTATE, message, detail and hint; a lost
-/// connection as 08006.
-pub fn postgres_error(e: &postgres::Error) -> SyncError {
-    match e.as_db_error() {
-        Some(db) => SyncError::Postgres {
-            sqlstate: db.code().code().to_owned(),
-            message: db.message().to_owned(),
-            detail: db.detail().map(str::to_owned),
-            hint: db.hint().map(str::to_owned),
-        },
-        None => SyncError::Postgres {
-            sqlstate: "08006".into(),
-            message: format!("the database connection failed: {e}"),
-            detail: None,
-            hint: Some("Check that the database is up and reachable; the run resumes from its last commit.".into()),
-        },
-    }
-}
 
 type Action = Box<dyn FnOnce() -> Result<(), String>>;
 
@@ -40,12 +20,11 @@ type Action = Box<dyn FnOnce() -> Result<(), String>>;
 pub struct ClientStore<'c> {
     client: &'c mut Client,
     after_commit: Vec<Action>,
-    staging_ready: bool,
 }
 
 impl<'c> ClientStore<'c> {
     pub fn new(client: &'c mut Client) -> ClientStore<'c> {
-        ClientStore { client, after_commit: Vec::new(), staging_ready: false }
+        ClientStore { client, after_commit: Vec::new() }
     }
 
     pub fn take_after_commit(&mut self) -> Vec<Action> {
@@ -66,54 +45,6 @@ impl<'c> ClientStore<'c> {
 
     fn ids(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> SyncResult<Vec<i64>> {
         Ok(self.one(sql, params)?.get::<_, Option<Vec<i64>>>(0).unwrap_or_default())
-    }
-
-    /// COPYs a page into the session's staging table (emptied first), as binary rows
-    /// `(id int8, payload jsonb)`: each record's text exactly as Odoo sent it.
-    fn stage_page(&mut self, spec: &ModelSpec, page_json: &str) -> SyncResult<()> {
-        #[derive(serde::Deserialize)]
-        struct Id {
-            id: i64,
-        }
-        let records: Vec<&RawValue> = serde_json::from_str(page_json).map_err(|e| SyncError::BadData {
-            model: spec.model.clone(),
-            detail: format!("the page is not a JSON array: {e}"),
-        })?;
-        let mut data = Vec::with_capacity(page_json.len() + records.len() * 24 + 32);
-        data.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-        data.extend_from_slice(&0i32.to_be_bytes()); // flags
-        data.extend_from_slice(&0i32.to_be_bytes()); // header extension
-        for raw in &records {
-            let id = serde_json::from_str::<Id>(raw.get()).map_err(|e| SyncError::BadData {
-                model: spec.model.clone(),
-                detail: format!("a record without a usable id: {e}"),
-            })?;
-            let text = raw.get().as_bytes();
-            data.extend_from_slice(&2i16.to_be_bytes());
-            data.extend_from_slice(&8i32.to_be_bytes());
-            data.extend_from_slice(&id.id.to_be_bytes());
-            data.extend_from_slice(&((text.len() + 1) as i32).to_be_bytes());
-            data.push(1); // jsonb's binary format: version 1, then the text
-            data.extend_from_slice(text);
-        }
-        data.extend_from_slice(&(-1i16).to_be_bytes());
-        if !self.staging_ready {
-            self.client.batch_execute(sql::STAGING_TABLE).map_err(|e| postgres_error(&e))?;
-            self.staging_ready = true;
-        }
-        self.client.batch_execute("TRUNCATE pg_temp.odoo_sync_page").map_err(|e| postgres_error(&e))?;
-        let mut writer = self
-            .client
-            .copy_in("COPY pg_temp.odoo_sync_page (id, payload) FROM STDIN (FORMAT binary)")
-            .map_err(|e| postgres_error(&e))?;
-        writer.write_all(&data).map_err(|e| SyncError::Postgres {
-            sqlstate: "08006".into(),
-            message: format!("COPY: {e}"),
-            detail: None,
-            hint: None,
-        })?;
-        writer.finish().map_err(|e| postgres_error(&e))?;
-        Ok(())
     }
 
     fn lock_silver(&mut self, model: &str, wait: LockWait) -> SyncResult<()> {
@@ -263,9 +194,11 @@ impl Store for ClientStore<'_> {
         Ok(row.get(0))
     }
 
+    /// The page as one text argument, the extension's own statement (crates/store-sql): the
+    /// server parses it once. (A binary COPY into a staging table, then the same upsert from
+    /// it, was measured slower: docs/RUNNER.md, "Why no COPY".)
     fn upsert_bronze(&mut self, spec: &ModelSpec, page_json: &str, run_id: i64) -> SyncResult<PageCounts> {
-        self.stage_page(spec, page_json)?;
-        let row = self.one(&sql::upsert_bronze(&spec.bronze_table, sql::PAGE_FROM_STAGING, "$1"), &[&run_id])?;
+        let row = self.one(&sql::upsert_bronze(&spec.bronze_table), &[&page_json, &run_id])?;
         Ok(PageCounts {
             inserted: row.get::<_, Option<i64>>(0).unwrap_or(0),
             updated: row.get::<_, Option<i64>>(1).unwrap_or(0),
@@ -274,8 +207,7 @@ impl Store for ClientStore<'_> {
     }
 
     fn preview_bronze(&mut self, spec: &ModelSpec, page_json: &str) -> SyncResult<PageCounts> {
-        self.stage_page(spec, page_json)?;
-        let row = self.one(&sql::preview_bronze(&spec.bronze_table, sql::PAGE_FROM_STAGING), &[])?;
+        let row = self.one(&sql::preview_bronze(&spec.bronze_table), &[&page_json])?;
         Ok(PageCounts {
             inserted: row.get::<_, Option<i64>>(0).unwrap_or(0),
             updated: row.get::<_, Option<i64>>(1).unwrap_or(0),

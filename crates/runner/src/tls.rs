@@ -60,15 +60,15 @@ pub fn client_config(mode: SslMode, rootcert: Option<&str>) -> RunnerResult<rust
         (SslMode::Disable | SslMode::Prefer, _) | (SslMode::Require, None) => None,
         (_, Some(file)) => Some(roots(file)?),
     };
-    let verifier: Arc<dyn ServerCertVerifier> = match check {
-        None => Arc::new(Unchecked(provider)),
-        Some(roots) => {
-            let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+    let chain = match check {
+        None => None,
+        Some(roots) => Some(
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                 .build()
-                .map_err(|e| tls_setup(&e.to_string()))?;
-            Arc::new(Checked { webpki, names: mode == SslMode::VerifyFull })
-        }
+                .map_err(|e| tls_setup(&e.to_string()))?,
+        ),
     };
+    let verifier = Arc::new(Verifier { chain, names: mode == SslMode::VerifyFull, provider });
     Ok(builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth())
 }
 
@@ -100,54 +100,18 @@ fn roots(file: &str) -> RunnerResult<RootCertStore> {
     Ok(store)
 }
 
-/// sslmode=require without a root certificate (and prefer): encrypted, not authenticated,
-/// exactly libpq's behaviour. The handshake's signatures are still checked.
+/// The server's certificate as the mode says: not checked (prefer, and require without a root
+/// certificate: encrypted, not authenticated, exactly libpq's behaviour), checked against the
+/// roots (verify-ca, require with sslrootcert), or also for the host name (verify-full). The
+/// handshake's signatures are checked in every mode.
 #[derive(Debug)]
-struct Unchecked(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, TlsError> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, TlsError> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, TlsError> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// verify-ca (the chain only) and verify-full (the chain and the host name).
-#[derive(Debug)]
-struct Checked {
-    webpki: Arc<WebPkiServerVerifier>,
+struct Verifier {
+    chain: Option<Arc<WebPkiServerVerifier>>,
     names: bool,
+    provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
-impl ServerCertVerifier for Checked {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -156,7 +120,8 @@ impl ServerCertVerifier for Checked {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, TlsError> {
-        match self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+        let Some(chain) = &self.chain else { return Ok(ServerCertVerified::assertion()) };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Err(TlsError::InvalidCertificate(rustls::CertificateError::NotValidForName))
             | Err(TlsError::InvalidCertificate(rustls::CertificateError::NotValidForNameContext { .. }))
                 if !self.names =>
@@ -173,7 +138,7 @@ impl ServerCertVerifier for Checked {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -182,10 +147,10 @@ impl ServerCertVerifier for Checked {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }

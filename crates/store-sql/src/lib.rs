@@ -90,31 +90,20 @@ pub const SAVE_CHECKPOINT: &str = "WITH old AS (SELECT status FROM scout.sync_ch
 
 // --- Bronze ---------------------------------------------------------------------------------
 
-/// A page as rows `(id, write_date, payload)` from a jsonb array in `$1` (the extension passes
-/// the page's text as one argument).
-pub const PAGE_FROM_JSON_ARRAY: &str =
-    "SELECT (r->>'id')::bigint AS id, scout.odoo_datetime(r->'write_date') AS write_date, \
-     r AS payload FROM jsonb_array_elements($1::jsonb) AS r";
+/// A page as rows `(id, write_date, payload)`: `$1` is the page as Odoo sent it, a JSON array
+/// as text (one argument: the server parses it once, as jsonb).
+const PAGE: &str = "SELECT (r->>'id')::bigint AS id, scout.odoo_datetime(r->'write_date') AS write_date, \
+     r AS payload FROM jsonb_array_elements($1::text::jsonb) AS r";
 
-/// A page as rows `(id, write_date, payload)` from the session's staging table (the runner
-/// COPYs the page there: `STAGING_TABLE`).
-pub const PAGE_FROM_STAGING: &str = "SELECT id, scout.odoo_datetime(payload->'write_date') AS write_date, payload \
-     FROM pg_temp.odoo_sync_page";
-
-/// The runner's staging table for one page, emptied at every commit.
-pub const STAGING_TABLE: &str =
-    "CREATE TEMP TABLE IF NOT EXISTS odoo_sync_page (id bigint NOT NULL, payload jsonb NOT NULL) \
-     ON COMMIT DELETE ROWS";
-
-/// Upserts the rows of `page` (one of the PAGE_* sources) into `table`; `run_id` is the
-/// parameter that carries the run's id. Records whose payload is unchanged are not rewritten
-/// and count as neither. -> inserted, updated, the changed ids.
-pub fn upsert_bronze(table: &str, page: &str, run_id: &str) -> String {
+/// $1 the page (a JSON array as text), $2 the run's id: upserts the page into `table` in one
+/// statement. Records whose payload is unchanged are not rewritten and count as neither.
+/// -> inserted, updated, the changed ids.
+pub fn upsert_bronze(table: &str) -> String {
     format!(
-        "WITH page AS ({page}), \
+        "WITH page AS ({PAGE}), \
          up AS ( \
             INSERT INTO scout.{table} AS b (id, write_date, payload, run_id, synced_at, deleted_at) \
-            SELECT id, write_date, payload, {run_id}, now(), NULL FROM page \
+            SELECT id, write_date, payload, $2, now(), NULL FROM page \
             ON CONFLICT (id) DO UPDATE SET write_date = EXCLUDED.write_date, payload = EXCLUDED.payload, \
                 run_id = EXCLUDED.run_id, synced_at = EXCLUDED.synced_at, deleted_at = NULL \
             WHERE b.payload IS DISTINCT FROM EXCLUDED.payload OR b.deleted_at IS NOT NULL \
@@ -124,10 +113,10 @@ pub fn upsert_bronze(table: &str, page: &str, run_id: &str) -> String {
     )
 }
 
-/// What `upsert_bronze` would do, writing nothing: -> inserted, updated.
-pub fn preview_bronze(table: &str, page: &str) -> String {
+/// $1 the page: what `upsert_bronze` would do, writing nothing. -> inserted, updated.
+pub fn preview_bronze(table: &str) -> String {
     format!(
-        "WITH page AS ({page}) \
+        "WITH page AS ({PAGE}) \
          SELECT count(*) FILTER (WHERE b.id IS NULL), \
                 count(*) FILTER (WHERE b.id IS NOT NULL AND (b.payload IS DISTINCT FROM p.payload OR b.deleted_at IS NOT NULL)) \
          FROM page p LEFT JOIN scout.{table} b ON b.id = p.id"
@@ -330,10 +319,10 @@ mod tests {
     }
 
     #[test]
-    fn a_page_source_is_spliced_whole_and_the_run_id_where_asked() {
-        let sql = upsert_bronze("bronze_pos_order", PAGE_FROM_STAGING, "$1");
-        assert!(sql.contains("WITH page AS (SELECT id, scout.odoo_datetime(payload->'write_date')"));
-        assert!(sql.contains("SELECT id, write_date, payload, $1, now(), NULL FROM page"));
+    fn the_page_is_the_first_argument_and_the_run_the_second() {
+        let sql = upsert_bronze("bronze_pos_order");
+        assert!(sql.contains("jsonb_array_elements($1::text::jsonb)"));
+        assert!(sql.contains("SELECT id, write_date, payload, $2, now(), NULL FROM page"));
         assert!(sql.contains("INSERT INTO scout.bronze_pos_order AS b"));
     }
 }
