@@ -521,3 +521,52 @@ fn run_reconnects_after_the_server_restarts_and_syncs_what_it_missed() {
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("reconnected"), "{log}");
 }
+
+#[test]
+fn webhooks_install_makes_odoo_post_to_the_runner_and_remove_takes_the_rules_away() {
+    let sim = Sim::start(&["--orders", "100", "--seed", "12", "--version", "19"]);
+    let (db, runner) = installed("rn_rules", &sim);
+    runner.ok(&["sync"]);
+    let port = free_port();
+    let runner = runner
+        .with("ODOO_SYNC_WEBHOOK_LISTEN", &format!("127.0.0.1:{port}"))
+        .with("SYNC_SCHEDULE", "0 0 1 1 *")
+        .with("ODOO_SYNC_RECONCILE_SCHEDULE", "");
+    let rules = |sim: &Sim| sim.execute("base.automation", "search_count", json!([[]]), json!({})).as_i64().unwrap();
+    let first = runner.ok(&["webhooks", "install"]);
+    let installed_rules = rules(&sim);
+    assert!(installed_rules >= 2 * 8, "two rules per synced model: {}", first.stdout);
+    runner.ok(&["webhooks", "install"]);
+    assert_eq!(rules(&sim), installed_rules, "found again by external id: one set");
+    let url = runner.ok(&["webhooks", "url"]).stdout.trim().to_owned();
+    assert!(!first.all().contains(url.rsplit('/').next().unwrap()), "install printed the token");
+
+    // Odoo's own webhooks, to the runner's listener: new orders reach silver.
+    let daemon = runner.spawn(&["run"]);
+    let probe = json!({"_model": "stock.move", "_id": 1, "id": 1}).to_string();
+    wait_for(20, "the runner's webhook listener", || (post_http(&url, probe.as_bytes()) == 202).then_some(()));
+    let created = sim.mutate("pos.order", "create", 3);
+    let ids: Vec<i64> = created["ids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    wait_for(15, "Odoo's webhooks to bring the orders into silver", || {
+        let n: i64 = db
+            .connect()
+            .query_one("SELECT count(*) FROM scout.transactions WHERE source_id = ANY ($1) AND complete", &[&ids])
+            .ok()?
+            .get(0);
+        (n == 3).then_some(())
+    });
+
+    // A new token: the old URL is refused once the runner has read it, the new one accepted.
+    runner.ok(&["webhooks", "rotate"]);
+    let new_url = runner.ok(&["webhooks", "url"]).stdout.trim().to_owned();
+    assert_ne!(new_url, url);
+    wait_for(10, "the old token refused", || (post_http(&url, probe.as_bytes()) == 404).then_some(()));
+    assert_eq!(post_http(&new_url, probe.as_bytes()), 202);
+    let (code, log) = terminate(daemon, 10);
+    assert_eq!(code, 0, "{log}");
+
+    let removed = runner.ok(&["webhooks", "remove"]);
+    assert!(removed.stdout.contains(&format!("{installed_rules} Automation Rules removed")), "{}", removed.stdout);
+    assert_eq!(rules(&sim), 0);
+    assert_model_matches(&db, &sim, "pos.order");
+}

@@ -295,17 +295,35 @@ pub fn status(session: &mut Session) -> RunnerResult<()> {
     Ok(())
 }
 
-/// The webhook URL of this runner's listener, with its token (made if need be), as
-/// scout.odoo_webhook_url() builds it from the runner's settings.
-fn webhook_url(session: &mut Session) -> RunnerResult<String> {
+/// Gives this session the runner's webhook settings, which scout.odoo_webhook_url() and
+/// scout.odoo_webhook_rotate() read (as the extension's GUCs).
+fn webhook_settings(session: &mut Session) -> RunnerResult<()> {
     let (public, listen) = (session.config.webhook_public_url.clone(), session.config.webhook_listen.clone());
+    if public.is_none() && listen.is_none() {
+        return Err(RunnerError::usage(
+            "odoo-sync: the webhook listener is off (ODOO_SYNC_WEBHOOK_LISTEN is not set)",
+            "Set ODOO_SYNC_WEBHOOK_LISTEN (host:port where `odoo-sync run` listens, e.g. 0.0.0.0:8071) and, if \
+             Odoo reaches this host by another address, ODOO_SYNC_WEBHOOK_PUBLIC_URL.",
+        ));
+    }
     let c = &mut session.db.client;
-    let err = |e: postgres::Error| RunnerError::sql("building the webhook URL", &e);
+    let err = |e: postgres::Error| RunnerError::sql("applying the webhook settings", &e);
     c.execute("SELECT set_config('odoo_sync.webhook_public_url', $1, false)", &[&public.unwrap_or_default()])
         .map_err(err)?;
     c.execute("SELECT set_config('odoo_sync.webhook_listen', $1, false)", &[&listen.unwrap_or_default()])
         .map_err(err)?;
-    let url: String = c.query_one("SELECT scout.odoo_webhook_url()", &[]).map_err(err)?.get(0);
+    Ok(())
+}
+
+/// The webhook URL of this runner's listener, with its token (made if need be).
+fn webhook_url(session: &mut Session) -> RunnerResult<String> {
+    webhook_settings(session)?;
+    let url: String = session
+        .db
+        .client
+        .query_one("SELECT scout.odoo_webhook_url()", &[])
+        .map_err(|e| RunnerError::sql("building the webhook URL", &e))?
+        .get(0);
     engine::remember_secret(&url);
     if let Some(token) = url.rsplit('/').next() {
         engine::remember_secret(token);
@@ -322,6 +340,7 @@ pub fn webhooks(session: &mut Session, action: &str, url: Option<&str>) -> Runne
             println!("{url}");
         }
         "rotate" => {
+            webhook_settings(session)?;
             let c = &mut session.db.client;
             c.query_one("SELECT scout.odoo_webhook_rotate()", &[])
                 .map_err(|e| RunnerError::sql("rotating the token", &e))?;
