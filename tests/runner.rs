@@ -486,6 +486,14 @@ fn two_runners_and_the_extension_on_one_database_share_the_models_without_loss()
     runner.ok(&["sync"]);
     assert_all_bronze_matches(&db, &sim);
     assert_silver_matches_bronze(&db);
+    // `run` on the extension's schema: it has no scout.runner_state, and the extension's own
+    // odoo_sync.timezone rules gold there.
+    let daemon = runner.with("ODOO_SYNC_TIMEZONE", "Asia/Manila").spawn(&["run"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let (code, log) = terminate(daemon, 10);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("ODOO_SYNC_TIMEZONE is not used here"), "{log}");
+    assert!(!log.contains("WARNING: odoo-sync run"), "{log}");
 }
 
 #[test]

@@ -15,14 +15,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// The models named, or every enabled one in sync order.
 pub fn models(session: &mut Session, names: &[String]) -> RunnerResult<Vec<ModelSpec>> {
-    let found = session.with_store(|store| {
+    Ok(session.with_store(|store| {
         if names.is_empty() {
             store.specs(None)
         } else {
             names.iter().map(|m| store.find(m)).collect()
         }
-    })?;
-    Ok(found)
+    })?)
 }
 
 /// Syncs one model to the end of its window in committed steps; a failure is recorded in a
@@ -73,8 +72,8 @@ pub fn sync_model(
                     return Ok(total);
                 }
             }
-            Err(e) if host::stop_requested() => return Err(e),
-            Err(SyncError::Busy { model, detail }) => return Err(SyncError::Busy { model, detail }),
+            // Not a failure of the model: a stop, or a lock another session holds (skipped).
+            Err(e) if host::stop_requested() || matches!(e, SyncError::Busy { .. }) => return Err(e),
             Err(e) => {
                 let failure = Failure::new(&spec.model, total.run_id, mode, started, &e);
                 record_failure(session, &failure);

@@ -248,9 +248,21 @@ fn plan(found: Found) -> RunnerResult<(Outcome, String)> {
 }
 
 /// The business time zone for gold (ODOO_SYNC_TIMEZONE), checked against PostgreSQL's names.
+/// On the extension's schema (no scout.runner_state) the extension's `odoo_sync.timezone` rules.
 pub fn set_timezone(db: &mut Db, tz: Option<&str>) -> RunnerResult<()> {
-    let tz = tz.unwrap_or("UTC");
     let err = |e: postgres::Error| RunnerError::sql("setting the business time zone", &e);
+    let runner_mode: bool =
+        db.client.query_one("SELECT to_regclass('scout.runner_state') IS NOT NULL", &[]).map_err(err)?.get(0);
+    if !runner_mode {
+        if tz.is_some() {
+            crate::log::warning(
+                "odoo-sync: ODOO_SYNC_TIMEZONE is not used here: the extension is installed and gold reads its \
+                 odoo_sync.timezone setting",
+            );
+        }
+        return Ok(());
+    }
+    let tz = tz.unwrap_or("UTC");
     let known: bool = db
         .client
         .query_one("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)", &[&tz])
