@@ -75,8 +75,15 @@ pub struct Bouncer {
 impl Bouncer {
     pub fn start(cluster: &Cluster, certs: &Certs, pool_mode: &str) -> Bouncer {
         let port = free_port();
-        let dir = certs.dir.join(format!("pgbouncer_{pool_mode}"));
+        // PgBouncer runs on this host as its `postgres` user, which may not be the server's (the
+        // PostgreSQL 17 server runs in a Debian 13 root with users of its own): a directory of
+        // its own, with its own copy of the certificate and key.
+        let dir = std::env::temp_dir().join(format!("odoo_sync_pgbouncer_{}_{pool_mode}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+        std::fs::copy(&certs.cert, &cert).unwrap();
+        std::fs::copy(&certs.key, &key).unwrap();
         let users = dir.join("users.txt");
         std::fs::write(&users, "\"postgres\" \"\"\n\"shop_owner\" \"\"\n").unwrap();
         let ini = dir.join("pgbouncer.ini");
@@ -90,16 +97,16 @@ impl Bouncer {
                  server_tls_sslmode = require\nlogfile = {log}\npidfile = {pid}\n",
                 pg = cluster.port,
                 users = users.display(),
-                cert = certs.cert.display(),
-                key = certs.key.display(),
+                cert = cert.display(),
+                key = key.display(),
                 log = dir.join("pgbouncer.log").display(),
                 pid = dir.join("pgbouncer.pid").display(),
             ),
         )
         .unwrap();
-        crate::own_by_postgres(&dir);
-        for f in [&users, &ini] {
-            crate::own_by_postgres(f);
+        if running_as_root() {
+            let chowned = Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir).status().unwrap();
+            assert!(chowned.success(), "chown {}", dir.display());
         }
         let bin = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
             .into_iter()
