@@ -513,8 +513,18 @@ fn run_reconnects_after_the_server_restarts_and_syncs_what_it_missed() {
     cluster.crash_and_restart();
     // After the restart, a change and its hint are synced: the runner connected again and
     // LISTENs again.
-    sim.mutate("pos.order", "update", 3);
+    let changed = sim.mutate("pos.order", "update", 3);
+    let ids: Vec<i64> = changed["ids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
     sim.advance_clock(2.0);
+    let odoo_dates: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            sim.execute("pos.order", "read", json!([[id]]), json!({"fields": ["write_date"]}))[0]["write_date"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
     wait_for(30, "the hinted orders after the restart", || {
         let mut c = postgres::Client::connect(
             &format!("host=127.0.0.1 port={} user=postgres dbname={}", cluster.port, db.name),
@@ -523,8 +533,17 @@ fn run_reconnects_after_the_server_restarts_and_syncs_what_it_missed() {
         .ok()?;
         c.batch_execute("SELECT scout.odoo_sync_soon('pos.order')").ok()?;
         std::thread::sleep(Duration::from_millis(500));
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| assert_model_matches(&db, &sim, "pos.order"))).ok()
+        let bronze: Vec<String> = c
+            .query("SELECT payload->>'write_date' FROM scout.bronze_pos_order WHERE id = ANY ($1) ORDER BY id", &[&ids])
+            .ok()?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut expected = ids.iter().zip(&odoo_dates).collect::<Vec<_>>();
+        expected.sort();
+        (bronze == expected.iter().map(|(_, d)| d.to_string()).collect::<Vec<_>>()).then_some(())
     });
+    assert_model_matches(&db, &sim, "pos.order");
     let (code, log) = terminate(daemon, 10);
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("reconnected"), "{log}");
