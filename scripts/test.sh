@@ -70,6 +70,8 @@ for major in "${majors[@]}"; do
       ODOO_SYNC_TEST_ODOO=$profile cargo test -q -p odoo-sync-tests --test core_sync --test writeback \
         -- --test-threads="$threads"
     done
+    step "the runner against Odoo 19 with an API key (the JSON-2 transport; PostgreSQL $major)"
+    ODOO_SYNC_TEST_ODOO=19-json2 cargo test -q -p odoo-sync-tests --test runner -- --test-threads="$threads"
   else
     step "core, silver/gold and worker suites on PostgreSQL $major"
     cargo test -q -p odoo-sync-tests --test core_sync --test silver_gold --test worker --test worker_hardening \

@@ -308,7 +308,7 @@ fn tls_is_verified_and_secrets_never_reach_the_output() {
     assert!(ran.stderr.contains("no usable certificate"), "{}", ran.stderr);
     // A wrong Odoo password fails the sync (exit 1, 28000) without printing it.
     let secret = "s3cret-Odoo-passw0rd";
-    let bad = runner.with("ODOO_PASSWORD", secret).run(&["sync", "res.company"]);
+    let bad = runner.with("ODOO_API_KEY", "").with("ODOO_PASSWORD", secret).run(&["sync", "res.company"]);
     assert_eq!(bad.code, 1, "{}", bad.all());
     assert!(bad.stderr.contains("28000"), "{}", bad.stderr);
     assert!(!bad.all().contains(secret), "the output names the password:\n{}", bad.all());
@@ -427,6 +427,9 @@ fn the_extension_and_the_runner_give_identical_bronze_silver_and_gold() {
 fn the_odoo_secret_can_come_from_a_file_or_supabase_vault() {
     let sim = Sim::start(&["--orders", "20"]);
     let (db, runner) = installed("rn_vault", &sim);
+    // The password's sources (under the JSON-2 profile the simulator has an API key too, which
+    // would win: the runner uses it when both are set).
+    let runner = runner.with("ODOO_API_KEY", "");
     // Supabase Vault's view, as the runner reads it (a stand-in: the real one decrypts).
     let mut admin = db.connect();
     admin
@@ -447,7 +450,8 @@ fn the_odoo_secret_can_come_from_a_file_or_supabase_vault() {
     std::fs::write(&file, format!("{}\n", sim.password)).unwrap();
     runner.with("ODOO_PASSWORD", "").with("ODOO_PASSWORD_FILE", &file.to_string_lossy()).ok(&["sync", "res.partner"]);
     // Two ways at once is refused, saying which.
-    let both = runner.with("ODOO_PASSWORD_FILE", &file.to_string_lossy()).run(&["sync"]);
+    let both =
+        runner.with("ODOO_PASSWORD", &sim.password).with("ODOO_PASSWORD_FILE", &file.to_string_lossy()).run(&["sync"]);
     assert_eq!(both.code, 2);
     assert!(both.stderr.contains("more than one way"), "{}", both.stderr);
     odoo_sync_tests::outbox::assert_partners_match(&db, &sim);
