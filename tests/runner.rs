@@ -306,6 +306,55 @@ fn tls_is_verified_and_secrets_never_reach_the_output() {
     .run(&["status"]);
     assert_eq!(ran.code, 2, "{}", ran.all());
     assert!(ran.stderr.contains("no usable certificate"), "{}", ran.stderr);
+    // A real CA that did not sign the server's certificate: the connection is refused (exit 3),
+    // in verify-ca as in verify-full.
+    let other_ca = e.certs.dir.join("other_ca.pem");
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=another CA", "-keyout"])
+        .arg(e.certs.dir.join("other_ca.key"))
+        .arg("-out")
+        .arg(&other_ca)
+        .output()
+        .expect("openssl");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    for mode in ["verify-ca", "verify-full"] {
+        let ran = Runner::new(
+            &format!(
+                "postgresql://{OWNER}@127.0.0.1:{}/{}?sslmode={mode}&sslrootcert={}",
+                e.session.port,
+                db.name,
+                other_ca.display()
+            ),
+            &sim,
+        )
+        .run(&["status"]);
+        assert_eq!(ran.code, 3, "{mode}: {}", ran.all());
+        assert!(ran.stderr.contains("cannot connect"), "{mode}: {}", ran.stderr);
+    }
+    // The right CA but another host name: verify-full refuses, verify-ca accepts.
+    let by_name = |mode: &str| {
+        Runner::new(
+            &format!(
+                "postgresql://{OWNER}@127.0.0.2:{}/{}?sslmode={mode}&sslrootcert={}",
+                e.session.port,
+                db.name,
+                e.certs.ca.display()
+            ),
+            &sim,
+        )
+        .run(&["status"])
+    };
+    // (PgBouncer also listens on 127.0.0.2, a name the certificate does not carry.)
+    let full = by_name("verify-full");
+    assert_eq!(full.code, 3, "{}", full.all());
+    // verify-ca connects (status then reports the models, never synced here: exit 1, not 3).
+    let ca_only = by_name("verify-ca");
+    assert!(
+        ca_only.code != 3 && ca_only.stdout.contains("pos.order"),
+        "verify-ca checks the chain only: {}",
+        ca_only.all()
+    );
     // A wrong Odoo password fails the sync (exit 1, 28000) without printing it.
     let secret = "s3cret-Odoo-passw0rd";
     let bad = runner.with("ODOO_API_KEY", "").with("ODOO_PASSWORD", secret).run(&["sync", "res.company"]);
