@@ -32,9 +32,14 @@ fn env() -> &'static Env {
     })
 }
 
+/// A connection URL as OWNER to `host:port/db`, TLS as `mode` says against `rootcert`.
+fn url_tls(host: &str, port: u16, db: &str, mode: &str, rootcert: &std::path::Path) -> String {
+    format!("postgresql://{OWNER}@{host}:{port}/{db}?sslmode={mode}&sslrootcert={}", rootcert.display())
+}
+
 /// The URL a user pastes: through the session pooler, TLS verified against the CA.
 fn url_via(port: u16, db: &str) -> String {
-    format!("postgresql://{OWNER}@127.0.0.1:{port}/{db}?sslmode=verify-full&sslrootcert={}", env().certs.ca.display())
+    url_tls("127.0.0.1", port, db, "verify-full", &env().certs.ca)
 }
 
 /// A fresh database owned by OWNER, the runner pointed at it through PgBouncer (session mode),
@@ -294,16 +299,8 @@ fn tls_is_verified_and_secrets_never_reach_the_output() {
     let (db, runner) = installed("rn_secrets", &sim);
     // A server certificate that does not chain to the given CA is refused (exit 3).
     let wrong_ca = workspace_root().join("tests/harness/mod.rs"); // no certificate in it
-    let ran = Runner::new(
-        &format!(
-            "postgresql://{OWNER}@127.0.0.1:{}/{}?sslmode=verify-full&sslrootcert={}",
-            e.session.port,
-            db.name,
-            wrong_ca.display()
-        ),
-        &sim,
-    )
-    .run(&["status"]);
+    let ran =
+        Runner::new(&url_tls("127.0.0.1", e.session.port, &db.name, "verify-full", &wrong_ca), &sim).run(&["status"]);
     assert_eq!(ran.code, 2, "{}", ran.all());
     assert!(ran.stderr.contains("no usable certificate"), "{}", ran.stderr);
     // A real CA that did not sign the server's certificate: the connection is refused (exit 3),
@@ -319,31 +316,13 @@ fn tls_is_verified_and_secrets_never_reach_the_output() {
         .expect("openssl");
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     for mode in ["verify-ca", "verify-full"] {
-        let ran = Runner::new(
-            &format!(
-                "postgresql://{OWNER}@127.0.0.1:{}/{}?sslmode={mode}&sslrootcert={}",
-                e.session.port,
-                db.name,
-                other_ca.display()
-            ),
-            &sim,
-        )
-        .run(&["status"]);
+        let ran = Runner::new(&url_tls("127.0.0.1", e.session.port, &db.name, mode, &other_ca), &sim).run(&["status"]);
         assert_eq!(ran.code, 3, "{mode}: {}", ran.all());
         assert!(ran.stderr.contains("cannot connect"), "{mode}: {}", ran.stderr);
     }
     // The right CA but another host name: verify-full refuses, verify-ca accepts.
     let by_name = |mode: &str| {
-        Runner::new(
-            &format!(
-                "postgresql://{OWNER}@127.0.0.2:{}/{}?sslmode={mode}&sslrootcert={}",
-                e.session.port,
-                db.name,
-                e.certs.ca.display()
-            ),
-            &sim,
-        )
-        .run(&["status"])
+        Runner::new(&url_tls("127.0.0.2", e.session.port, &db.name, mode, &e.certs.ca), &sim).run(&["status"])
     };
     // (PgBouncer also listens on 127.0.0.2, a name the certificate does not carry.)
     let full = by_name("verify-full");

@@ -52,9 +52,7 @@ pub fn sync_model(
             lock_wait,
             eager,
         };
-        let settings = session.config.settings.clone();
-        let step =
-            session.with_engine(|store, odoo| engine::run_and_alert(store, &RunnerHost, spec, opts, &settings, odoo));
+        let step = session.with_engine(|store, odoo, s| engine::run_and_alert(store, &RunnerHost, spec, opts, s, odoo));
         match step {
             Ok(s) => {
                 let c = &mut total.counts;
@@ -85,8 +83,8 @@ pub fn sync_model(
 
 /// Records a failed step (log row, checkpoint, the alert) in a transaction of its own.
 pub fn record_failure(session: &mut Session, failure: &Failure) {
-    let settings = session.config.settings.clone();
-    if let Err(e) = session.with_store(|store| engine::record_failure(store, &settings, failure)) {
+    let settings = &session.config.settings;
+    if let Err(e) = session.db.transaction(|store| engine::record_failure(store, settings, failure)) {
         crate::log::warning(&format!("odoo-sync: could not record the failure of {}: {e}", failure.model));
     }
 }
@@ -152,8 +150,7 @@ pub fn sync(session: &mut Session, names: &[String], full: bool, dry_run: bool) 
                 lock_wait: LockWait::Unbounded,
                 eager: false,
             };
-            let settings = session.config.settings.clone();
-            session.with_engine(|store, odoo| engine::run_and_alert(store, &RunnerHost, spec, opts, &settings, odoo))
+            session.with_engine(|store, odoo, s| engine::run_and_alert(store, &RunnerHost, spec, opts, s, odoo))
         } else {
             sync_model(session, spec, full, RunMode::Runner, LockWait::Unbounded, false)
         };
@@ -197,9 +194,8 @@ pub fn reconcile_model(
             stop_requested: Some(host::stop_requested),
             lock_wait,
         };
-        let settings = session.config.settings.clone();
-        let step = session.with_engine(|store, odoo| {
-            engine::reconcile::reconcile_and_alert(store, &RunnerHost, spec, opts, &settings, odoo)
+        let step = session.with_engine(|store, odoo, s| {
+            engine::reconcile::reconcile_and_alert(store, &RunnerHost, spec, opts, s, odoo)
         });
         match step {
             Ok(mut s) if s.status != RunStatus::InProgress => {
@@ -352,7 +348,7 @@ pub fn webhooks(session: &mut Session, action: &str, url: Option<&str>) -> Runne
             };
             engine::remember_secret(&url);
             let specs = models(session, &[])?;
-            let rules = session.with_engine(|_, odoo| engine::webhooks::install_rules(odoo, &specs, &url))?;
+            let rules = session.with_engine(|_, odoo, _| engine::webhooks::install_rules(odoo, &specs, &url))?;
             let rows: Vec<Vec<String>> = rules
                 .into_iter()
                 .map(|r| vec![r.model, r.trigger, r.rule_id.to_string(), r.action_id.to_string()])
@@ -360,7 +356,7 @@ pub fn webhooks(session: &mut Session, action: &str, url: Option<&str>) -> Runne
             report::table(&["model", "trigger", "rule_id", "action_id"], &rows);
         }
         "remove" => {
-            let n = session.with_engine(|_, odoo| engine::webhooks::remove_rules(odoo))?;
+            let n = session.with_engine(|_, odoo, _| engine::webhooks::remove_rules(odoo))?;
             println!("{n} Automation Rules removed from Odoo.");
         }
         other => {

@@ -52,7 +52,8 @@ struct Source<'a> {
 }
 
 impl Source<'_> {
-    fn get(&self, name: &str, fallback_env: Option<&str>) -> Option<String> {
+    /// The value as given, trimmed, even when empty (None: not given at all).
+    fn raw(&self, name: &str, fallback_env: Option<&str>) -> Option<String> {
         let from_env = |n: &str| std::env::var(n).ok();
         self.overrides
             .get(name)
@@ -60,7 +61,11 @@ impl Source<'_> {
             .or_else(|| from_env(&format!("ODOO_SYNC_{}", name.to_ascii_uppercase())))
             .or_else(|| fallback_env.and_then(from_env))
             .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+    }
+
+    /// The value, an empty one counting as not given.
+    fn get(&self, name: &str, fallback_env: Option<&str>) -> Option<String> {
+        self.raw(name, fallback_env).filter(|v| !v.is_empty())
     }
 
     fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
@@ -236,13 +241,9 @@ impl Config {
             smtp_password,
             sync_schedule: src.schedule("schedule", Some("SYNC_SCHEDULE"), DEFAULT_SCHEDULE)?,
             gold_schedule: src.schedule("gold_schedule", None, DEFAULT_GOLD_SCHEDULE)?,
-            reconcile_schedule: match overrides
-                .get("reconcile_schedule")
-                .cloned()
-                .or_else(|| std::env::var("ODOO_SYNC_RECONCILE_SCHEDULE").ok())
-            {
+            reconcile_schedule: match src.raw("reconcile_schedule", None) {
                 // Set but empty: no scheduled reconciliation, as in the extension.
-                Some(v) if v.trim().is_empty() => None,
+                Some(v) if v.is_empty() => None,
                 _ => Some(src.schedule("reconcile_schedule", None, DEFAULT_RECONCILE_SCHEDULE)?),
             },
             timezone: src.get("timezone", None),

@@ -60,6 +60,10 @@ struct Daemon {
     listen: Option<postgres::Client>,
     /// The "not syncing" line last logged, so that it is logged once per change.
     not_syncing: Option<String>,
+    /// What scout.runner_state was last told, and when (None: not yet, or no such table).
+    reported: Option<(Instant, Option<i64>)>,
+    /// This runner, as scout.runner_state names it (host name and pid).
+    whoami: String,
 }
 
 pub fn run(mut session: Session) -> RunnerResult<()> {
@@ -91,8 +95,16 @@ pub fn run(mut session: Session) -> RunnerResult<()> {
             .map(|l| format!(", listening for Odoo's webhooks on {} (POST /odoo/webhook/<token>)", l.local_addr()))
             .unwrap_or_default()
     ));
-    let mut d =
-        Daemon { session, plan: Plan::default(), started: Instant::now(), hints, listen: None, not_syncing: None };
+    let mut d = Daemon {
+        session,
+        plan: Plan::default(),
+        started: Instant::now(),
+        hints,
+        listen: None,
+        not_syncing: None,
+        reported: None,
+        whoami: format!("{} pid {}", hostname(), std::process::id()),
+    };
     d.take_hints();
     d.drain_outbox();
     while !host::stop_requested() {
@@ -177,18 +189,24 @@ impl Daemon {
         }
     }
 
-    /// scout.runner_state: when the next sync is due, and that this runner is alive.
+    /// scout.runner_state: when the next sync is due, and that this runner is alive. Written
+    /// when the next sync moved or HEARTBEAT has passed, not at every wake (a busy outbox wakes
+    /// the loop many times a second).
     fn heartbeat(&mut self, next_sync: Option<i64>) {
-        let host = format!("{} pid {}", hostname(), std::process::id());
+        if self.reported.is_some_and(|(at, next)| next == next_sync && at.elapsed() < HEARTBEAT / 2) {
+            return;
+        }
         let r = self.session.db.client.execute(
             "UPDATE scout.runner_state SET next_run = to_timestamp($1), heartbeat_at = now(), runner_host = $2 WHERE id = 1",
-            &[&next_sync.map(|t| t as f64), &host],
+            &[&next_sync.map(|t| t as f64), &self.whoami],
         );
-        if let Err(e) = r {
+        match r {
+            Ok(_) => self.reported = Some((Instant::now(), next_sync)),
             // The extension's schema has no runner_state: nothing to report there.
-            if e.as_db_error().is_none_or(|db| db.code().code() != "42P01") {
-                log::warning(&format!("odoo-sync run: cannot write scout.runner_state: {e}"));
+            Err(e) if e.as_db_error().is_some_and(|db| db.code().code() == "42P01") => {
+                self.reported = Some((Instant::now(), next_sync))
             }
+            Err(e) => log::warning(&format!("odoo-sync run: cannot write scout.runner_state: {e}")),
         }
     }
 

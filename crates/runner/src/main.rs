@@ -21,7 +21,7 @@ mod store;
 mod tls;
 
 use config::{Config, Overrides};
-use error::{exit, RunnerError, RunnerResult};
+use error::{RunnerError, RunnerResult};
 
 const USAGE: &str = "\
 odoo-sync: keeps a PostgreSQL scout schema in sync with Odoo, from beside the database.
@@ -204,12 +204,12 @@ fn main() {
         std::process::exit(e.exit);
     }
     engine::email::wait_for_pending(engine::email::SEND_TIMEOUT);
-    let _ = exit::FAILED;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::exit;
 
     fn words(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_owned).collect()

@@ -46,13 +46,15 @@ impl Session {
         }
     }
 
-    /// Runs `f` in one transaction with the store and the Odoo session.
+    /// Runs `f` in one transaction with the store, the Odoo session and the settings.
     pub fn with_engine<T>(
         &mut self,
-        f: impl FnOnce(&mut ClientStore, &mut OdooSession) -> SyncResult<T>,
+        f: impl FnOnce(&mut ClientStore, &mut OdooSession, &engine::Settings) -> SyncResult<T>,
     ) -> SyncResult<T> {
         let (settings, creds) = (&self.config.settings, self.creds.clone());
-        self.db.transaction(|store| engine::session::with_session(settings, creds, &RunnerHost, |odoo| f(store, odoo)))
+        self.db.transaction(|store| {
+            engine::session::with_session(settings, creds, &RunnerHost, |odoo| f(store, odoo, settings))
+        })
     }
 
     /// Sends up to `batches` batches of the outbox in one transaction (engine::outbox), opening
